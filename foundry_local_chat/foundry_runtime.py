@@ -1,0 +1,197 @@
+"""Start Foundry Local in-process and serve one model through its own OpenAI-compatible web service.
+
+The bundled model reaches the web service the only way Foundry Local 2.2.1 allows offline: a
+private catalog on loopback names it, and a pre-populated model cache makes `download()` a cache
+hit. Catalog models (e.g. MODEL=phi-4-mini) come from the public catalog when it is reachable.
+
+The SDK's manager is a process-wide singleton: `start()` is meant to run once per process (app
+startup or the `serve` command); per-chat state never lives here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import socket
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+from foundry_local_chat.bundled_model import MANIFEST, is_built
+from foundry_local_chat.config import BUNDLED_MODEL_ALIAS, BUNDLED_MODEL_ID, Settings
+from foundry_local_chat.private_catalog import CatalogEntry, PrivateCatalog
+
+log = logging.getLogger(__name__)
+
+PUBLIC_CATALOG_URL = "https://api.catalog.azureml.ms/asset-gallery/v1.0/models"
+BUNDLED_ENTRY = CatalogEntry(
+    publisher="foundry-local-chat",
+    name=BUNDLED_MODEL_ID.split(":")[0],
+    version=BUNDLED_MODEL_ID.split(":")[1],
+    alias=BUNDLED_MODEL_ALIAS,
+    display_name="SmolLM2 135M Instruct (bundled, int4 CPU)",
+    file_size_bytes=90_000_000,
+)
+
+Progress = Callable[[str, float | None], None]
+"""Called with a stage ("download", "load", …) and a percent, or None when there is no percent."""
+
+
+class FoundryStartError(RuntimeError):
+    """Foundry Local could not serve the requested model; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class RunningEndpoint:
+    url: str  # e.g. http://127.0.0.1:5273/v1
+    model_id: str  # the full variant id the endpoint expects in requests
+    model_alias: str
+
+
+def public_catalog_reachable(timeout: float = 1.5) -> bool:
+    """A cheap TCP probe: offline, DNS fails in ~0.1 s instead of the runtime's ~4 s of retries."""
+    host = urlparse(PUBLIC_CATALOG_URL).hostname or ""
+    try:
+        with socket.create_connection((host, 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def install_bundled_model(build_dir: Path, foundry_cache: Path) -> Path:
+    """Make the built model a cache hit for Foundry Local: {cache}/{publisher}/{name}-{version}/.
+
+    Files are hard-linked (copied across file systems) next to the `inference_model.json` marker
+    the runtime looks for. Installing is atomic and redone only when the build changed.
+    """
+    entry = BUNDLED_ENTRY
+    target = foundry_cache / entry.publisher / f"{entry.name}-{entry.version}"
+    build_manifest = (build_dir / MANIFEST).read_text()
+    installed_manifest = target / MANIFEST
+    if installed_manifest.is_file() and installed_manifest.read_text() == build_manifest:
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".install-", dir=target.parent))
+    try:
+        for source in build_dir.iterdir():
+            try:
+                os.link(source, staging / source.name)
+            except OSError:
+                shutil.copy2(source, staging / source.name)
+        marker = {"Name": entry.model_id, "PromptTemplate": None}
+        (staging / "inference_model.json").write_text(json.dumps(marker))
+        if target.exists():
+            shutil.rmtree(target)
+        staging.rename(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+class FoundryRuntime:
+    """Owns the SDK manager, the private catalog and the web service for one process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._catalog_server: PrivateCatalog | None = None
+        self._manager = None
+        self.endpoint: RunningEndpoint | None = None
+
+    @property
+    def foundry_cache(self) -> Path:
+        return self.settings.model_cache_dir / "foundry"
+
+    def _catalog_urls(self) -> list[tuple[str, str | None]]:
+        urls: list[tuple[str, str | None]] = []
+        if is_built(self.settings.bundled_model_dir):
+            install_bundled_model(self.settings.bundled_model_dir, self.foundry_cache)
+            self._catalog_server = PrivateCatalog([BUNDLED_ENTRY])
+            urls.append((self._catalog_server.url, None))
+        elif self.settings.wants_bundled_model:
+            raise FoundryStartError(
+                f"The bundled model is not built yet ({self.settings.bundled_model_dir}). "
+                "Run `make model` (or `make run`, which builds it first)."
+            )
+        if self.settings.offline is False or (
+            self.settings.offline is None and public_catalog_reachable()
+        ):
+            urls.append((PUBLIC_CATALOG_URL, None))
+        elif not self.settings.wants_bundled_model:
+            raise FoundryStartError(
+                f"MODEL={self.settings.model} comes from Foundry's public catalog, which is "
+                "unreachable (offline, or FOUNDRY_OFFLINE=1). Unset MODEL to use the bundled "
+                "model, or set BASE_URL to another OpenAI-compatible server."
+            )
+        return urls
+
+    def _initialize_manager(self):  # -> FoundryLocalManager
+        from foundry_local_sdk import Configuration, FoundryLocalManager
+
+        if FoundryLocalManager.instance is not None:  # chainlit -w re-imports the app
+            return FoundryLocalManager.instance
+        data_dir = self.settings.app_data_dir / "foundry"
+        config = Configuration(
+            app_name="foundry-local-chat",
+            app_data_dir=str(data_dir),
+            model_cache_dir=str(self.foundry_cache),
+            logs_dir=str(data_dir / "logs"),
+            catalog_urls=self._catalog_urls(),
+            web=Configuration.WebService(urls=_bind_url(self.settings.endpoint_url)),
+            disable_nonessential_telemetry=True,
+        )
+        FoundryLocalManager.initialize(config)
+        return FoundryLocalManager.instance
+
+    def start(self, progress: Progress | None = None) -> RunningEndpoint:
+        """Initialize, download (with progress) and load the model, then start the web service."""
+        report = progress or (lambda stage, percent: None)
+        try:
+            report("start runtime", None)
+            self._manager = self._initialize_manager()
+            model = self._find_model(self.settings.model)
+            if not model.is_cached:
+                model.download(lambda percent: report("download", percent))
+            report("load", None)
+            model.load()
+            if self._manager.urls is None:
+                self._manager.start_web_service()
+        except FoundryStartError:
+            self.stop()
+            raise
+        except Exception as error:  # the SDK raises plain exceptions with native messages
+            self.stop()
+            raise FoundryStartError(f"Foundry Local failed to start: {error}") from error
+        url = self._manager.urls[0].rstrip("/") + "/v1"
+        self.endpoint = RunningEndpoint(url=url, model_id=model.id, model_alias=model.alias)
+        report("ready", 100.0)
+        return self.endpoint
+
+    def _find_model(self, name: str):  # -> IModel
+        catalog = self._manager.catalog
+        model = catalog.get_model_variant(name) if ":" in name else catalog.get_model(name)
+        if model is None:
+            known = sorted({m.alias for m in catalog.list_models()})
+            raise FoundryStartError(
+                f"Foundry Local has no model {name!r}. Models in its catalogs: "
+                f"{', '.join(known) or 'none'}."
+            )
+        return model
+
+    def stop(self) -> None:
+        if self._manager is not None:
+            self._manager.close()
+            self._manager = None
+        if self._catalog_server is not None:
+            self._catalog_server.close()
+            self._catalog_server = None
+        self.endpoint = None
+
+
+def _bind_url(endpoint_url: str) -> str:
+    """The web service binds scheme://host:port; a /v1 suffix in the setting is tolerated."""
+    parsed = urlparse(endpoint_url)
+    return f"{parsed.scheme}://{parsed.netloc}"
