@@ -9,7 +9,14 @@ import logging
 import chainlit as cl
 
 from foundry_local_chat.backend import Backend, BackendResolver, BackendUnavailable
-from foundry_local_chat.chat import ChatError, ReplyStats, build_messages, stream_reply
+from foundry_local_chat.chat import (
+    REPLY_MODEL_KEY,
+    ChatError,
+    ReplyStats,
+    build_messages,
+    stream_reply,
+    turn_role,
+)
 from foundry_local_chat.config import ConfigError, Settings
 from foundry_local_chat.progress import terminal_progress
 
@@ -28,8 +35,8 @@ _startup_tasks: set[asyncio.Task[None]] = set()
 
 
 async def notice(content: str) -> cl.Message:
-    """A message from the app itself: shown in the chat, never sent to the model as history."""
-    message = cl.Message(content=content, author="Foundry Local Chat", metadata={"notice": True})
+    """A message from the app itself: shown in the chat, never sent to the model (see turn_role)."""
+    message = cl.Message(content=content, author="Foundry Local Chat")
     await message.send()
     return message
 
@@ -96,12 +103,12 @@ async def answer(message: cl.Message) -> None:
     if backend is None:
         return
     history = [
-        {"role": "assistant" if m.type == "assistant_message" else "user", "content": m.content}
+        {"role": role, "content": m.content}
         for m in cl.chat_context.get()
-        if m.type in {"user_message", "assistant_message"} and not m.metadata.get("notice")
+        if (role := turn_role(m.type, m.metadata))
     ]
     messages = build_messages(settings.system_prompt, history)
-    reply = cl.Message(content="", author=backend.model)
+    reply = cl.Message(content="", author=backend.model, metadata={REPLY_MODEL_KEY: backend.model})
     stats = ReplyStats(model=backend.model)
     tokens = stream_reply(
         cl.user_session.get("client"), backend.model, messages, settings.generation, stats
@@ -116,10 +123,10 @@ async def answer(message: cl.Message) -> None:
     except asyncio.CancelledError:
         # Stop pressed: keep what was streamed; the request is already closed by aclosing.
         if reply.content:
-            reply.metadata = {"stopped": True}
+            reply.metadata["stopped"] = True
             await reply.send()
         raise
-    reply.metadata = {"stats": stats.summary()}
+    reply.metadata["stats"] = stats.summary()
     await reply.send()
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from openai import APIConnectionError, APIError, APIStatusError, APITimeoutError, AsyncOpenAI
@@ -57,6 +57,20 @@ class ReplyStats:
         parts.append(f"{self.total_seconds:.2f} s")
         parts.append(self.model)
         return " · ".join(parts)
+
+
+REPLY_MODEL_KEY = "reply_model"
+"""Metadata key set on every answer message; only such assistant messages are conversation."""
+
+
+def turn_role(message_type: str, metadata: Mapping[str, object] | None) -> str | None:
+    """The OpenAI role of a chat message, or None for app notices and Chainlit's own messages
+    (e.g. "Task manually stopped."), which must not reach the model."""
+    if message_type == "user_message":
+        return "user"
+    if message_type == "assistant_message" and (metadata or {}).get(REPLY_MODEL_KEY):
+        return "assistant"
+    return None
 
 
 def build_messages(system_prompt: str, history: Iterable[Message]) -> list[Message]:

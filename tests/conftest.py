@@ -1,0 +1,74 @@
+"""Fixtures that start the real parts: the Foundry Local endpoint, `chainlit run`, a proxy."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from foundry_local_chat.bundled_model import is_built
+from foundry_local_chat.config import Settings
+from tests.support.processes import (
+    RunningProcess,
+    clean_env,
+    free_port,
+    start_chainlit,
+    start_endpoint,
+)
+from tests.support.recording_proxy import RecordingProxy
+
+
+@pytest.fixture(scope="session")
+def bundled_model_dir() -> Path:
+    model_dir = Settings.from_env().bundled_model_dir
+    if not is_built(model_dir):
+        pytest.fail(f"the bundled model is not built at {model_dir}: run `make model` first")
+    return model_dir
+
+
+@pytest.fixture(scope="session")
+def endpoint(
+    bundled_model_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, str]]:
+    """A real Foundry Local endpoint (the `serve` command) serving the bundled model."""
+    port = free_port()
+    env = clean_env({
+        "FOUNDRY_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "FOUNDRY_OFFLINE": "1",
+        "APP_DATA_DIR": str(tmp_path_factory.mktemp("endpoint-data")),
+    })  # fmt: skip
+    process, url, model = start_endpoint(env)
+    yield {"url": url, "model": model}
+    process.stop()
+
+
+@pytest.fixture
+async def proxy(endpoint: dict[str, str]) -> AsyncIterator[RecordingProxy]:
+    recording = await RecordingProxy(endpoint["url"]).start()
+    yield recording
+    await recording.close()
+
+
+AppFactory = Callable[..., str]
+
+
+@pytest.fixture
+def chainlit_app(bundled_model_dir: Path, tmp_path: Path) -> Iterator[AppFactory]:
+    """Start `chainlit run app.py -h` with the given settings; returns its http://127.0.0.1:port."""
+    started: list[RunningProcess] = []
+
+    def launch(**settings: str) -> str:
+        port = free_port()
+        env = clean_env({
+            "FOUNDRY_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",
+            "FOUNDRY_OFFLINE": "1",
+            "APP_DATA_DIR": str(tmp_path / f"app-data-{port}"),
+            **settings,
+        })  # fmt: skip
+        started.append(start_chainlit(env, port))
+        return f"http://127.0.0.1:{port}"
+
+    yield launch
+    for process in started:
+        process.stop()

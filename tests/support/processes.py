@@ -1,0 +1,134 @@
+"""Start real processes for tests and wait for the line that says they are ready (no sleeps)."""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def clean_env(overrides: Mapping[str, str]) -> dict[str, str]:
+    """The test process's environment without the app's settings, plus the overrides."""
+    app_variables = {
+        "MODEL", "BASE_URL", "API_KEY", "SYSTEM_PROMPT", "FOUNDRY_LOCAL", "FOUNDRY_ENDPOINT_URL",
+        "FOUNDRY_OFFLINE", "APP_DATA_DIR", "MAX_TOKENS", "TEMPERATURE", "TOP_P",
+    }  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k not in app_variables}
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(overrides)
+    return env
+
+
+@dataclass
+class RunningProcess:
+    process: subprocess.Popen[str]
+    lines: list[str] = field(default_factory=list)
+    _queue: queue.Queue[str | None] = field(default_factory=queue.Queue)
+
+    def _pump(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line)
+            self._queue.put(line)
+        self._queue.put(None)
+
+    def wait_for_line(self, pattern: str, timeout: float) -> re.Match[str]:
+        """Block until a line of output matches; fail with the output if the process exits first."""
+        deadline = time.monotonic() + timeout
+        compiled = re.compile(pattern)
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"no line matched {pattern!r} in {timeout}s:\n{self.output}")
+            try:
+                line = self._queue.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            if line is None:
+                raise RuntimeError(f"process exited before {pattern!r}:\n{self.output}")
+            if match := compiled.search(line):
+                return match
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def stop(self, timeout: float = 15) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait()
+
+
+def start(command: list[str], env: Mapping[str, str], cwd: Path = REPO) -> RunningProcess:
+    process = subprocess.Popen(
+        command,
+        cwd=cwd,
+        env=dict(env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
+    )
+    running = RunningProcess(process)
+    threading.Thread(target=running._pump, daemon=True).start()
+    return running
+
+
+def start_endpoint(env: Mapping[str, str], timeout: float = 120) -> tuple[RunningProcess, str, str]:
+    """`python -m foundry_local_chat serve`; returns the process, its /v1 URL and model id."""
+    running = start([sys.executable, "-m", "foundry_local_chat", "serve"], env)
+    match = running.wait_for_line(r"Foundry Local endpoint: (\S+)\s+model: (\S+)", timeout)
+    return running, match.group(1), match.group(2)
+
+
+def start_chainlit(env: Mapping[str, str], port: int, timeout: float = 120) -> RunningProcess:
+    command = [
+        str(VENV_BIN / "chainlit"), "run", "app.py", "--headless",
+        "--host", "127.0.0.1", "--port", str(port),
+    ]  # fmt: skip
+    running = start(command, env)
+    # Chainlit logs this line during its lifespan start-up, just before uvicorn binds the port.
+    running.wait_for_line(r"Your app is available at", timeout)
+    wait_for_port(port, timeout=30, process=running)
+    return running
+
+
+def wait_for_port(port: int, timeout: float, process: RunningProcess) -> None:
+    """Readiness probe: connect until the port accepts (each failure is a refused connection)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.process.poll() is not None:
+            raise RuntimeError(f"process exited before listening on {port}:\n{process.output}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"port {port} did not open in {timeout}s:\n{process.output}")

@@ -1,0 +1,79 @@
+"""An OpenAI-compatible pass-through on loopback that records what the app sends.
+
+It forwards every request to a real upstream endpoint (Foundry Local) and streams the answer back,
+so the app under test talks to a real model while the test can read each request body and see
+whether the app closed a streaming request early (stop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+
+@dataclass
+class RecordedRequest:
+    path: str
+    body: dict[str, Any] | None
+    client_closed_early: bool = False
+    finished: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class RecordingProxy:
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream.rstrip("/")  # …/v1
+        self.requests: list[RecordedRequest] = []
+        self._runner: web.AppRunner | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self.url = ""
+
+    def chat_requests(self) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.path.endswith("/chat/completions")]
+
+    async def start(self) -> RecordingProxy:
+        app = web.Application()
+        app.router.add_route("*", "/v1/{tail:.*}", self._forward)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{port}/v1"
+        self._session = aiohttp.ClientSession()
+        return self
+
+    async def close(self) -> None:
+        if self._session:
+            await self._session.close()
+        if self._runner:
+            await self._runner.cleanup()
+
+    async def _forward(self, request: web.Request) -> web.StreamResponse:
+        assert self._session is not None
+        raw = await request.read()
+        body = await request.json() if raw else None
+        recorded = RecordedRequest(path=request.path, body=body)
+        self.requests.append(recorded)
+        target = self.upstream + request.path.removeprefix("/v1")
+        headers = {"Content-Type": request.headers.get("Content-Type", "application/json")}
+        try:
+            async with self._session.request(
+                request.method, target, data=raw, headers=headers
+            ) as upstream:
+                response = web.StreamResponse(status=upstream.status)
+                response.content_type = upstream.content_type
+                await response.prepare(request)
+                try:
+                    async for chunk in upstream.content.iter_any():
+                        await response.write(chunk)
+                except (ConnectionResetError, asyncio.CancelledError):
+                    recorded.client_closed_early = True
+                    raise
+                await response.write_eof()
+                return response
+        finally:
+            recorded.finished.set()

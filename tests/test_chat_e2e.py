@@ -1,0 +1,98 @@
+"""The whole app through the socket.io path a browser uses, against the real bundled model."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.conftest import AppFactory
+from tests.support.chainlit_client import ChainlitSession
+from tests.support.recording_proxy import RecordingProxy
+
+LONG_PROMPT = "Write a long, detailed story about a lighthouse keeper and a storm."
+
+
+async def test_answer_streams_token_by_token_from_foundry_local(chainlit_app: AppFactory) -> None:
+    url = chainlit_app()
+    async with ChainlitSession(url) as chat:
+        notice = await chat.chat_start_notice()
+        assert "Foundry Local" in notice and "smollm2-135m-instruct-generic-cpu:1" in notice
+
+        first = await chat.ask("What is the capital of France?")
+        assert len(first.tokens) >= 2
+        answer = first.answer()["output"]
+        assert answer == first.streamed_text
+        assert "Paris" in answer
+
+        second = await chat.ask("And of Italy?")
+        assert len(second.tokens) >= 2
+        assert second.answer()["id"] != first.answer()["id"]
+
+
+async def test_second_turn_carries_the_first(
+    chainlit_app: AppFactory, proxy: RecordingProxy
+) -> None:
+    url = chainlit_app(FOUNDRY_LOCAL="0", BASE_URL=proxy.url, SYSTEM_PROMPT="Be brief.")
+    async with ChainlitSession(url) as chat:
+        assert "BASE_URL" in await chat.chat_start_notice()
+        first = await chat.ask("My name is Ada.")
+        await chat.ask("What is my name?")
+
+    requests = proxy.chat_requests()
+    assert len(requests) == 2
+    assert requests[1].body is not None
+    assert requests[1].body["stream"] is True
+    assert requests[1].body["messages"] == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "My name is Ada."},
+        {"role": "assistant", "content": first.answer()["output"]},
+        {"role": "user", "content": "What is my name?"},
+    ]
+
+
+async def test_stop_ends_the_answer_keeps_it_and_closes_the_request(
+    chainlit_app: AppFactory, proxy: RecordingProxy
+) -> None:
+    url = chainlit_app(FOUNDRY_LOCAL="0", BASE_URL=proxy.url, MAX_TOKENS="1000")
+    async with ChainlitSession(url) as chat:
+        await chat.chat_start_notice()
+        await chat.send(LONG_PROMPT)
+        await chat.wait_for("task_start")
+        started = await chat.wait_for("stream_start")
+        for _ in range(3):
+            await chat.wait_for("stream_token")
+        await chat.stop()
+        await chat.wait_for("task_end")
+        kept = [
+            event[1]
+            for event in chat.history
+            if event[0] == "new_message" and event[1]["id"] == started["id"]
+        ]
+        streamed = "".join(data["token"] for name, data in chat.history if name == "stream_token")
+
+    assert kept, "the partial answer was not kept as a message"
+    assert kept[-1]["output"] == started["output"] + streamed
+    assert kept[-1]["metadata"]["stopped"] is True
+    request = proxy.chat_requests()[-1]
+    await asyncio.wait_for(request.finished.wait(), 30)
+    assert request.client_closed_early, "the app did not close the streaming request on stop"
+
+
+async def test_two_sessions_do_not_see_each_other(
+    chainlit_app: AppFactory, proxy: RecordingProxy
+) -> None:
+    url = chainlit_app(FOUNDRY_LOCAL="0", BASE_URL=proxy.url)
+    async with ChainlitSession(url) as alice, ChainlitSession(url) as bob:
+        await asyncio.gather(alice.chat_start_notice(), bob.chat_start_notice())
+        await asyncio.gather(alice.ask("I am Alice. Say hello."), bob.ask("I am Bob. Say hi."))
+        await asyncio.gather(alice.ask("Who am I?"), bob.ask("Who am I?"))
+        alice_seen = str(alice.history)
+        bob_seen = str(bob.history)
+
+    assert "I am Alice" in alice_seen and "I am Bob" not in alice_seen
+    assert "I am Bob" in bob_seen and "I am Alice" not in bob_seen
+    second_turns = [r.body for r in proxy.chat_requests() if r.body and len(r.body["messages"]) > 2]
+    assert len(second_turns) == 2
+    for body in second_turns:
+        users = [m["content"] for m in body["messages"] if m["role"] == "user"]
+        assert users[0] in {"I am Alice. Say hello.", "I am Bob. Say hi."}
+        assert not ({"I am Alice. Say hello.", "I am Bob. Say hi."} <= set(users))
