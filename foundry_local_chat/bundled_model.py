@@ -166,6 +166,8 @@ def _run_steps(gguf_path: Path, partial: Path, progress: bool) -> Path:
     with tqdm(total=len(steps), unit="step", disable=not progress, desc="bundled model") as bar:
         for name, step in steps:
             bar.set_postfix_str(name)
+            if progress:  # a plain line too, for logs where the bar's carriage returns are lost
+                bar.write(f"bundled model: {name}…", file=sys.stderr)
             try:
                 results[name] = step()
             except BuildError:

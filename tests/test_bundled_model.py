@@ -1,0 +1,82 @@
+"""The bundled-model build: idempotent, and an interrupted build leaves no usable half model."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from foundry_local_chat import bundled_model
+from foundry_local_chat.bundled_model import BuildError, build, is_built
+from tests.support.processes import REPO, clean_env, start
+
+BUILD_PYTHON = REPO / ".venv-build" / "bin" / "python"
+
+
+def test_the_installed_bundled_model_passed_its_smoke_check(bundled_model_dir: Path) -> None:
+    manifest = json.loads((bundled_model_dir / "build.json").read_text())
+    assert "Paris" in manifest["smoke_check"]["answer"]
+    assert manifest["precision"] == "int4"
+    assert json.loads((bundled_model_dir / "genai_config.json").read_text())["search"][
+        "repetition_penalty"
+    ] == pytest.approx(bundled_model.REPETITION_PENALTY)
+
+
+def test_second_build_is_a_no_op(bundled_model_dir: Path) -> None:
+    before = (bundled_model_dir / "build.json").stat().st_mtime_ns
+    assert build(bundled_model_dir, progress=False) is False
+    assert (bundled_model_dir / "build.json").stat().st_mtime_ns == before
+
+
+def test_a_failing_step_installs_nothing_and_cleans_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken_dequantize(gguf_path: Path, hf_dir: Path) -> None:
+        hf_dir.mkdir(parents=True)
+        (hf_dir / "half-written.bin").write_bytes(b"\0" * 1024)
+        raise OSError("disk full")
+
+    monkeypatch.setattr(bundled_model, "dequantize_to_hf", broken_dequantize)
+    monkeypatch.setattr(bundled_model, "find_gguf", lambda: tmp_path / "model.gguf")
+    model_dir = tmp_path / "models" / "m"
+    with pytest.raises(BuildError, match="step 'dequantize GGUF' failed: OSError: disk full"):
+        build(model_dir, progress=False)
+    assert not model_dir.exists()
+    assert list(model_dir.parent.iterdir()) == [model_dir.parent / ".build.lock"]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill-9"])
+def test_interrupted_build_leaves_no_usable_model(tmp_path: Path, signum: signal.Signals) -> None:
+    model_dir = tmp_path / "bundled" / "model"
+    command = [str(BUILD_PYTHON), "-m", "foundry_local_chat.bundled_model"]
+    running = start([*command, "--model-dir", str(model_dir)], clean_env({}))
+    running.wait_for_line(r"bundled model: build ONNX int4", timeout=300)
+    running.process.send_signal(signum)
+    assert running.process.wait(60) != 0
+    assert not is_built(model_dir)
+    assert not model_dir.exists()
+    if signum == signal.SIGINT:  # Ctrl-C cleans up; a hard kill leaves a .partial-* folder
+        assert [p.name for p in model_dir.parent.iterdir()] == [".build.lock"]
+
+
+def test_build_after_a_hard_kill_succeeds_and_removes_the_leftover(tmp_path: Path) -> None:
+    model_dir = tmp_path / "bundled" / "model"
+    leftover = model_dir.parent / ".partial-killed"
+    (leftover / "onnx").mkdir(parents=True)
+    (leftover / "onnx" / "genai_config.json").write_text("{}")
+    command = [str(BUILD_PYTHON), "-m", "foundry_local_chat.bundled_model", "--quiet"]
+    result = subprocess.run(
+        [*command, "--model-dir", str(model_dir)], env=clean_env({}), cwd=REPO,
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"built: {model_dir}"
+    assert is_built(model_dir) and not leftover.exists()
+    again = subprocess.run(
+        [*command, "--model-dir", str(model_dir)], env=clean_env({}), cwd=REPO,
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert again.stdout.strip() == f"already built: {model_dir}"

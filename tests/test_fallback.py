@@ -1,0 +1,52 @@
+"""Backend selection through real servers: Foundry Local failing, BASE_URL answering or not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.conftest import AppFactory
+from tests.support.chainlit_client import ChainlitSession
+from tests.support.processes import free_port
+from tests.support.recording_proxy import RecordingProxy
+
+
+async def test_foundry_failing_falls_back_to_base_url(
+    chainlit_app: AppFactory, proxy: RecordingProxy, tmp_path: Path
+) -> None:
+    # An empty model cache: Foundry Local cannot serve the bundled model in this app.
+    url = chainlit_app(MODEL_CACHE_DIR=str(tmp_path / "empty-cache"), BASE_URL=proxy.url)
+    async with ChainlitSession(url) as chat:
+        notice = await chat.chat_start_notice()
+        assert "BASE_URL" in notice and proxy.url in notice
+        reply = await chat.ask("What is the capital of France?")
+    assert len(reply.tokens) >= 2
+    assert [r.body["messages"][-1]["content"] for r in proxy.chat_requests() if r.body] == [
+        "What is the capital of France?"
+    ]
+
+
+async def test_no_backend_gives_a_clear_message_in_the_chat(
+    chainlit_app: AppFactory, tmp_path: Path
+) -> None:
+    dead_server = f"http://127.0.0.1:{free_port()}/v1"
+    url = chainlit_app(MODEL_CACHE_DIR=str(tmp_path / "empty-cache"), BASE_URL=dead_server)
+    async with ChainlitSession(url) as chat:
+        notice = await chat.chat_start_notice()
+        reply = await chat.ask("Hello?")
+
+    assert notice.startswith("**No model server is available.**")
+    assert "bundled model is not built" in notice
+    assert dead_server in notice and "did not answer" in notice
+    assert "Traceback" not in notice
+    assert reply.tokens == []
+    assert "No model server is available" in reply.final_messages[-1]["output"]
+
+
+async def test_foundry_switched_off_without_base_url_says_what_to_do(
+    chainlit_app: AppFactory,
+) -> None:
+    url = chainlit_app(FOUNDRY_LOCAL="0")
+    async with ChainlitSession(url) as chat:
+        notice = await chat.chat_start_notice()
+    assert "FOUNDRY_LOCAL=0" in notice
+    assert "BASE_URL is not set" in notice
