@@ -96,3 +96,21 @@ async def test_two_sessions_do_not_see_each_other(
         users = [m["content"] for m in body["messages"] if m["role"] == "user"]
         assert users[0] in {"I am Alice. Say hello.", "I am Bob. Say hi."}
         assert not ({"I am Alice. Say hello.", "I am Bob. Say hi."} <= set(users))
+
+
+async def test_error_mid_stream_keeps_the_partial_answer_and_says_so(
+    chainlit_app: AppFactory, proxy: RecordingProxy
+) -> None:
+    proxy.fail_after_events = 6
+    url = chainlit_app(FOUNDRY_LOCAL="0", BASE_URL=proxy.url)
+    async with ChainlitSession(url) as chat:
+        await chat.chat_start_notice()
+        reply = await chat.ask(LONG_PROMPT)
+    answer = reply.answer()["output"]
+    partial, _, error_line = answer.partition("\n\n⚠️ ")
+    assert len(reply.tokens) >= 3
+    assert partial and partial == reply.streamed_text.partition("\n\n⚠️ ")[0]
+    assert (
+        error_line
+        == "The answer was cut short: the model server reported an error: injected failure."
+    )

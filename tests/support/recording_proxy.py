@@ -30,6 +30,9 @@ class RecordingProxy:
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
         self.url = ""
+        # Failure injection: after this many SSE events of an answer, send an error event and end,
+        # the way Foundry Local reports a mid-stream failure (no [DONE]).
+        self.fail_after_events: int | None = None
 
     def chat_requests(self) -> list[RecordedRequest]:
         return [r for r in self.requests if r.path.endswith("/chat/completions")]
@@ -67,9 +70,19 @@ class RecordingProxy:
                 response = web.StreamResponse(status=upstream.status)
                 response.content_type = upstream.content_type
                 await response.prepare(request)
+                events = 0
                 try:
-                    async for chunk in upstream.content.iter_any():
-                        await response.write(chunk)
+                    async for line in upstream.content:
+                        if line.startswith(b"data:"):
+                            events += 1
+                            if (
+                                self.fail_after_events is not None
+                                and events > self.fail_after_events
+                            ):
+                                error = b'data: {"error":{"message":"injected failure"}}\n\n'
+                                await response.write(error)
+                                break
+                        await response.write(line)
                 except (ConnectionResetError, asyncio.CancelledError):
                     recorded.client_closed_early = True
                     raise

@@ -1,0 +1,66 @@
+"""The chat turn's pure parts: which messages reach the model, stats, and error wording."""
+
+from __future__ import annotations
+
+import httpx2
+import pytest
+from openai import APIConnectionError, APIStatusError
+
+from foundry_local_chat.chat import (
+    REPLY_MODEL_KEY,
+    ReplyStats,
+    build_messages,
+    explain,
+    turn_role,
+)
+
+
+def test_only_user_messages_and_model_answers_are_conversation() -> None:
+    assert turn_role("user_message", {}) == "user"
+    assert turn_role("assistant_message", {REPLY_MODEL_KEY: "m"}) == "assistant"
+    assert turn_role("assistant_message", {}) is None  # app notices, "Task manually stopped."
+    assert turn_role("assistant_message", None) is None
+    assert turn_role("run", {}) is None
+
+
+def test_messages_start_with_the_system_prompt_and_skip_empty_turns() -> None:
+    history = [
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "  "},
+        {"role": "assistant", "content": "Hello!"},
+    ]
+    assert build_messages("Be brief.", history) == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hello!"},
+    ]
+    assert build_messages("", history)[0] == {"role": "user", "content": "Hi"}
+
+
+def test_stats_measure_time_to_first_token_and_decode_speed() -> None:
+    stats = ReplyStats(model="m", started=10.0)
+    stats.first_token_at, stats.finished_at, stats.chunks = 10.2, 11.2, 51
+    assert stats.ttft_seconds == pytest.approx(0.2)
+    assert stats.tokens_per_second == pytest.approx(50.0)
+    assert stats.total_seconds == pytest.approx(1.2)
+    assert stats.summary() == "first token 200 ms · 50.0 tok/s · 51 tokens · 1.20 s · m"
+    stats.completion_tokens = 101  # the server's count wins over the chunk count
+    assert stats.tokens_per_second == pytest.approx(100.0)
+
+
+def test_stats_without_tokens_do_not_invent_a_speed() -> None:
+    stats = ReplyStats(model="m", started=1.0)
+    stats.finished_at = 2.0
+    assert stats.ttft_seconds is None and stats.tokens_per_second is None
+    assert stats.summary() == "0 tokens · 1.00 s · m"
+
+
+def test_errors_are_explained_without_a_stack_trace() -> None:
+    request = httpx2.Request("POST", "http://127.0.0.1:1/v1/chat/completions")
+    refused = APIConnectionError(request=request)
+    assert explain(refused) == "the model server cannot be reached (is it running?)"
+    response = httpx2.Response(
+        400, request=request, json={"error": {"message": "Model not loaded"}}
+    )
+    rejected = APIStatusError("bad", response=response, body={"message": "Model not loaded"})
+    assert explain(rejected) == "the model server refused the request (400): Model not loaded"

@@ -1,0 +1,52 @@
+"""Settings come from the environment; a bad value is a clear error naming the variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from foundry_local_chat.config import BUNDLED_MODEL_ALIAS, ConfigError, Settings
+
+
+def test_defaults_serve_the_bundled_model_on_the_stable_endpoint() -> None:
+    settings = Settings.from_env({})
+    assert settings.model == BUNDLED_MODEL_ALIAS and settings.wants_bundled_model
+    assert settings.endpoint_url == "http://127.0.0.1:5273"
+    assert settings.use_foundry_local is True
+    assert settings.offline is None  # detect
+    assert settings.base_url == ""
+    assert settings.model_cache_dir == Path.home() / ".cache" / "foundry-local-chat"
+
+
+def test_every_variable_is_read() -> None:
+    settings = Settings.from_env({
+        "MODEL": "phi-4-mini", "BASE_URL": "http://10.0.0.5:8080/v1/", "API_KEY": "k",
+        "SYSTEM_PROMPT": "Be terse.", "FOUNDRY_LOCAL": "off", "FOUNDRY_OFFLINE": "1",
+        "FOUNDRY_ENDPOINT_URL": "http://0.0.0.0:6000", "MODEL_CACHE_DIR": "/models",
+        "APP_DATA_DIR": "/data", "MAX_TOKENS": "64", "TEMPERATURE": "0", "TOP_P": "0.5",
+    })  # fmt: skip
+    assert settings.model == "phi-4-mini" and not settings.wants_bundled_model
+    assert settings.base_url == "http://10.0.0.5:8080/v1"
+    assert settings.api_key == "k" and settings.system_prompt == "Be terse."
+    assert settings.use_foundry_local is False and settings.offline is True
+    assert settings.endpoint_url == "http://0.0.0.0:6000"
+    assert settings.model_cache_dir == Path("/models") and settings.app_data_dir == Path("/data")
+    assert (settings.generation.max_tokens, settings.generation.temperature) == (64, 0.0)
+    assert settings.generation.top_p == 0.5
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("FOUNDRY_LOCAL", "maybe", "FOUNDRY_LOCAL='maybe' is not a switch"),
+        ("TEMPERATURE", "hot", "TEMPERATURE='hot' is not a number"),
+        ("TEMPERATURE", "3", "TEMPERATURE=3 is out of range"),
+        ("MAX_TOKENS", "0", "MAX_TOKENS=0 is out of range"),
+        ("BASE_URL", "localhost:8080", "BASE_URL='localhost:8080' is not an http(s) URL"),
+    ],
+)
+def test_bad_values_name_the_variable(variable: str, value: str, message: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        Settings.from_env({variable: value})
+    assert str(error.value).startswith(message)
