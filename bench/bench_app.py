@@ -1,0 +1,145 @@
+"""Benchmark: what the app adds on top of the Foundry Local endpoint, and how fast it starts.
+
+Starts `chainlit run app.py` (which serves the bundled model through Foundry Local in-process),
+then runs the same prompts (a) straight against the endpoint with the openai SDK and (b) through
+the whole app over socket.io, as a browser does. Prints a table and writes bench/results/app.json.
+
+    .venv/bin/python bench/bench_app.py [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+from openai import AsyncOpenAI
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from foundry_local_chat.chat import ReplyStats, build_messages, stream_reply
+from foundry_local_chat.config import DEFAULT_SYSTEM_PROMPT, GenerationDefaults
+from tests.support.chainlit_client import ChainlitSession
+from tests.support.processes import clean_env, free_port, start_chainlit
+
+PROMPTS = [
+    "Explain how a rainbow forms.",
+    "Write a short story about a robot learning to paint.",
+    "Give me five tips for learning a new language.",
+    "Describe the water cycle.",
+]
+MAX_TOKENS = 128
+GENERATION = replace(GenerationDefaults(), max_tokens=MAX_TOKENS, temperature=0.0)
+
+
+async def direct(client: AsyncOpenAI, model: str, prompt: str) -> dict[str, float]:
+    """The same request the app makes (system prompt, sampling), straight to the endpoint."""
+    messages = build_messages(DEFAULT_SYSTEM_PROMPT, [{"role": "user", "content": prompt}])
+    stats = ReplyStats(model=model)
+    last = 0.0
+    async for _ in stream_reply(client, model, messages, GENERATION, stats):
+        last = time.perf_counter()
+    return figures(stats.started, stats.first_token_at or 0.0, last, stats.chunks)
+
+
+async def through_app(chat: ChainlitSession, prompt: str) -> dict[str, float]:
+    started = time.perf_counter()
+    await chat.send(prompt)
+    await chat.wait_for("task_start")  # events before it belong to on_chat_start
+    first = last = 0.0
+    tokens = 0
+    while True:
+        event, _ = await chat.next_event(timeout=120)
+        if event in {"stream_start", "stream_token"}:
+            last = time.perf_counter()
+            first = first or last
+            tokens += 1
+        elif event == "task_end":
+            return figures(started, first, last, tokens)
+
+
+async def first_chat(app_port: int, launched: float) -> tuple[str, float]:
+    """Warm start: from launching the command to a chat that says which model is ready."""
+    async with ChainlitSession(f"http://127.0.0.1:{app_port}") as chat:
+        notice = await chat.chat_start_notice()
+    assert "Foundry Local" in notice, notice
+    return notice.split("with model `")[1].split("`")[0], time.perf_counter() - launched
+
+
+def figures(started: float, first: float, last: float, tokens: int) -> dict[str, float]:
+    return {
+        "ttft_ms": (first - started) * 1000,
+        "decode_tok_s": (tokens - 1) / (last - first) if tokens > 1 and last > first else 0.0,
+        "tokens": tokens,
+    }
+
+
+def summarize(runs: list[dict[str, float]]) -> dict[str, float]:
+    return {
+        "median_ttft_ms": round(statistics.median(r["ttft_ms"] for r in runs), 1),
+        "median_decode_tok_s": round(statistics.median(r["decode_tok_s"] for r in runs), 1),
+        "mean_tokens": round(statistics.mean(r["tokens"] for r in runs), 1),
+    }
+
+
+async def main(rounds: int) -> dict[str, object]:
+    with TemporaryDirectory() as data_dir:
+        endpoint_port, app_port = free_port(), free_port()
+        env = clean_env({
+            "FOUNDRY_ENDPOINT_URL": f"http://127.0.0.1:{endpoint_port}",
+            "FOUNDRY_OFFLINE": "1", "APP_DATA_DIR": data_dir,
+            "TEMPERATURE": "0", "MAX_TOKENS": str(MAX_TOKENS),
+        })  # fmt: skip
+        launched = time.perf_counter()
+        app = start_chainlit(env, app_port)
+        try:
+            url = f"http://127.0.0.1:{endpoint_port}/v1"
+            model, warm_start = await first_chat(app_port, launched)
+            client = AsyncOpenAI(base_url=url, api_key="bench", max_retries=0)
+            await direct(client, model, "Hello")  # warm-up, not counted
+            runs: dict[str, list[dict[str, float]]] = {"endpoint": [], "app": []}
+            for _ in range(rounds):
+                for prompt in PROMPTS:  # interleaved, so drift hits both paths alike
+                    runs["endpoint"].append(await direct(client, model, prompt))
+                    # A new chat per prompt: both paths then send the same one-turn conversation.
+                    async with ChainlitSession(f"http://127.0.0.1:{app_port}") as chat:
+                        await chat.chat_start_notice()
+                        runs["app"].append(await through_app(chat, prompt))
+        finally:
+            app.stop()
+    endpoint, app_path = summarize(runs["endpoint"]), summarize(runs["app"])
+    return {
+        "model": model,
+        "prompts": len(PROMPTS),
+        "rounds": rounds,
+        "max_tokens": MAX_TOKENS,
+        "warm_start_s": round(warm_start, 2),
+        "endpoint": endpoint,
+        "app": app_path,
+        "app_added_ttft_ms": round(app_path["median_ttft_ms"] - endpoint["median_ttft_ms"], 1),
+        "app_tok_s_ratio": round(
+            app_path["median_decode_tok_s"] / endpoint["median_decode_tok_s"], 3
+        ),
+        "targets": {
+            "app_added_ttft_ms": "<= 15",
+            "app_tok_s_ratio": ">= 0.97",
+            "warm_start_s": "<= 10",
+        },
+    }
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    result = asyncio.run(main(parser.parse_args().rounds))
+    out = Path(__file__).parent / "results" / "app.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+    print(f"written: {out}")
