@@ -7,6 +7,9 @@ import logging
 import signal
 import sys
 import threading
+from pathlib import Path
+
+from dotenv import load_dotenv
 
 from foundry_local_chat.config import ConfigError, Settings
 from foundry_local_chat.foundry_runtime import FoundryRuntime, FoundryStartError
@@ -39,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    load_dotenv(Path.cwd() / ".env")  # the same .env the app reads; the environment wins
     try:
         settings = Settings.from_env()
     except ConfigError as error:

@@ -33,6 +33,7 @@ def clean_env(overrides: Mapping[str, str]) -> dict[str, str]:
     }  # fmt: skip
     env = {k: v for k, v in os.environ.items() if k not in app_variables}
     env["PYTHONUNBUFFERED"] = "1"
+    env["CHAINLIT_ENV_FILE"] = ".env.tests-read-no-env-file"  # a developer's .env must not leak in
     env.update(overrides)
     return env
 
