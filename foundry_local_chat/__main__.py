@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -42,7 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    load_dotenv(Path.cwd() / ".env")  # the same .env the app reads; the environment wins
+    # The same .env file the app reads (Chainlit's CHAINLIT_ENV_FILE); the environment wins.
+    load_dotenv(Path.cwd() / os.getenv("CHAINLIT_ENV_FILE", ".env"))
     try:
         settings = Settings.from_env()
     except ConfigError as error:
