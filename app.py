@@ -5,20 +5,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import Any
 
 import chainlit as cl
+from chainlit.input_widget import Select, Slider, Switch, TextInput
 
 from foundry_local_chat.backend import Backend, BackendResolver, BackendUnavailable
 from foundry_local_chat.chat import (
     REPLY_MODEL_KEY,
     ChatError,
+    ChatOptions,
     ReplyStats,
     build_messages,
     stream_reply,
     turn_role,
 )
+from foundry_local_chat.chat_settings import (
+    MAX_TOKENS_RANGE,
+    TEMPERATURE_RANGE,
+    InvalidChatSettings,
+    apply_panel_values,
+)
 from foundry_local_chat.config import ConfigError, Settings
 from foundry_local_chat.progress import terminal_progress
+from foundry_local_chat.thinking import ThinkSplitter
 
 log = logging.getLogger("foundry_local_chat.app")
 
@@ -32,6 +42,19 @@ except ConfigError as error:
 backends = BackendResolver(settings)
 backends.on_progress(terminal_progress())
 _startup_tasks: set[asyncio.Task[None]] = set()
+
+PROFILE_DESCRIPTIONS = {
+    "Foundry Local": "The model runs on this machine through Foundry Local. Nothing leaves it.",
+    "Remote": "The OpenAI-compatible server at BASE_URL answers.",
+    "Auto": "Local first; the BASE_URL server answers when the local endpoint is down or the "
+    "prompt is long.",
+}
+STARTERS = [
+    ("Explain a concept", "Explain what a black hole is in two sentences."),
+    ("Sleep better", "Give me three tips for a good night's sleep."),
+    ("Write a haiku", "Write a haiku about autumn leaves."),
+    ("Python question", "What is the difference between a list and a tuple in Python?"),
+]
 
 
 async def notice(content: str) -> cl.Message:
@@ -54,84 +77,205 @@ async def stop_local_endpoint() -> None:
     await asyncio.to_thread(backends.stop)
 
 
-async def show_start_progress() -> None:
-    """While Foundry Local starts, show its stage (and percent while downloading) in the chat."""
-    if backends.started:
-        return
-    status = await notice("Starting Foundry Local…")
+@cl.set_chat_profiles
+async def chat_profiles(user: cl.User | None = None) -> list[cl.ChatProfile]:
+    default = backends.default_profile()
+    return [
+        cl.ChatProfile(
+            name=name, markdown_description=PROFILE_DESCRIPTIONS[name], default=name == default
+        )
+        for name in backends.profiles()
+    ]
+
+
+@cl.set_starters
+async def starters(user: cl.User | None = None) -> list[cl.Starter]:
+    return [cl.Starter(label=label, message=message) for label, message in STARTERS]
+
+
+async def show_progress_while(work: asyncio.Future[Any] | asyncio.Task[Any], title: str) -> None:
+    """Show the runtime's stage (and percent while downloading) in the chat until work is done."""
+    status = await notice(f"{title}…")
     changed = asyncio.Event()
     unsubscribe = backends.on_progress(lambda stage, percent: changed.set())
     try:
-        while not backends.started:
+        while not work.done():
             stage, percent = backends.last_progress
-            status.content = f"Starting Foundry Local: {stage}" + (
+            status.content = f"{title}: {stage}" + (
                 f" {percent:.0f}%" if percent is not None else "…"
             )
             await status.update()
             changed.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(changed.wait(), timeout=1.0)
+                await asyncio.wait_for(asyncio.shield(changed.wait()), timeout=1.0)
     finally:
         unsubscribe()
     await status.remove()
 
 
 async def connect() -> Backend | None:
+    """The chat's backend for its profile, or a notice saying why there is none."""
+    if not backends.started:
+        await show_progress_while(
+            asyncio.ensure_future(backends.wait_started()), "Starting Foundry Local"
+        )
     try:
-        backend = await backends.backend()
+        backend = await backends.backend(cl.user_session.get("chat_profile"))
     except BackendUnavailable as error:
         await notice(f"**No model server is available.** {error}")
         return None
     cl.user_session.set("backend", backend)
-    cl.user_session.set("client", backend.client())
     return backend
+
+
+async def send_settings_panel(options: ChatOptions, models: list[str]) -> None:
+    await cl.ChatSettings(
+        [
+            Select(id="model", label="Model", values=models, initial_value=options.model),
+            TextInput(
+                id="system_prompt",
+                label="System prompt",
+                initial=options.system_prompt,
+                multiline=True,
+            ),
+            Slider(
+                id="temperature",
+                label="Temperature",
+                initial=options.temperature,
+                min=TEMPERATURE_RANGE[0],
+                max=TEMPERATURE_RANGE[1],
+                step=0.1,
+            ),
+            Slider(
+                id="max_tokens",
+                label="Max tokens",
+                initial=options.max_tokens,
+                min=MAX_TOKENS_RANGE[0],
+                max=MAX_TOKENS_RANGE[1],
+                step=16,
+            ),
+            Switch(id="streaming", label="Stream the answer", initial=options.streaming),
+        ]
+    ).send()
 
 
 @cl.on_chat_start
 async def start_chat() -> None:
-    await show_start_progress()
     backend = await connect()
-    if backend is not None:
-        await notice(
-            f"Connected to **{backend.kind}** at `{backend.base_url}` with model `{backend.model}`."
-        )
+    if backend is None:
+        return
+    options = ChatOptions.defaults(backend.model, settings.system_prompt, settings.generation)
+    cl.user_session.set("options", options)
+    models = await backend.served_models()
+    await send_settings_panel(options, models if backend.model in models else [backend.model])
+    await notice(
+        f"Connected to **{backend.kind}** at `{backend.base_url}` with model `{backend.model}`."
+    )
+
+
+@cl.on_settings_update
+async def update_settings(values: dict[str, Any]) -> None:
+    backend: Backend | None = cl.user_session.get("backend")
+    options: ChatOptions | None = cl.user_session.get("options")
+    if backend is None or options is None:
+        await notice("Settings need a model server; none is available in this chat.")
+        return
+    try:
+        updated = apply_panel_values(options, values, await backend.served_models())
+        if updated.model != options.model:
+            preparing = asyncio.ensure_future(backends.prepare_model(backend, updated.model))
+            await show_progress_while(preparing, f"Preparing {updated.model}")
+            await preparing
+    except (InvalidChatSettings, BackendUnavailable) as error:
+        await notice(f"**Settings not applied:** {error}. The chat keeps its previous settings.")
+        return
+    cl.user_session.set("options", updated)
 
 
 @cl.on_message
 async def answer(message: cl.Message) -> None:
+    # An edited message re-runs this handler inline in the edit event's task: make that the task
+    # the stop button cancels.
+    cl.context.session.current_task = asyncio.current_task()
     backend: Backend | None = cl.user_session.get("backend") or await connect()
-    if backend is None:
+    options: ChatOptions | None = cl.user_session.get("options")
+    if backend is None or options is None:
         return
+    routed = await route(backend, message.content)
+    if routed is None:
+        return
+    if routed is not backend and routed.kind != backend.kind:
+        options = ChatOptions.defaults(routed.model, options.system_prompt, settings.generation)
     history = [
         {"role": role, "content": m.content}
         for m in cl.chat_context.get()
         if (role := turn_role(m.type, m.metadata))
     ]
-    messages = build_messages(settings.system_prompt, history)
-    reply = cl.Message(content="", author=backend.model, metadata={REPLY_MODEL_KEY: backend.model})
-    stats = ReplyStats(model=backend.model)
-    tokens = stream_reply(
-        cl.user_session.get("client"), backend.model, messages, settings.generation, stats
-    )
+    messages = build_messages(options.system_prompt, history)
+    await reply_with(routed, options, messages)
+
+
+async def route(backend: Backend, prompt: str) -> Backend | None:
+    """Auto profile: pick the backend per message. Other profiles keep the chat's backend."""
+    if cl.user_session.get("chat_profile") not in (None, "", "Auto"):
+        return backend
+    try:
+        return await backends.backend(cl.user_session.get("chat_profile"), len(prompt))
+    except BackendUnavailable as error:
+        await notice(f"**No model server is available.** {error}")
+        return None
+
+
+async def reply_with(
+    backend: Backend, options: ChatOptions, messages: list[dict[str, str]]
+) -> None:
+    reply = cl.Message(content="", author=options.model, metadata={REPLY_MODEL_KEY: options.model})
+    thinking: cl.Step | None = None
+    splitter = ThinkSplitter()
+    stats = ReplyStats(model=options.model)
+    tokens = stream_reply(backend.client, options, messages, stats)
+
+    async def show(parts: Any) -> None:
+        nonlocal thinking
+        for kind, text in parts:
+            if kind == "answer":
+                await reply.stream_token(text)
+                continue
+            if thinking is None:
+                thinking = cl.Step(name="Thinking", type="tool", show_input=False)
+                await thinking.send()
+            await thinking.stream_token(text)
+
     try:
         async with contextlib.aclosing(tokens):
             async for token in tokens:
-                await reply.stream_token(token)
+                await show(splitter.feed(token))
+        await show(splitter.flush())
     except ChatError as error:
         log.warning("chat request failed: %s", error, exc_info=error.__cause__)
         await reply.stream_token(f"\n\n⚠️ The answer was cut short: {error}.")
     except asyncio.CancelledError:
-        # Stop pressed: keep what was streamed; the request is already closed by aclosing.
+        # Stop pressed: keep what was streamed (the request is already closed by aclosing).
+        stats.stopped = True
+        reply.metadata["stopped"] = True
         if reply.content:
-            reply.metadata["stopped"] = True
-            await reply.send()
+            await finish(reply, thinking, stats, backend)
         raise
+    await finish(reply, thinking, stats, backend)
+
+
+async def finish(
+    reply: cl.Message, thinking: cl.Step | None, stats: ReplyStats, backend: Backend
+) -> None:
+    if thinking is not None:
+        await thinking.update()
     reply.metadata["stats"] = stats.summary()
+    reply.metadata["backend"] = backend.kind
+    reply.elements = [
+        cl.CustomElement(
+            name="AnswerStats",
+            props={"summary": stats.summary(), "backend": backend.kind, "stopped": stats.stopped},
+            display="inline",
+        )
+    ]
     await reply.send()
-
-
-@cl.on_chat_end
-async def end_chat() -> None:
-    client = cl.user_session.get("client")
-    if client is not None:
-        await client.close()

@@ -23,7 +23,7 @@ from openai import AsyncOpenAI
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from foundry_local_chat.chat import ReplyStats, build_messages, stream_reply
+from foundry_local_chat.chat import ChatOptions, ReplyStats, build_messages, stream_reply
 from foundry_local_chat.config import DEFAULT_SYSTEM_PROMPT, GenerationDefaults
 from tests.support.chainlit_client import ChainlitSession
 from tests.support.processes import clean_env, free_port, start_chainlit
@@ -35,15 +35,16 @@ PROMPTS = [
     "Describe the water cycle.",
 ]
 MAX_TOKENS = 128
-GENERATION = replace(GenerationDefaults(), max_tokens=MAX_TOKENS, temperature=0.0)
 
 
 async def direct(client: AsyncOpenAI, model: str, prompt: str) -> dict[str, float]:
     """The same request the app makes (system prompt, sampling), straight to the endpoint."""
     messages = build_messages(DEFAULT_SYSTEM_PROMPT, [{"role": "user", "content": prompt}])
     stats = ReplyStats(model=model)
+    options = ChatOptions.defaults(model, DEFAULT_SYSTEM_PROMPT, GenerationDefaults())
+    options = replace(options, max_tokens=MAX_TOKENS, temperature=0.0)
     last = 0.0
-    async for _ in stream_reply(client, model, messages, GENERATION, stats):
+    async for _ in stream_reply(client, options, messages, stats):
         last = time.perf_counter()
     return figures(stats.started, stats.first_token_at or 0.0, last, stats.chunks)
 

@@ -10,16 +10,19 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 from openai import AsyncOpenAI, OpenAIError, Timeout
 
 from foundry_local_chat.config import Settings
 from foundry_local_chat.foundry_runtime import FoundryRuntime, FoundryStartError, RunningEndpoint
+from foundry_local_chat.routing import route_message
 
 log = logging.getLogger(__name__)
 
 FOUNDRY_LOCAL = "Foundry Local"
 REMOTE = "BASE_URL"
+FOUNDRY_PROFILE, REMOTE_PROFILE, AUTO_PROFILE = "Foundry Local", "Remote", "Auto"
 # Foundry Local's web service accepts any key; the client needs one (and CI=true replaces
 # OPENAI_API_KEY in Chainlit's process, so the key is always passed explicitly).
 FOUNDRY_API_KEY = "foundry-local"
@@ -36,12 +39,17 @@ class Backend:
     api_key: str
     model: str
 
+    @cached_property
     def client(self) -> AsyncOpenAI:
+        """One client per backend, shared by every chat of the process (it pools connections)."""
         # No retries: a retried streaming request would replay a half-shown answer.
         timeout = Timeout(connect=5.0, read=120.0, write=30.0, pool=5.0)
         return AsyncOpenAI(
             base_url=self.base_url, api_key=self.api_key, max_retries=0, timeout=timeout
         )
+
+    async def served_models(self) -> list[str]:
+        return [model.id async for model in self.client.models.list()]
 
     def describe(self) -> str:
         return f"{self.kind} · {self.base_url} · {self.model}"
@@ -87,6 +95,8 @@ class BackendResolver:
         self._started = asyncio.Event()
         self._progress_listeners: list[Progress] = []
         self.last_progress: tuple[str, float | None] = ("waiting", None)
+        self._remote_backend: Backend | None = None
+        self._local_backend: Backend | None = None
 
     @property
     def started(self) -> bool:
@@ -125,24 +135,78 @@ class BackendResolver:
     async def wait_started(self) -> None:
         await self._started.wait()
 
-    async def backend(self) -> Backend:
-        """The backend for a new chat: local first, then BASE_URL; raises BackendUnavailable."""
+    def profiles(self) -> list[str]:
+        """Chat profiles: Remote and Auto only when a BASE_URL is configured."""
+        return (
+            [FOUNDRY_PROFILE, REMOTE_PROFILE, AUTO_PROFILE]
+            if self.settings.base_url
+            else [FOUNDRY_PROFILE]
+        )
+
+    def default_profile(self) -> str:
+        return AUTO_PROFILE if self.settings.base_url else FOUNDRY_PROFILE
+
+    async def backend(self, profile: str | None = None, prompt_chars: int = 0) -> Backend:
+        """The backend that answers in this profile (Auto routes by prompt length and health).
+
+        Raises BackendUnavailable with what failed and what to do.
+        """
         await self.wait_started()
-        if self.runtime.endpoint is not None:
-            return foundry_backend(self.runtime.endpoint)
-        problems = [f"Foundry Local: {self.local_error}"]
-        if self.settings.base_url:
-            try:
-                return await remote_backend(self.settings)
-            except BackendUnavailable as error:
-                problems.append(str(error))
-        else:
-            problems.append("BASE_URL is not set, so there is no fallback server.")
-        raise BackendUnavailable(
-            " ".join(problems)
+        profile = profile if profile in self.profiles() else self.default_profile()
+        if profile == FOUNDRY_PROFILE:
+            return self._local_or_raise()
+        if profile == REMOTE_PROFILE:
+            return await self._remote()
+        decision = route_message(
+            prompt_chars,
+            local_available=self.runtime.endpoint is not None,
+            remote_configured=bool(self.settings.base_url),
+            long_prompt_chars=self.settings.auto_remote_prompt_chars,
+        )
+        if decision.route == "local":
+            return self._local_or_raise()
+        try:
+            return await self._remote()
+        except BackendUnavailable as remote_error:
+            if self.runtime.endpoint is not None:  # a long prompt, but the remote is down
+                log.warning("Auto: %s; answering locally", remote_error)
+                return self._local_or_raise()
+            raise self._nothing_available(str(remote_error)) from remote_error
+
+    def _local_or_raise(self) -> Backend:
+        if self.runtime.endpoint is None:
+            no_fallback = "BASE_URL is not set, so there is no fallback server."
+            raise self._nothing_available(None if self.settings.base_url else no_fallback)
+        if self._local_backend is None:
+            self._local_backend = foundry_backend(self.runtime.endpoint)
+        return self._local_backend
+
+    async def _remote(self) -> Backend:
+        if self._remote_backend is None:
+            self._remote_backend = await remote_backend(self.settings)
+        return self._remote_backend
+
+    def _nothing_available(self, other_problem: str | None) -> BackendUnavailable:
+        problems = [f"Foundry Local: {self.local_error}", other_problem or ""]
+        return BackendUnavailable(
+            " ".join(p for p in problems if p)
             + " To fix it: run `make model` for the bundled model, or set BASE_URL (and API_KEY, "
             "MODEL) to an OpenAI-compatible server, then restart."
         )
+
+    async def prepare_model(self, backend: Backend, model: str) -> None:
+        """Make a Foundry Local model servable (download, load), reporting progress."""
+        if backend.kind != FOUNDRY_LOCAL:
+            return
+        loop = asyncio.get_running_loop()
+
+        def report_from_thread(stage: str, percent: float | None) -> None:
+            loop.call_soon_threadsafe(self._report, stage, percent)
+
+        try:
+            await asyncio.to_thread(self.runtime.prepare_model, model, report_from_thread)
+        except FoundryStartError as error:
+            raise BackendUnavailable(str(error)) from error
 
     def stop(self) -> None:
         self.runtime.stop()

@@ -2,15 +2,43 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from openai import APIConnectionError, APIError, APIStatusError, APITimeoutError, AsyncOpenAI
 
 from foundry_local_chat.config import GenerationDefaults
 
+log = logging.getLogger(__name__)
+
 Message = dict[str, str]
+
+
+@dataclass(frozen=True)
+class ChatOptions:
+    """How one chat asks for answers; each chat has its own (the settings panel edits them)."""
+
+    model: str
+    system_prompt: str
+    temperature: float
+    max_tokens: int
+    top_p: float
+    streaming: bool = True
+
+    @classmethod
+    def defaults(
+        cls, model: str, system_prompt: str, generation: GenerationDefaults
+    ) -> ChatOptions:
+        return cls(
+            model=model,
+            system_prompt=system_prompt,
+            temperature=generation.temperature,
+            max_tokens=generation.max_tokens,
+            top_p=generation.top_p,
+        )
 
 
 class ChatError(RuntimeError):
@@ -26,6 +54,8 @@ class ReplyStats:
     chunks: int = 0
     completion_tokens: int | None = None  # from the server's usage chunk, when it sends one
     finish_reason: str | None = None
+    streamed: bool = True  # False: one non-streaming request (chosen, or the fallback)
+    stopped: bool = False
 
     @property
     def ttft_seconds(self) -> float | None:
@@ -42,19 +72,24 @@ class ReplyStats:
 
     @property
     def tokens_per_second(self) -> float | None:
+        if not self.streamed:
+            return self.tokens / self.total_seconds if self.tokens and self.total_seconds else None
         if self.first_token_at is None or self.tokens < 2:
             return None
         decode_seconds = (self.finished_at or time.perf_counter()) - self.first_token_at
         return (self.tokens - 1) / decode_seconds if decode_seconds > 0 else None
 
     def summary(self) -> str:
-        parts = []
-        if self.ttft_seconds is not None:
+        parts = ["stopped"] if self.stopped else []
+        if not self.streamed:
+            parts.append(f"not streamed: waited {self.total_seconds:.2f} s")
+        elif self.ttft_seconds is not None:
             parts.append(f"first token {self.ttft_seconds * 1000:.0f} ms")
         if self.tokens_per_second is not None:
             parts.append(f"{self.tokens_per_second:.1f} tok/s")
         parts.append(f"{self.tokens} tokens")
-        parts.append(f"{self.total_seconds:.2f} s")
+        if self.streamed:
+            parts.append(f"{self.total_seconds:.2f} s")
         parts.append(self.model)
         return " · ".join(parts)
 
@@ -102,43 +137,75 @@ def explain(error: Exception) -> str:
 
 
 async def stream_reply(
-    client: AsyncOpenAI,
-    model: str,
-    messages: list[Message],
-    generation: GenerationDefaults,
-    stats: ReplyStats,
+    client: AsyncOpenAI, options: ChatOptions, messages: list[Message], stats: ReplyStats
 ) -> AsyncIterator[str]:
     """Yield the answer's text deltas. Closing the generator (stop) closes the HTTP request.
 
-    Raises ChatError when the request fails before or during the answer; what was already
-    yielded stays valid.
+    With options.streaming off, or when the server fails a streaming request before its first
+    token, the answer comes from one non-streaming request and is yielded whole. Raises ChatError
+    when the request fails; what was already yielded stays valid.
     """
     try:
-        stream = await client.chat.completions.create(
-            model=model,
-            messages=messages,  # type: ignore[arg-type]
-            max_tokens=generation.max_tokens,
-            temperature=generation.temperature,
-            top_p=generation.top_p,
-            stream=True,
-            stream_options={"include_usage": True},
-        )
-        async with stream:
-            async for chunk in stream:
-                if chunk.usage is not None:
-                    stats.completion_tokens = chunk.usage.completion_tokens
-                if not chunk.choices:  # the usage chunk has no choices
-                    continue
-                choice = chunk.choices[0]
-                if choice.finish_reason:
-                    stats.finish_reason = choice.finish_reason
-                text = choice.delta.content if choice.delta else None
-                if text:
-                    if stats.first_token_at is None:
-                        stats.first_token_at = time.perf_counter()
-                    stats.chunks += 1
+        if options.streaming:
+            try:
+                async for text in _stream(client, options, messages, stats):
                     yield text
+                return
+            except APIStatusError as error:
+                if stats.first_token_at is not None:
+                    raise
+                log.warning("streaming failed (%s); retrying without streaming", error)
+        stats.streamed = False
+        answer = await _complete(client, options, messages, stats)
+        if answer:
+            yield answer
     except APIError as error:
         raise ChatError(explain(error)) from error
     finally:
         stats.finished_at = time.perf_counter()
+
+
+def _request(options: ChatOptions, messages: list[Message]) -> dict[str, Any]:
+    return {
+        "model": options.model,
+        "messages": messages,
+        "max_tokens": options.max_tokens,
+        "temperature": options.temperature,
+        "top_p": options.top_p,
+    }
+
+
+async def _stream(
+    client: AsyncOpenAI, options: ChatOptions, messages: list[Message], stats: ReplyStats
+) -> AsyncIterator[str]:
+    stream = await client.chat.completions.create(
+        **_request(options, messages), stream=True, stream_options={"include_usage": True}
+    )
+    async with stream:
+        async for chunk in stream:
+            if chunk.usage is not None:
+                stats.completion_tokens = chunk.usage.completion_tokens
+            if not chunk.choices:  # the usage chunk has no choices
+                continue
+            choice = chunk.choices[0]
+            if choice.finish_reason:
+                stats.finish_reason = choice.finish_reason
+            text = choice.delta.content if choice.delta else None
+            if text:
+                if stats.first_token_at is None:
+                    stats.first_token_at = time.perf_counter()
+                stats.chunks += 1
+                yield text
+
+
+async def _complete(
+    client: AsyncOpenAI, options: ChatOptions, messages: list[Message], stats: ReplyStats
+) -> str:
+    completion = await client.chat.completions.create(**_request(options, messages))
+    stats.first_token_at = time.perf_counter()
+    if completion.usage is not None:
+        stats.completion_tokens = completion.usage.completion_tokens
+    if not completion.choices:
+        return ""
+    stats.finish_reason = completion.choices[0].finish_reason
+    return completion.choices[0].message.content or ""

@@ -92,6 +92,7 @@ class Settings:
     base_url: str = ""
     api_key: str = ""
     generation: GenerationDefaults = GenerationDefaults()
+    auto_remote_prompt_chars: int = 4000  # Auto profile: longer prompts go to BASE_URL
 
     @property
     def wants_bundled_model(self) -> bool:
@@ -116,6 +117,9 @@ class Settings:
             api_key=env.get("API_KEY", "").strip(),
             model_cache_dir=_dir(env, "MODEL_CACHE_DIR", "XDG_CACHE_HOME", ".cache"),
             app_data_dir=_dir(env, "APP_DATA_DIR", "XDG_DATA_HOME", ".local/share"),
+            auto_remote_prompt_chars=int(
+                _number(env, "AUTO_REMOTE_PROMPT_CHARS", 4000, 1, 10_000_000)
+            ),
             generation=GenerationDefaults(
                 max_tokens=int(_number(env, "MAX_TOKENS", defaults.max_tokens, 1, 32768)),
                 temperature=_number(env, "TEMPERATURE", defaults.temperature, 0, 2),

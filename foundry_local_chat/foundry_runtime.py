@@ -170,6 +170,22 @@ class FoundryRuntime:
         report("ready", 100.0)
         return self.endpoint
 
+    def prepare_model(self, name: str, progress: Progress | None = None) -> None:
+        """Download (with progress) and load another model of the catalogs, for a model switch."""
+        report = progress or (lambda stage, percent: None)
+        if self._manager is None:
+            raise FoundryStartError("Foundry Local is not running.")
+        model = self._find_model(name)
+        try:
+            if not model.is_cached:
+                model.download(lambda percent: report("download", percent))
+            if not model.is_loaded:
+                report("load", None)
+                model.load()
+        except Exception as error:  # the SDK raises plain exceptions with native messages
+            raise FoundryStartError(f"Foundry Local could not prepare {name}: {error}") from error
+        report("ready", 100.0)
+
     def _find_model(self, name: str):  # -> IModel
         catalog = self._manager.catalog
         model = catalog.get_model_variant(name) if ":" in name else catalog.get_model(name)
