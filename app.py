@@ -180,13 +180,15 @@ async def update_settings(values: dict[str, Any]) -> None:
     if backend is None or options is None:
         await notice("Settings need a model server; none is available in this chat.")
         return
+    served = await backend.served_models()
     try:
-        updated = apply_panel_values(options, values, await backend.served_models())
+        updated = apply_panel_values(options, values, served)
         if updated.model != options.model:
             preparing = asyncio.ensure_future(backends.prepare_model(backend, updated.model))
             await show_progress_while(preparing, f"Preparing {updated.model}")
             await preparing
     except (InvalidChatSettings, BackendUnavailable) as error:
+        await send_settings_panel(options, served)  # the panel shows what is still in force
         await notice(f"**Settings not applied:** {error}. The chat keeps its previous settings.")
         return
     cl.user_session.set("options", updated)
@@ -238,6 +240,9 @@ async def reply_with(
     async def show(parts: Any) -> None:
         nonlocal thinking
         for kind, text in parts:
+            if kind == "answer" and not options.streaming:
+                reply.content += text  # shown whole by finish(), as the user asked
+                continue
             if kind == "answer":
                 await reply.stream_token(text)
                 continue

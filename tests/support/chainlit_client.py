@@ -14,7 +14,7 @@ import socketio
 Event = tuple[str, dict[str, Any]]
 EVENTS = (
     "new_message", "update_message", "delete_message", "stream_start", "stream_token",
-    "task_start", "task_end",
+    "task_start", "task_end", "element", "chat_settings",
 )  # fmt: skip
 
 
@@ -40,17 +40,29 @@ class Reply:
     def final_messages(self) -> list[dict[str, Any]]:
         return self.of("new_message")
 
+    def stats(self) -> dict[str, Any]:
+        """The props of the AnswerStats element shown under the answer."""
+        answer_id = self.answer()["id"]
+        found = [e["props"] for e in self.of("element") if e.get("forId") == answer_id]
+        assert found, f"no stats element for the answer in {self.events}"
+        return found[-1]
+
     def answer(self) -> dict[str, Any]:
         """The streamed answer, as finally sent (new_message with the id stream_start used)."""
         streamed_ids = {data["id"] for data in self.of("stream_start")}
-        finals = [m for m in self.final_messages if m["id"] in streamed_ids]
+        finals = [
+            m
+            for m in self.final_messages
+            if m["id"] in streamed_ids or "reply_model" in (m.get("metadata") or {})
+        ]
         assert finals, f"no final message for the streamed answer in {self.events}"
         return finals[-1]
 
 
 class ChainlitSession:
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, chat_profile: str = "") -> None:
         self.base_url = base_url
+        self.chat_profile = chat_profile
         self.session_id = str(uuid.uuid4())
         self.events: asyncio.Queue[Event] = asyncio.Queue()
         self.history: list[Event] = []
@@ -69,7 +81,7 @@ class ChainlitSession:
     async def __aenter__(self) -> ChainlitSession:
         auth = {
             "sessionId": self.session_id, "clientType": "webapp", "threadId": "",
-            "userEnv": "{}", "chatProfile": "",
+            "userEnv": "{}", "chatProfile": self.chat_profile,
         }  # fmt: skip
         await self.client.connect(
             self.base_url, socketio_path="/ws/socket.io", auth=auth, transports=["websocket"]
@@ -127,6 +139,21 @@ class ChainlitSession:
     async def ask(self, text: str, timeout: float = 120) -> Reply:
         await self.send(text)
         return await self.collect_reply(timeout)
+
+    async def change_settings(self, values: dict[str, Any]) -> None:
+        """What the settings panel's confirm button sends; returns once the app applied them
+        (Chainlit runs on_settings_update as a task, between task_start and task_end)."""
+        await self.client.emit("chat_settings_change", values)
+        await self.wait_for("task_start")
+        await self.wait_for("task_end")
+
+    async def edit(self, message_id: str, text: str) -> None:
+        """Edit an earlier user message: the conversation after it is replaced by a new answer."""
+        step = {
+            "id": message_id, "threadId": "", "name": "User", "type": "user_message",
+            "output": text, "createdAt": datetime.now(UTC).isoformat(),
+        }  # fmt: skip
+        await self.client.emit("edit_message", {"message": step})
 
     async def stop(self) -> None:
         await self.client.emit("stop")

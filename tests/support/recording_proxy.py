@@ -33,6 +33,8 @@ class RecordingProxy:
         # Failure injection: after this many SSE events of an answer, send an error event and end,
         # the way Foundry Local reports a mid-stream failure (no [DONE]).
         self.fail_after_events: int | None = None
+        # A server that cannot stream: streaming requests get 400, others pass.
+        self.reject_streaming = False
 
     def chat_requests(self) -> list[RecordedRequest]:
         return [r for r in self.requests if r.path.endswith("/chat/completions")]
@@ -61,6 +63,11 @@ class RecordingProxy:
         body = await request.json() if raw else None
         recorded = RecordedRequest(path=request.path, body=body)
         self.requests.append(recorded)
+        if self.reject_streaming and body and body.get("stream"):
+            recorded.finished.set()
+            return web.json_response(
+                {"error": {"message": "streaming is not supported"}}, status=400
+            )
         target = self.upstream + request.path.removeprefix("/v1")
         headers = {"Content-Type": request.headers.get("Content-Type", "application/json")}
         try:

@@ -1,0 +1,143 @@
+"""Settings, stats, non-streaming, edit and stop, and Auto routing, over the socket.io path."""
+
+from __future__ import annotations
+
+import asyncio
+
+from foundry_local_chat.config import BUNDLED_MODEL_ID
+from tests.conftest import AppFactory
+from tests.support.chainlit_client import ChainlitSession
+from tests.support.recording_proxy import RecordingProxy
+
+LONG_PROMPT = "Write a long, detailed story about a lighthouse keeper and a storm."
+
+
+async def test_the_settings_panel_offers_the_served_models(chainlit_app: AppFactory) -> None:
+    async with ChainlitSession(chainlit_app()) as chat:
+        await chat.chat_start_notice()
+        panel = next(data for name, data in chat.history if name == "chat_settings")
+    widgets = {widget["id"]: widget for widget in panel}
+    assert widgets["model"]["items"] == [{"label": BUNDLED_MODEL_ID, "value": BUNDLED_MODEL_ID}]
+    assert widgets["model"]["initial"] == BUNDLED_MODEL_ID
+    assert set(widgets) == {"model", "system_prompt", "temperature", "max_tokens", "streaming"}
+
+
+async def test_changed_settings_shape_the_next_request(
+    chainlit_app: AppFactory, proxy: RecordingProxy
+) -> None:
+    async with ChainlitSession(chainlit_app(FOUNDRY_LOCAL="0", BASE_URL=proxy.url)) as chat:
+        await chat.chat_start_notice()
+        await chat.ask("Hello")
+        await chat.change_settings({
+            "model": BUNDLED_MODEL_ID, "system_prompt": "Answer in French.",
+            "temperature": 1.2, "max_tokens": 48, "streaming": True,
+        })  # fmt: skip
+        await chat.ask("Hello again")
+    before, after = (r.body for r in proxy.chat_requests())
+    assert before is not None and after is not None
+    assert before["temperature"] == 0.3 and before["max_tokens"] == 512
+    assert after["temperature"] == 1.2 and after["max_tokens"] == 48
+    assert after["messages"][0] == {"role": "system", "content": "Answer in French."}
+
+
+async def test_invalid_settings_are_refused_with_a_clear_message(
+    chainlit_app: AppFactory, proxy: RecordingProxy
+) -> None:
+    async with ChainlitSession(chainlit_app(FOUNDRY_LOCAL="0", BASE_URL=proxy.url)) as chat:
+        await chat.chat_start_notice()
+        await chat.change_settings({"model": "vanished-model:1", "temperature": 9})
+        await chat.ask("Still there?")
+        refusal = next(
+            data
+            for name, data in chat.history
+            if name == "new_message" and data["output"].startswith("**Settings not applied:**")
+        )
+    assert "'vanished-model:1' is no longer served" in refusal["output"]
+    assert "temperature 9 is outside 0–2" in refusal["output"]
+    body = proxy.chat_requests()[-1].body
+    assert body is not None and body["model"] == BUNDLED_MODEL_ID and body["temperature"] == 0.3
+
+
+async def test_each_answer_shows_its_speed(chainlit_app: AppFactory) -> None:
+    async with ChainlitSession(chainlit_app()) as chat:
+        await chat.chat_start_notice()
+        reply = await chat.ask("What is the capital of France?")
+    stats = reply.stats()
+    assert stats["backend"] == "Foundry Local" and stats["stopped"] is False
+    summary = stats["summary"]
+    assert summary.startswith("first token ") and " ms · " in summary and " tok/s · " in summary
+    assert summary.endswith(f" s · {BUNDLED_MODEL_ID}")
+
+
+async def test_streaming_off_answers_in_one_piece_and_says_how_long_it_took(
+    chainlit_app: AppFactory, proxy: RecordingProxy
+) -> None:
+    async with ChainlitSession(chainlit_app(FOUNDRY_LOCAL="0", BASE_URL=proxy.url)) as chat:
+        await chat.chat_start_notice()
+        await chat.change_settings({"streaming": False})
+        reply = await chat.ask("What is the capital of France?")
+    assert reply.tokens == [] and reply.of("stream_start") == []
+    assert "Paris" in reply.answer()["output"]
+    assert reply.stats()["summary"].startswith("not streamed: waited ")
+    body = proxy.chat_requests()[-1].body
+    assert body is not None and "stream" not in body
+
+
+async def test_a_server_that_cannot_stream_is_asked_again_without_streaming(
+    chainlit_app: AppFactory, proxy: RecordingProxy
+) -> None:
+    proxy.reject_streaming = True
+    async with ChainlitSession(chainlit_app(FOUNDRY_LOCAL="0", BASE_URL=proxy.url)) as chat:
+        await chat.chat_start_notice()
+        reply = await chat.ask("What is the capital of France?")
+    assert "Paris" in reply.answer()["output"]
+    assert reply.stats()["summary"].startswith("not streamed")
+    streamed, plain = (r.body for r in proxy.chat_requests())
+    assert streamed is not None and streamed["stream"] is True
+    assert plain is not None and "stream" not in plain
+
+
+async def test_stop_marks_the_kept_answer_as_stopped(chainlit_app: AppFactory) -> None:
+    async with ChainlitSession(chainlit_app(MAX_TOKENS="1000")) as chat:
+        await chat.chat_start_notice()
+        await chat.send(LONG_PROMPT)
+        await chat.wait_for("stream_start")
+        await chat.wait_for("stream_token")
+        await chat.stop()
+        stats = await chat.wait_for("element", lambda e: e["name"] == "AnswerStats")
+    assert stats["props"]["stopped"] is True
+    assert stats["props"]["summary"].startswith("stopped · first token")
+
+
+async def test_an_edit_regenerates_from_the_edited_message_and_can_be_stopped(
+    chainlit_app: AppFactory, proxy: RecordingProxy
+) -> None:
+    url = chainlit_app(FOUNDRY_LOCAL="0", BASE_URL=proxy.url, MAX_TOKENS="1000")
+    async with ChainlitSession(url) as chat:
+        await chat.chat_start_notice()
+        first_id = await chat.send("Name a colour.")
+        await chat.collect_reply()
+        await chat.ask("Name another one.")
+        await chat.edit(first_id, LONG_PROMPT)
+        await chat.wait_for("stream_start")
+        await chat.wait_for("stream_token")
+        await chat.stop()
+        await chat.wait_for("task_end")
+    edited = proxy.chat_requests()[-1]
+    assert edited.body is not None
+    assert [m["content"] for m in edited.body["messages"] if m["role"] != "system"] == [LONG_PROMPT]
+    await asyncio.wait_for(edited.finished.wait(), 30)
+    assert edited.client_closed_early, "stop did not end the regenerated answer"
+
+
+async def test_auto_profile_sends_long_prompts_to_the_remote_and_short_ones_local(
+    chainlit_app: AppFactory, proxy: RecordingProxy
+) -> None:
+    url = chainlit_app(BASE_URL=proxy.url, AUTO_REMOTE_PROMPT_CHARS="40")
+    async with ChainlitSession(url, chat_profile="Auto") as chat:
+        assert "Foundry Local" in await chat.chat_start_notice()
+        short = await chat.ask("Hi!")
+        long = await chat.ask("Please tell me, in a few words, what the capital of France is.")
+    assert short.stats()["backend"] == "Foundry Local"
+    assert long.stats()["backend"] == "BASE_URL"
+    assert len(proxy.chat_requests()) == 1
