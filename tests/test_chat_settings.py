@@ -1,0 +1,47 @@
+"""The settings panel's values: applied to the next answer, or refused whole with a reason."""
+
+from __future__ import annotations
+
+import pytest
+
+from foundry_local_chat.chat import ChatOptions, ReplyStats
+from foundry_local_chat.chat_settings import InvalidChatSettings, apply_panel_values
+from foundry_local_chat.config import GenerationDefaults
+
+CURRENT = ChatOptions.defaults("a:1", "Be brief.", GenerationDefaults())
+
+
+def test_valid_values_replace_the_current_options() -> None:
+    values = {"model": "b:1", "system_prompt": "Be kind.", "temperature": 0.7, "max_tokens": 64.0}
+    updated = apply_panel_values(CURRENT, {**values, "streaming": False}, ["a:1", "b:1"])
+    assert updated == ChatOptions(
+        model="b:1", system_prompt="Be kind.", temperature=0.7, max_tokens=64,
+        top_p=CURRENT.top_p, streaming=False,
+    )  # fmt: skip
+
+
+def test_missing_values_keep_the_current_ones() -> None:
+    assert apply_panel_values(CURRENT, {}, ["a:1"]) == CURRENT
+
+
+def test_every_problem_is_named_and_nothing_changes() -> None:
+    values = {"model": "gone:1", "temperature": "warm", "max_tokens": 99999}
+    with pytest.raises(InvalidChatSettings) as error:
+        apply_panel_values(CURRENT, values, ["a:1"])
+    assert str(error.value) == (
+        "the model 'gone:1' is no longer served by this endpoint (it serves: a:1); "
+        "temperature 'warm' is not a number; max tokens 99999 is outside 16–4096"
+    )
+
+
+def test_a_non_streamed_answer_reports_how_long_the_user_waited() -> None:
+    stats = ReplyStats(model="m", started=0.0, streamed=False)
+    stats.first_token_at = stats.finished_at = 2.0
+    stats.completion_tokens = 40
+    assert stats.summary() == "not streamed: waited 2.00 s · 20.0 tok/s · 40 tokens · m"
+
+
+def test_a_stopped_answer_says_so_first() -> None:
+    stats = ReplyStats(model="m", started=0.0, stopped=True)
+    stats.first_token_at, stats.finished_at, stats.chunks = 0.1, 0.6, 11
+    assert stats.summary().startswith("stopped · first token 100 ms · 20.0 tok/s")
