@@ -49,6 +49,11 @@ PROFILE_DESCRIPTIONS = {
     "Auto": "Local first; the BASE_URL server answers when the local endpoint is down or the "
     "prompt is long.",
 }
+PROFILE_ICONS = {
+    "Foundry Local": "/public/icons/local.svg",
+    "Remote": "/public/icons/remote.svg",
+    "Auto": "/public/icons/auto.svg",
+}
 STARTERS = [
     ("Explain a concept", "Explain what a black hole is in two sentences."),
     ("Sleep better", "Give me three tips for a good night's sleep."),
@@ -79,10 +84,15 @@ async def stop_local_endpoint() -> None:
 
 @cl.set_chat_profiles
 async def chat_profiles(user: cl.User | None = None) -> list[cl.ChatProfile]:
+    # The welcome screen shows the chosen profile's icon and description above the starters:
+    # that is where a new chat says which backend, endpoint and model answer.
     default = backends.default_profile()
     return [
         cl.ChatProfile(
-            name=name, markdown_description=PROFILE_DESCRIPTIONS[name], default=name == default
+            name=name,
+            markdown_description=f"{PROFILE_DESCRIPTIONS[name]}\n\n{backends.describe_profile(name)}",
+            icon=PROFILE_ICONS[name],
+            default=name == default,
         )
         for name in backends.profiles()
     ]
@@ -167,10 +177,8 @@ async def start_chat() -> None:
     options = ChatOptions.defaults(backend.model, settings.system_prompt, settings.generation)
     cl.user_session.set("options", options)
     models = await backend.served_models()
+    # No message here: the welcome screen (profile description and starters) stays visible.
     await send_settings_panel(options, models if backend.model in models else [backend.model])
-    await notice(
-        f"Connected to **{backend.kind}** at `{backend.base_url}` with model `{backend.model}`."
-    )
 
 
 @cl.on_settings_update

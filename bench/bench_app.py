@@ -68,9 +68,11 @@ async def through_app(chat: ChainlitSession, prompt: str) -> dict[str, float]:
 async def first_chat(app_port: int, launched: float) -> tuple[str, float]:
     """Warm start: from launching the command to a chat that says which model is ready."""
     async with ChainlitSession(f"http://127.0.0.1:{app_port}") as chat:
-        notice = await chat.chat_start_notice()
-    assert "Foundry Local" in notice, notice
-    return notice.split("with model `")[1].split("`")[0], time.perf_counter() - launched
+        failure = await chat.ready()
+        ready = time.perf_counter() - launched
+        welcome = (await chat.welcome())["Foundry Local"]
+    assert failure is None, failure
+    return welcome.rsplit("`", 2)[1], ready
 
 
 def figures(started: float, first: float, last: float, tokens: int) -> dict[str, float]:
@@ -110,7 +112,7 @@ async def main(rounds: int) -> dict[str, object]:
                     runs["endpoint"].append(await direct(client, model, prompt))
                     # A new chat per prompt: both paths then send the same one-turn conversation.
                     async with ChainlitSession(f"http://127.0.0.1:{app_port}") as chat:
-                        await chat.chat_start_notice()
+                        await chat.ready()
                         runs["app"].append(await through_app(chat, prompt))
         finally:
             app.stop()

@@ -143,6 +143,27 @@ class BackendResolver:
             else [FOUNDRY_PROFILE]
         )
 
+    def describe_profile(self, profile: str) -> str:
+        """One Markdown line: which backend, endpoint and model answer in this profile now."""
+        local = self._describe_local()
+        remote = f"**BASE_URL** · `{self.settings.base_url}` · `{self.settings.model}`"
+        if profile == REMOTE_PROFILE:
+            return remote
+        if profile == AUTO_PROFILE:
+            return (
+                f"{local}, first. {remote} when the local endpoint is down or the prompt is "
+                f"longer than {self.settings.auto_remote_prompt_chars} characters."
+            )
+        return local
+
+    def _describe_local(self) -> str:
+        if self.runtime.endpoint is not None:
+            endpoint = self.runtime.endpoint
+            return f"**Foundry Local** · `{endpoint.url}` · `{endpoint.model_id}`"
+        if not self.started:
+            return "**Foundry Local** is starting…"
+        return f"**Foundry Local** is unavailable: {self.local_error}"
+
     def default_profile(self) -> str:
         return AUTO_PROFILE if self.settings.base_url else FOUNDRY_PROFILE
 

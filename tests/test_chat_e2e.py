@@ -14,8 +14,10 @@ LONG_PROMPT = "Write a long, detailed story about a lighthouse keeper and a stor
 async def test_answer_streams_token_by_token_from_foundry_local(chainlit_app: AppFactory) -> None:
     url = chainlit_app()
     async with ChainlitSession(url) as chat:
-        notice = await chat.chat_start_notice()
-        assert "Foundry Local" in notice and "smollm2-135m-instruct-generic-cpu:1" in notice
+        assert await chat.ready() is None
+        welcome = (await chat.welcome())["Foundry Local"]
+        assert "**Foundry Local** · `http://127.0.0.1:" in welcome
+        assert welcome.endswith("/v1` · `smollm2-135m-instruct-generic-cpu:1`")
 
         first = await chat.ask("What is the capital of France?")
         assert len(first.tokens) >= 2
@@ -33,7 +35,7 @@ async def test_second_turn_carries_the_first(
 ) -> None:
     url = chainlit_app(FOUNDRY_LOCAL="0", BASE_URL=proxy.url, SYSTEM_PROMPT="Be brief.")
     async with ChainlitSession(url) as chat:
-        assert "BASE_URL" in await chat.chat_start_notice()
+        assert await chat.ready() is None
         first = await chat.ask("My name is Ada.")
         await chat.ask("What is my name?")
 
@@ -54,7 +56,7 @@ async def test_stop_ends_the_answer_keeps_it_and_closes_the_request(
 ) -> None:
     url = chainlit_app(FOUNDRY_LOCAL="0", BASE_URL=proxy.url, MAX_TOKENS="1000")
     async with ChainlitSession(url) as chat:
-        await chat.chat_start_notice()
+        await chat.ready()
         await chat.send(LONG_PROMPT)
         await chat.wait_for("task_start")
         started = await chat.wait_for("stream_start")
@@ -82,7 +84,7 @@ async def test_two_sessions_do_not_see_each_other(
 ) -> None:
     url = chainlit_app(FOUNDRY_LOCAL="0", BASE_URL=proxy.url)
     async with ChainlitSession(url) as alice, ChainlitSession(url) as bob:
-        await asyncio.gather(alice.chat_start_notice(), bob.chat_start_notice())
+        await asyncio.gather(alice.ready(), bob.ready())
         await asyncio.gather(alice.ask("I am Alice. Say hello."), bob.ask("I am Bob. Say hi."))
         await asyncio.gather(alice.ask("Who am I?"), bob.ask("Who am I?"))
         alice_seen = str(alice.history)
@@ -104,7 +106,7 @@ async def test_error_mid_stream_keeps_the_partial_answer_and_says_so(
     proxy.fail_after_events = 6
     url = chainlit_app(FOUNDRY_LOCAL="0", BASE_URL=proxy.url)
     async with ChainlitSession(url) as chat:
-        await chat.chat_start_notice()
+        await chat.ready()
         reply = await chat.ask(LONG_PROMPT)
     answer = reply.answer()["output"]
     partial, _, error_line = answer.partition("\n\n⚠️ ")

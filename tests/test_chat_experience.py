@@ -14,7 +14,7 @@ LONG_PROMPT = "Write a long, detailed story about a lighthouse keeper and a stor
 
 async def test_the_settings_panel_offers_the_served_models(chainlit_app: AppFactory) -> None:
     async with ChainlitSession(chainlit_app()) as chat:
-        await chat.chat_start_notice()
+        await chat.ready()
         panel = next(data for name, data in chat.history if name == "chat_settings")
     widgets = {widget["id"]: widget for widget in panel}
     assert widgets["model"]["items"] == [{"label": BUNDLED_MODEL_ID, "value": BUNDLED_MODEL_ID}]
@@ -26,7 +26,7 @@ async def test_changed_settings_shape_the_next_request(
     chainlit_app: AppFactory, proxy: RecordingProxy
 ) -> None:
     async with ChainlitSession(chainlit_app(FOUNDRY_LOCAL="0", BASE_URL=proxy.url)) as chat:
-        await chat.chat_start_notice()
+        await chat.ready()
         await chat.ask("Hello")
         await chat.change_settings({
             "model": BUNDLED_MODEL_ID, "system_prompt": "Answer in French.",
@@ -44,7 +44,7 @@ async def test_invalid_settings_are_refused_with_a_clear_message(
     chainlit_app: AppFactory, proxy: RecordingProxy
 ) -> None:
     async with ChainlitSession(chainlit_app(FOUNDRY_LOCAL="0", BASE_URL=proxy.url)) as chat:
-        await chat.chat_start_notice()
+        await chat.ready()
         await chat.change_settings({"model": "vanished-model:1", "temperature": 9})
         await chat.ask("Still there?")
         refusal = next(
@@ -60,7 +60,7 @@ async def test_invalid_settings_are_refused_with_a_clear_message(
 
 async def test_each_answer_shows_its_speed(chainlit_app: AppFactory) -> None:
     async with ChainlitSession(chainlit_app()) as chat:
-        await chat.chat_start_notice()
+        await chat.ready()
         reply = await chat.ask("What is the capital of France?")
     stats = reply.stats()
     assert stats["backend"] == "Foundry Local" and stats["stopped"] is False
@@ -73,7 +73,7 @@ async def test_streaming_off_answers_in_one_piece_and_says_how_long_it_took(
     chainlit_app: AppFactory, proxy: RecordingProxy
 ) -> None:
     async with ChainlitSession(chainlit_app(FOUNDRY_LOCAL="0", BASE_URL=proxy.url)) as chat:
-        await chat.chat_start_notice()
+        await chat.ready()
         await chat.change_settings({"streaming": False})
         reply = await chat.ask("What is the capital of France?")
     assert reply.tokens == [] and reply.of("stream_start") == []
@@ -88,7 +88,7 @@ async def test_a_server_that_cannot_stream_is_asked_again_without_streaming(
 ) -> None:
     proxy.reject_streaming = True
     async with ChainlitSession(chainlit_app(FOUNDRY_LOCAL="0", BASE_URL=proxy.url)) as chat:
-        await chat.chat_start_notice()
+        await chat.ready()
         reply = await chat.ask("What is the capital of France?")
     assert "Paris" in reply.answer()["output"]
     assert reply.stats()["summary"].startswith("not streamed")
@@ -99,7 +99,7 @@ async def test_a_server_that_cannot_stream_is_asked_again_without_streaming(
 
 async def test_stop_marks_the_kept_answer_as_stopped(chainlit_app: AppFactory) -> None:
     async with ChainlitSession(chainlit_app(MAX_TOKENS="1000")) as chat:
-        await chat.chat_start_notice()
+        await chat.ready()
         await chat.send(LONG_PROMPT)
         await chat.wait_for("stream_start")
         await chat.wait_for("stream_token")
@@ -114,7 +114,7 @@ async def test_an_edit_regenerates_from_the_edited_message_and_can_be_stopped(
 ) -> None:
     url = chainlit_app(FOUNDRY_LOCAL="0", BASE_URL=proxy.url, MAX_TOKENS="1000")
     async with ChainlitSession(url) as chat:
-        await chat.chat_start_notice()
+        await chat.ready()
         first_id = await chat.send("Name a colour.")
         await chat.collect_reply()
         await chat.ask("Name another one.")
@@ -135,7 +135,7 @@ async def test_auto_profile_sends_long_prompts_to_the_remote_and_short_ones_loca
 ) -> None:
     url = chainlit_app(BASE_URL=proxy.url, AUTO_REMOTE_PROMPT_CHARS="40")
     async with ChainlitSession(url, chat_profile="Auto") as chat:
-        assert "Foundry Local" in await chat.chat_start_notice()
+        assert await chat.ready() is None
         short = await chat.ask("Hi!")
         long = await chat.ask("Please tell me, in a few words, what the capital of France is.")
     assert short.stats()["backend"] == "Foundry Local"

@@ -16,10 +16,13 @@ async def test_foundry_failing_falls_back_to_base_url(
     # An empty model cache: Foundry Local cannot serve the bundled model in this app.
     url = chainlit_app(MODEL_CACHE_DIR=str(tmp_path / "empty-cache"), BASE_URL=proxy.url)
     async with ChainlitSession(url) as chat:
-        notice = await chat.chat_start_notice()
-        assert "BASE_URL" in notice and proxy.url in notice
+        assert await chat.ready() is None
+        welcome = await chat.welcome()
         reply = await chat.ask("What is the capital of France?")
+    assert "**Foundry Local** is unavailable: The bundled model is not built" in welcome["Auto"]
+    assert f"**BASE_URL** · `{proxy.url}`" in welcome["Remote"]
     assert len(reply.tokens) >= 2
+    assert reply.stats()["backend"] == "BASE_URL"
     assert [r.body["messages"][-1]["content"] for r in proxy.chat_requests() if r.body] == [
         "What is the capital of France?"
     ]
@@ -31,10 +34,10 @@ async def test_no_backend_gives_a_clear_message_in_the_chat(
     dead_server = f"http://127.0.0.1:{free_port()}/v1"
     url = chainlit_app(MODEL_CACHE_DIR=str(tmp_path / "empty-cache"), BASE_URL=dead_server)
     async with ChainlitSession(url) as chat:
-        notice = await chat.chat_start_notice()
+        notice = await chat.ready()
         reply = await chat.ask("Hello?")
 
-    assert notice.startswith("**No model server is available.**")
+    assert notice is not None and notice.startswith("**No model server is available.**")
     assert "bundled model is not built" in notice
     assert dead_server in notice and "did not answer" in notice
     assert "Traceback" not in notice
@@ -47,6 +50,6 @@ async def test_foundry_switched_off_without_base_url_says_what_to_do(
 ) -> None:
     url = chainlit_app(FOUNDRY_LOCAL="0")
     async with ChainlitSession(url) as chat:
-        notice = await chat.chat_start_notice()
-    assert "FOUNDRY_LOCAL=0" in notice
+        notice = await chat.ready()
+    assert notice is not None and "FOUNDRY_LOCAL=0" in notice
     assert "BASE_URL is not set" in notice

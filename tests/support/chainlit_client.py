@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import aiohttp
 import socketio
 
 Event = tuple[str, dict[str, Any]]
@@ -105,16 +106,33 @@ class ChainlitSession:
                 if event == name and predicate(data):
                     return data
 
-    async def chat_start_notice(self, timeout: float = 120) -> str:
-        """The first message on_chat_start shows (which backend is active, or what failed)."""
+    async def ready(self, timeout: float = 120) -> str | None:
+        """Wait for on_chat_start to finish. A chat that has a backend gets its settings panel
+        (and no message, so the welcome screen stays); otherwise the notice that says what
+        failed is returned."""
 
-        def is_notice(step: dict[str, Any]) -> bool:
-            return step.get("type") == "assistant_message" and not step["output"].startswith(
-                "Starting Foundry Local"
+        def done(event: Event) -> bool:
+            name, data = event
+            if name == "chat_settings":
+                return True
+            return (
+                name == "new_message"
+                and data.get("type") == "assistant_message"
+                and not data["output"].startswith("Starting Foundry Local")
             )
 
-        message = await self.wait_for("new_message", is_notice, timeout=timeout)
-        return message["output"]
+        async with asyncio.timeout(timeout):
+            while not done(event := await self.events.get()):
+                pass
+        return None if event[0] == "chat_settings" else event[1]["output"]
+
+    async def welcome(self) -> dict[str, str]:
+        """The chat profiles' descriptions, as the welcome screen shows them."""
+        url = f"{self.base_url}/project/settings"
+        async with aiohttp.ClientSession() as http, http.get(url) as response:
+            response.raise_for_status()
+            profiles = (await response.json())["chatProfiles"]
+        return {profile["name"]: profile["markdown_description"] for profile in profiles}
 
     async def send(self, text: str) -> str:
         message_id = str(uuid.uuid4())
