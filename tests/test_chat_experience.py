@@ -141,3 +141,19 @@ async def test_auto_profile_sends_long_prompts_to_the_remote_and_short_ones_loca
     assert short.stats()["backend"] == "Foundry Local"
     assert long.stats()["backend"] == "BASE_URL"
     assert len(proxy.chat_requests()) == 1
+
+
+async def test_a_reasoning_models_thinking_goes_into_its_own_step(
+    chainlit_app: AppFactory, proxy: RecordingProxy
+) -> None:
+    proxy.thinking_deltas = ["<thi", "nk>The user wants", " a capital.</think>"]
+    async with ChainlitSession(chainlit_app(FOUNDRY_LOCAL="0", BASE_URL=proxy.url)) as chat:
+        await chat.ready()
+        reply = await chat.ask("What is the capital of France?")
+    thinking = [m for m in reply.final_messages if m["name"] == "Thinking"]
+    assert [m["output"] for m in reply.of("update_message") if m["name"] == "Thinking"] == [
+        "The user wants a capital."
+    ]
+    assert thinking and thinking[0]["type"] == "tool"
+    answer = reply.answer()["output"]
+    assert "think>" not in answer and "The user wants" not in answer and "Paris" in answer

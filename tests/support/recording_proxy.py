@@ -8,6 +8,7 @@ whether the app closed a streaming request early (stop).
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +36,8 @@ class RecordingProxy:
         self.fail_after_events: int | None = None
         # A server that cannot stream: streaming requests get 400, others pass.
         self.reject_streaming = False
+        # A reasoning model: these deltas go out before the real answer's first event.
+        self.thinking_deltas: list[str] = []
 
     def chat_requests(self) -> list[RecordedRequest]:
         return [r for r in self.requests if r.path.endswith("/chat/completions")]
@@ -78,6 +81,9 @@ class RecordingProxy:
                 response.content_type = upstream.content_type
                 await response.prepare(request)
                 events = 0
+                for delta in self.thinking_deltas if body and body.get("stream") else []:
+                    chunk = {"choices": [{"index": 0, "delta": {"content": delta}}]}
+                    await response.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")
                 try:
                     async for line in upstream.content:
                         if line.startswith(b"data:"):
