@@ -116,8 +116,9 @@ async def show_progress_while(work: asyncio.Future[Any] | asyncio.Task[Any], tit
             )
             await status.update()
             changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(changed.wait()), timeout=1.0)
+            next_change = asyncio.ensure_future(changed.wait())
+            await asyncio.wait({work, next_change}, return_when=asyncio.FIRST_COMPLETED)
+            next_change.cancel()
     finally:
         unsubscribe()
     await status.remove()
