@@ -10,7 +10,7 @@ BUILD_VENV := .venv-build
 PY := $(VENV)/bin/python
 PIP_QUIET := --quiet --disable-pip-version-check
 
-.PHONY: run serve test lint model setup setup-dev system-deps bench clean
+.PHONY: run serve test lint model setup setup-dev system-deps bench screenshots clean
 
 run: setup model
 	$(VENV)/bin/chainlit run app.py --headless --host $(HOST) --port $(PORT)
@@ -28,6 +28,9 @@ lint: setup-dev
 
 bench: setup-dev model
 	$(PY) bench/bench_app.py
+
+screenshots: setup-dev model system-deps  ## rewrite docs/screenshots/ from the browser tests
+	UPDATE_SCREENSHOTS=1 $(VENV)/bin/pytest tests/test_browser.py
 
 model: $(BUILD_VENV)/.installed
 	$(BUILD_VENV)/bin/python -m foundry_local_chat.bundled_model

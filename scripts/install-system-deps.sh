@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # System packages the tests need, from Debian. Installs only what is missing (needs root or sudo).
 set -euo pipefail
-packages=()
+# chromium: the browser the browser tests drive through Playwright (tests/support/browser.py);
+# fonts-noto-cjk: Korean glyphs for the Korean UI in the browser and its screenshots.
+packages=(chromium fonts-noto-cjk)
 missing=()
 for package in "${packages[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

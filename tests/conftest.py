@@ -18,6 +18,9 @@ from tests.support.processes import (
 )
 from tests.support.recording_proxy import RecordingProxy
 
+# Browser fixtures (browser, page, locale, app_url, app_settings): see tests/support/browser.py.
+pytest_plugins = ["tests.support.browser"]
+
 
 @pytest.fixture(scope="session")
 def bundled_model_dir() -> Path:

@@ -1,0 +1,69 @@
+"""UI translations: Chainlit's linter passes, and the Korean UI is complete and really Korean."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from collections.abc import Iterator
+from typing import Any
+
+from tests.support.browser import translation
+from tests.support.processes import REPO, VENV_BIN
+
+TRANSLATIONS = REPO / ".chainlit" / "translations"
+HANGUL = re.compile(r"[\uac00-\ud7a3]")
+PLACEHOLDER = re.compile(r"{{\s*\w+\s*}}")
+# Strings that stay the same in Korean: an example address and a keyboard shortcut.
+NOT_TRANSLATED = {"auth.login.form.email.placeholder", "navigation.user.menu.settingsKey"}
+
+
+def leaves(tree: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, str]]:
+    for key, value in tree.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict):
+            yield from leaves(value, f"{path}.")
+        else:
+            yield path, value
+
+
+def test_chainlit_lint_translations_finds_no_problem() -> None:
+    """Every translation file has exactly the keys of the installed Chainlit's en-US.json."""
+    result = subprocess.run(
+        [str(VENV_BIN / "chainlit"), "lint-translations"],
+        cwd=REPO,
+        env={**os.environ, "PYTHONIOENCODING": "utf-8"},
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    linted = re.findall(r"^Linting (\S+)\.\.\.$", result.stdout, re.MULTILINE)
+    assert {"en-US.json", "ko-KR.json", "ko.json"} <= set(linted)
+    problems = [line for line in result.stdout.splitlines() if line.startswith(("❌", "⚠️"))]
+    assert problems == []
+    assert result.stdout.count("✅ No errors found in") == len(linted)
+
+
+def test_every_korean_string_is_translated_and_keeps_its_placeholders() -> None:
+    english = dict(leaves(translation("en-US")))
+    korean = dict(leaves(translation("ko-KR")))
+    assert korean.keys() == english.keys()
+    untranslated = [
+        key for key, text in korean.items() if key not in NOT_TRANSLATED and not HANGUL.search(text)
+    ]
+    assert untranslated == []
+    for key, text in english.items():
+        assert PLACEHOLDER.findall(korean[key]) == PLACEHOLDER.findall(text), key
+
+
+def test_a_browser_that_says_only_ko_gets_the_same_korean() -> None:
+    """Chainlit looks for <language>.json and chainlit_<language>.md by the exact browser language.
+
+    ko.json must exist in any case: Chainlit re-creates a missing one from its own older copy at
+    every start. Both are links to the ko-KR files, so there is one Korean text to maintain.
+    """
+    assert (TRANSLATIONS / "ko.json").resolve() == (TRANSLATIONS / "ko-KR.json").resolve()
+    assert (REPO / "chainlit_ko.md").resolve() == (REPO / "chainlit_ko-KR.md").resolve()
