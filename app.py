@@ -29,6 +29,7 @@ from foundry_local_chat.chat_settings import (
 from foundry_local_chat.config import ConfigError, Settings
 from foundry_local_chat.progress import terminal_progress
 from foundry_local_chat.thinking import ThinkSplitter
+from foundry_local_chat.ui_text import PROFILE_DESCRIPTIONS, STARTERS, language_of
 
 log = logging.getLogger("foundry_local_chat.app")
 
@@ -42,24 +43,13 @@ except ConfigError as error:
 backends = BackendResolver(settings)
 backends.on_progress(terminal_progress())
 _startup_tasks: set[asyncio.Task[None]] = set()
+STARTUP_WAIT_SECONDS = 15
 
-PROFILE_DESCRIPTIONS = {
-    "Foundry Local": "The model runs on this machine through Foundry Local. Nothing leaves it.",
-    "Remote": "The OpenAI-compatible server at BASE_URL answers.",
-    "Auto": "Local first; the BASE_URL server answers when the local endpoint is down or the "
-    "prompt is long.",
-}
 PROFILE_ICONS = {
     "Foundry Local": "/public/icons/local.svg",
     "Remote": "/public/icons/remote.svg",
     "Auto": "/public/icons/auto.svg",
 }
-STARTERS = [
-    ("Explain a concept", "Explain what a black hole is in two sentences."),
-    ("Sleep better", "Give me three tips for a good night's sleep."),
-    ("Write a haiku", "Write a haiku about autumn leaves."),
-    ("Python question", "What is the difference between a list and a tuple in Python?"),
-]
 
 
 async def notice(content: str) -> cl.Message:
@@ -71,10 +61,13 @@ async def notice(content: str) -> cl.Message:
 
 @cl.on_app_startup
 async def start_local_endpoint() -> None:
-    # In the background, so the UI is up while a catalog model downloads; chats wait for it.
+    # The bundled model loads in about a second: wait for it, so the first page already says which
+    # model answers. A catalog model may download for minutes: then the UI comes up meanwhile and
+    # chats show the progress and wait for it.
     task = asyncio.create_task(backends.start())
     _startup_tasks.add(task)
     task.add_done_callback(_startup_tasks.discard)
+    await asyncio.wait({task}, timeout=STARTUP_WAIT_SECONDS)
 
 
 @cl.on_app_shutdown
@@ -83,14 +76,17 @@ async def stop_local_endpoint() -> None:
 
 
 @cl.set_chat_profiles
-async def chat_profiles(user: cl.User | None = None) -> list[cl.ChatProfile]:
+async def chat_profiles(
+    user: cl.User | None = None, language: str | None = None
+) -> list[cl.ChatProfile]:
     # The welcome screen shows the chosen profile's icon and description above the starters:
     # that is where a new chat says which backend, endpoint and model answer.
+    descriptions = PROFILE_DESCRIPTIONS[language_of(language)]
     default = backends.default_profile()
     return [
         cl.ChatProfile(
             name=name,
-            markdown_description=f"{PROFILE_DESCRIPTIONS[name]}\n\n{backends.describe_profile(name)}",
+            markdown_description=f"{descriptions[name]}\n\n{backends.describe_profile(name)}",
             icon=PROFILE_ICONS[name],
             default=name == default,
         )
@@ -99,8 +95,11 @@ async def chat_profiles(user: cl.User | None = None) -> list[cl.ChatProfile]:
 
 
 @cl.set_starters
-async def starters(user: cl.User | None = None) -> list[cl.Starter]:
-    return [cl.Starter(label=label, message=message) for label, message in STARTERS]
+async def starters(user: cl.User | None = None, language: str | None = None) -> list[cl.Starter]:
+    return [
+        cl.Starter(label=label, message=message)
+        for label, message in STARTERS[language_of(language)]
+    ]
 
 
 async def show_progress_while(work: asyncio.Future[Any] | asyncio.Task[Any], title: str) -> None:
@@ -209,9 +208,11 @@ async def answer(message: cl.Message) -> None:
     # the stop button cancels.
     cl.context.session.current_task = asyncio.current_task()
     backend: Backend | None = cl.user_session.get("backend") or await connect()
-    options: ChatOptions | None = cl.user_session.get("options")
-    if backend is None or options is None:
+    if backend is None:
         return
+    options: ChatOptions = cl.user_session.get("options") or ChatOptions.defaults(
+        backend.model, settings.system_prompt, settings.generation
+    )
     routed = await route(backend, message.content)
     if routed is None:
         return

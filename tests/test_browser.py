@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from playwright.async_api import Page, expect
@@ -10,6 +11,9 @@ from playwright.async_api import Page, expect
 from tests.support.browser import (
     COMPOSER,
     README_BUTTON,
+    STARTERS,
+    WELCOME_SCREEN,
+    last_answer_stats,
     open_chat,
     save_screenshot,
     send_prompt,
@@ -26,9 +30,10 @@ def app_settings() -> dict[str, str]:
 
 
 async def test_the_answer_streams_into_the_page_and_stays(page: Page) -> None:
-    notice = await open_chat(page)
-    assert notice.startswith("Connected to Foundry Local at http://127.0.0.1:")
-    assert "smollm2-135m-instruct-generic-cpu:1" in notice
+    welcome = await open_chat(page)
+    assert "Foundry Local · http://127.0.0.1:" in welcome
+    assert "smollm2-135m-instruct-generic-cpu:1" in welcome
+    await expect(page.locator(STARTERS)).to_be_visible()
     await save_screenshot(page, "empty-chat")
 
     await send_prompt(page, "Explain what a lighthouse does.")
@@ -38,6 +43,11 @@ async def test_the_answer_streams_into_the_page_and_stays(page: Page) -> None:
     answer = await wait_for_answer(page)
     assert "lighthouse" in answer.lower()
     assert len(answer) >= len(later)
+    stats = last_answer_stats(page)
+    await expect(stats).to_contain_text(
+        re.compile(r"^first token \d+ ms · [\d.]+ tok/s · \d+ tokens")
+    )
+    await expect(stats).to_contain_text("smollm2-135m-instruct-generic-cpu:1")
     await save_screenshot(page, "answer")
 
 
@@ -48,7 +58,8 @@ async def test_a_korean_browser_gets_the_korean_ui_and_welcome(page: Page, local
 
     composer = page.locator(COMPOSER)
     await expect(composer).to_have_attribute("placeholder", korean["chat"]["input"]["placeholder"])
-    await expect(page.get_by_text(korean["chat"]["watermark"])).to_be_visible()
+    await expect(page.locator(STARTERS)).to_contain_text("개념 설명")  # the app's own starters
+    await expect(page.locator(WELCOME_SCREEN)).to_contain_text("이 컴퓨터에서 실행됩니다")
     readme = page.locator(README_BUTTON)
     await expect(readme).to_have_text(korean["navigation"]["header"]["readme"])
     if locale == "ko-KR":

@@ -66,7 +66,11 @@ ANSWER_XPATH = (
     '(//*[@data-step-type="user_message"])[last()]'
     '/following-sibling::*[@data-step-type="assistant_message"][1]'
 )
-CHAT_START_NOTICE = re.compile(r"Connected to Foundry Local|No model server is available")
+ANSWER_STATS = '[data-testid="answer-stats"]'  # public/elements/AnswerStats.jsx, under each answer
+EDIT_BUTTON = ".edit-message"  # on a user message, visible on hover
+EDIT_INPUT = "#edit-chat-input"
+CONFIRM_EDIT = ".confirm-edit"
+NO_BACKEND_NOTICE = "No model server is available"
 
 # Resolves (truthy) once the answer's text is longer than `previous` while it still streams, or as
 # soon as it has stopped streaming; the caller tells the two apart.
@@ -89,11 +93,17 @@ def translation(language: str) -> dict[str, Any]:
 
 
 async def open_chat(page: Page, timeout: float = 60_000) -> str:
-    """Load the app and wait for the chat-start notice; returns its text."""
+    """Load the app and wait until the chat is ready (its settings panel button appears) or says
+    that no backend answers. Returns the welcome screen's text (which backend, endpoint and model
+    answer) or the failure notice."""
     await page.goto("/")
-    notice = page.locator(ASSISTANT_MESSAGE).filter(has_text=CHAT_START_NOTICE).first
-    await expect(notice).to_be_visible(timeout=timeout)
-    return (await notice.locator(MESSAGE_TEXT).inner_text()).strip()
+    ready = page.locator(SETTINGS_BUTTON).or_(
+        page.locator(ASSISTANT_MESSAGE).filter(has_text=NO_BACKEND_NOTICE)
+    )
+    await expect(ready.first).to_be_visible(timeout=timeout)
+    if await page.locator(SETTINGS_BUTTON).is_visible():
+        return (await page.locator(WELCOME_SCREEN).inner_text()).strip()
+    return (await page.locator(ASSISTANT_MESSAGE).last.inner_text()).strip()
 
 
 async def send_prompt(page: Page, text: str) -> None:
@@ -107,6 +117,21 @@ async def send_prompt(page: Page, text: str) -> None:
 def last_answer(page: Page) -> Locator:
     """The app's message that answers the latest prompt (its rendered text)."""
     return page.locator(f"xpath={ANSWER_XPATH}").locator(MESSAGE_TEXT)
+
+
+def last_answer_stats(page: Page) -> Locator:
+    """The speed line under the answer to the latest prompt."""
+    return page.locator(f"xpath={ANSWER_XPATH}").locator(ANSWER_STATS)
+
+
+async def edit_message(page: Page, index: int, text: str) -> None:
+    """Edit the index-th user message (0 = first) and confirm: the chat answers it again."""
+    message = page.locator(USER_MESSAGE).nth(index)
+    await message.hover()
+    await message.locator(EDIT_BUTTON).click()
+    await message.locator(EDIT_INPUT).fill(text)
+    await message.locator(CONFIRM_EDIT).click()
+    await expect(message).to_contain_text(text)
 
 
 _NEVER = 2**53  # no answer is this long: wait for the answer to stop streaming
