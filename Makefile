@@ -30,7 +30,7 @@ bench: setup-dev model
 	$(PY) bench/bench_app.py
 
 screenshots: setup-dev model system-deps  ## rewrite docs/screenshots/ from the browser tests
-	UPDATE_SCREENSHOTS=1 $(VENV)/bin/pytest tests/test_browser.py
+	UPDATE_SCREENSHOTS=1 $(VENV)/bin/pytest tests/test_browser.py tests/test_browser_chat.py
 
 model: $(BUILD_VENV)/.installed
 	$(BUILD_VENV)/bin/python -m foundry_local_chat.bundled_model

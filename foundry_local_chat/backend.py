@@ -150,8 +150,10 @@ class BackendResolver:
         if profile == REMOTE_PROFILE:
             return remote
         if profile == AUTO_PROFILE:
+            if self.runtime.endpoint is None:
+                return f"{local} {remote} answers meanwhile."
             return (
-                f"{local}, first. {remote} when the local endpoint is down or the prompt is "
+                f"{local} first; {remote} when the local endpoint is down or the prompt is "
                 f"longer than {self.settings.auto_remote_prompt_chars} characters."
             )
         return local
@@ -162,7 +164,7 @@ class BackendResolver:
             return f"**Foundry Local** · `{endpoint.url}` · `{endpoint.model_id}`"
         if not self.started:
             return "**Foundry Local** is starting…"
-        return f"**Foundry Local** is unavailable: {self.local_error}"
+        return f"**Foundry Local** is unavailable: {self.local_error.rstrip('.')}."
 
     def default_profile(self) -> str:
         return AUTO_PROFILE if self.settings.base_url else FOUNDRY_PROFILE
