@@ -5,9 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 
 import chainlit as cl
+from chainlit.types import ThreadDict
+from starlette.datastructures import Headers
 
+from foundry_local_chat.auth import Access, AuthError
 from foundry_local_chat.backend import Backend, BackendResolver, BackendUnavailable
 from foundry_local_chat.chat import (
     REPLY_MODEL_KEY,
@@ -18,6 +22,13 @@ from foundry_local_chat.chat import (
     turn_role,
 )
 from foundry_local_chat.config import ConfigError, Settings
+from foundry_local_chat.database import DatabaseError
+from foundry_local_chat.persistence import (
+    HISTORY_OFF_NOTICE,
+    ChatDataLayer,
+    start_history,
+    wait_for_saves,
+)
 from foundry_local_chat.progress import terminal_progress
 
 log = logging.getLogger("foundry_local_chat.app")
@@ -26,6 +37,13 @@ try:
     settings = Settings.from_env()
 except ConfigError as error:
     raise SystemExit(f"configuration error: {error}") from None
+
+# Sign-in and history are decided once, here: Chainlit checks its auth secret after this import.
+try:
+    access = Access.from_settings(settings)
+    start_history(settings, access, os.environ)
+except (AuthError, DatabaseError) as error:
+    raise SystemExit(f"error: {error}") from None
 
 # Process-wide: one Foundry Local runtime per server process.
 # Per-chat state lives in cl.user_session, never in module globals.
@@ -95,9 +113,12 @@ async def start_chat() -> None:
         await notice(
             f"Connected to **{backend.kind}** at `{backend.base_url}` with model `{backend.model}`."
         )
+    if not access.enabled:
+        await notice(HISTORY_OFF_NOTICE)
 
 
 @cl.on_message
+@wait_for_saves  # the turn ends (task_end) once what it said is saved
 async def answer(message: cl.Message) -> None:
     backend: Backend | None = cl.user_session.get("backend") or await connect()
     if backend is None:
@@ -135,3 +156,37 @@ async def end_chat() -> None:
     client = cl.user_session.get("client")
     if client is not None:
         await client.close()
+
+
+# ----- sign-in and history (see foundry_local_chat.auth and .persistence) -----
+
+
+@cl.data_layer
+def history() -> ChatDataLayer | None:
+    # None: no history, and no fallback to Chainlit's own DATABASE_URL data layer either.
+    return ChatDataLayer(settings.database_url) if access.enabled else None
+
+
+if access.password_login:
+
+    @cl.password_auth_callback
+    async def sign_in(username: str, password: str) -> cl.User | None:
+        name = await asyncio.to_thread(access.check_password, username, password)
+        return cl.User(identifier=name, metadata={"sign_in": "password"}) if name else None
+
+
+if access.header:
+
+    @cl.header_auth_callback
+    async def sign_in_from_proxy(headers: Headers) -> cl.User | None:
+        name = access.user_from_headers(headers)
+        return cl.User(identifier=name, metadata={"sign_in": "header"}) if name else None
+
+
+@cl.on_chat_resume
+async def resume_chat(thread: ThreadDict) -> None:
+    """Chainlit has put the thread's messages back into cl.chat_context (steps keep their
+    metadata, so turn_role still knows answers from notices) and its metadata back into the
+    session (user session, chat settings, chat profile); only the model client is new."""
+    await show_start_progress()
+    await connect()

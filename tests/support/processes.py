@@ -87,11 +87,15 @@ class RunningProcess:
         self.process.wait()
 
 
-def start(command: list[str], env: Mapping[str, str], cwd: Path = REPO) -> RunningProcess:
+def start(
+    command: list[str], env: Mapping[str, str], cwd: Path = REPO, user: str | None = None
+) -> RunningProcess:
+    """Start `command` (as `user`, when given and this is root) with its output captured."""
     process = subprocess.Popen(
         command,
         cwd=cwd,
         env=dict(env),
+        user=user,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
