@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # System packages the tests need, from Debian. Installs only what is missing (needs root or sudo).
+#   postgresql – the tests start throwaway PostgreSQL servers (initdb into a temp dir)
+#   nginx      – the two-instance test puts nginx (sticky sessions) in front of two app instances
 set -euo pipefail
-packages=()
+packages=(postgresql nginx)
 missing=()
 for package in "${packages[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
