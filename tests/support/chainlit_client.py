@@ -37,6 +37,7 @@ class ChainlitApi:
     def __init__(self, base_url: str, token: str | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.token = token
+        self.last_headers: dict[str, str] = {}
 
     async def request(self, method: str, path: str, **kwargs: Any) -> Any:
         """The JSON answer; raises HttpError for any status other than 2xx."""
@@ -48,6 +49,7 @@ class ChainlitApi:
             http.request(method, self.base_url + path, headers=headers, **kwargs) as response,
         ):
             body = await response.text()
+            self.last_headers = dict(response.headers)
             if response.status >= 300:
                 raise HttpError(response.status, body)
             if AUTH_COOKIE in response.cookies:
