@@ -9,6 +9,7 @@ python -m foundry_local_chat db upgrade         create or migrate the history sc
 from __future__ import annotations
 
 import argparse
+import asyncio
 import getpass
 import logging
 import os
@@ -74,8 +75,14 @@ def users(settings: Settings, args: argparse.Namespace) -> int:
 
 def db(settings: Settings, args: argparse.Namespace) -> int:
     try:
+        if args.action == "copy":
+            source = Settings.from_env({"DATABASE_URL": args.source}).database_url
+            copied = asyncio.run(database.copy_history(source, settings.database_url))
+            counts = ", ".join(f"{count} {table}" for table, count in copied.items())
+            print(f"copied {counts} into {settings.database_url_redacted}")
+            return 0
         version = database.prepare(settings.database_url)
-    except database.DatabaseError as error:
+    except (database.DatabaseError, ConfigError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(f"{settings.database_url_redacted}: schema version {version}")
@@ -106,6 +113,10 @@ def main(argv: list[str] | None = None) -> int:
     db_parser = commands.add_parser("db", help="the chat history database (DATABASE_URL)")
     db_actions = db_parser.add_subparsers(dest="action", required=True)
     db_actions.add_parser("upgrade", help="create the schema, or migrate it to this version")
+    copy_parser = db_actions.add_parser(
+        "copy", help="copy all history from another database into DATABASE_URL (empty)"
+    )
+    copy_parser.add_argument("source", help="e.g. sqlite+aiosqlite:////old/machine/chat.db")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     # The same .env file the app reads (Chainlit's CHAINLIT_ENV_FILE); the environment wins.

@@ -19,13 +19,14 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import event, text
+from sqlalchemy import MetaData, event, func, select, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from foundry_local_chat.config import SQLITE_DRIVER
 
 VERSION_TABLE = "chat_schema_version"
+HISTORY_TABLES = ("users", "threads", "steps", "elements", "feedbacks")  # parents first
 # Any constant: the key of the PostgreSQL advisory lock held while migrating.
 MIGRATION_LOCK_KEY = 0x46_4C_43_48_41_54  # "FLCHAT"
 
@@ -128,3 +129,34 @@ def prepare(url: str) -> str | None:
             f"the chat history database {redacted(url)} cannot be used: {reason}. "
             "Check DATABASE_URL and that the database server is running."
         ) from error
+
+
+async def copy_history(source: str, target: str) -> dict[str, int]:
+    """Copy every user, thread, step, element and feedback from `source` into `target`, which
+    must hold no history yet (both are migrated first). Returns the rows copied per table.
+
+    The schema is the same on SQLite and PostgreSQL, so this moves one machine's history
+    (its SQLite file) into a shared PostgreSQL, or back."""
+    for url in (source, target):
+        await upgrade(url)
+    reader, writer = create_engine(source), create_engine(target)
+    copied: dict[str, int] = {}
+    try:
+        async with reader.connect() as source_db, writer.begin() as target_db:
+            tables = MetaData()
+            await source_db.run_sync(lambda sync: tables.reflect(sync, only=HISTORY_TABLES))
+            users = tables.tables["users"]
+            if await target_db.scalar(select(func.count()).select_from(users)):
+                raise DatabaseError(
+                    f"{redacted(target)} already holds users: copy only into an empty history."
+                )
+            for name in HISTORY_TABLES:
+                table = tables.tables[name]
+                rows = [dict(row._mapping) for row in await source_db.execute(select(table))]
+                if rows:
+                    await target_db.execute(table.insert(), rows)
+                copied[name] = len(rows)
+    finally:
+        await reader.dispose()
+        await writer.dispose()
+    return copied

@@ -122,3 +122,36 @@ def test_an_unreachable_database_is_a_clear_error_without_its_password() -> None
     message = str(error.value)
     assert message.startswith("the chat history database postgresql+asyncpg://chat:***@")
     assert "hunter22" not in message and "Check DATABASE_URL" in message
+
+
+async def test_history_moves_from_a_sqlite_file_into_postgresql(
+    tmp_path: Path, postgres: PostgresServer
+) -> None:
+    laptop = f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}"
+    await database.upgrade(laptop)
+    old = ChatDataLayer(laptop)
+    user = await old.create_user(User(identifier="alice"))
+    assert user is not None
+    thread_id = str(uuid.uuid4())
+    await old.update_thread(thread_id, name="Hello", user_id=user.id, tags=["Tester"])
+    with outside_a_chat():
+        for text in ("Hello", "Hi there!"):
+            message = Message(content=text, metadata={REPLY_MODEL_KEY: "m"})
+            message.thread_id = thread_id
+            await old.create_step(message.to_dict())
+    before = await old.get_thread(thread_id)
+    await old.close()
+    assert before is not None and [s["output"] for s in before["steps"]] == ["Hello", "Hi there!"]
+
+    server = await postgres.create_database()
+    copied = await database.copy_history(laptop, server)
+    assert copied == {"users": 1, "threads": 1, "steps": 2, "elements": 0, "feedbacks": 0}
+    new = ChatDataLayer(server)
+    try:
+        after = await new.get_thread(thread_id)
+        assert after == before
+        assert (await new.get_user("alice")).id == user.id  # type: ignore[union-attr]
+    finally:
+        await new.close()
+    with pytest.raises(database.DatabaseError, match="already holds users"):
+        await database.copy_history(laptop, server)
