@@ -91,6 +91,9 @@ async def test_history_is_listed_and_resumed_with_the_whole_conversation(
         ("user_message", "Where do I live?"),
         ("assistant_message", third.answer()["output"]),
     ]
+    # The resumed session got the thread's settings back: saving its state again (with the
+    # third message, and on disconnect) kept them instead of writing empty ones.
+    assert saved["metadata"]["chat_settings"] == {"temperature": 0.7}
     assert len(await api.threads()) == 1  # resumed, not a new chat
 
 

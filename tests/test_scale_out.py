@@ -111,7 +111,9 @@ async def test_chat_survives_losing_its_instance_behind_nginx(
             {"role": "assistant", "content": answers[1]},
             {"role": "user", "content": "What is my cat called?"},
         ]
-        assert messages_of(await api.thread(thread["id"])) == [
+        continued = await api.thread(thread["id"])
+        assert continued["metadata"]["chat_settings"] == {"temperature": 0.5}
+        assert messages_of(continued) == [
             *conversation,
             ("user_message", "What is my cat called?"),
             ("assistant_message", third.answer()["output"]),
