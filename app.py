@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from typing import Any
 
 import chainlit as cl
 from chainlit.input_widget import Select, Slider, Switch, TextInput
+from chainlit.types import ThreadDict
+from starlette.datastructures import Headers
 
+from foundry_local_chat.auth import Access, AuthError
 from foundry_local_chat.backend import Backend, BackendResolver, BackendUnavailable
 from foundry_local_chat.chat import (
     REPLY_MODEL_KEY,
@@ -27,6 +31,13 @@ from foundry_local_chat.chat_settings import (
     apply_panel_values,
 )
 from foundry_local_chat.config import ConfigError, Settings
+from foundry_local_chat.database import DatabaseError
+from foundry_local_chat.persistence import (
+    HISTORY_OFF_NOTICE,
+    ChatDataLayer,
+    start_history,
+    wait_for_saves,
+)
 from foundry_local_chat.progress import terminal_progress
 from foundry_local_chat.thinking import ThinkSplitter
 from foundry_local_chat.ui_text import PROFILE_DESCRIPTIONS, STARTERS, language_of
@@ -37,6 +48,13 @@ try:
     settings = Settings.from_env()
 except ConfigError as error:
     raise SystemExit(f"configuration error: {error}") from None
+
+# Sign-in and history are decided once, here: Chainlit checks its auth secret after this import.
+try:
+    access = Access.from_settings(settings)
+    start_history(settings, access, os.environ)
+except (AuthError, DatabaseError) as error:
+    raise SystemExit(f"error: {error}") from None
 
 # Process-wide: one Foundry Local runtime per server process.
 # Per-chat state lives in cl.user_session, never in module globals.
@@ -86,7 +104,8 @@ async def chat_profiles(
     return [
         cl.ChatProfile(
             name=name,
-            markdown_description=f"{descriptions[name]}\n\n{backends.describe_profile(name)}",
+            markdown_description=f"{descriptions[name]}\n\n{backends.describe_profile(name)}"
+            + ("" if access.enabled else f"\n\n{HISTORY_OFF_NOTICE}"),
             icon=PROFILE_ICONS[name],
             default=name == default,
         )
@@ -138,7 +157,8 @@ async def connect() -> Backend | None:
     return backend
 
 
-async def send_settings_panel(options: ChatOptions, models: list[str]) -> None:
+async def send_settings_panel(options: ChatOptions, served: list[str]) -> None:
+    models = served if options.model in served else [options.model, *served]
     await cl.ChatSettings(
         [
             Select(id="model", label="Model", values=models, initial_value=options.model),
@@ -178,7 +198,7 @@ async def start_chat() -> None:
     cl.user_session.set("options", options)
     models = await backend.served_models()
     # No message here: the welcome screen (profile description and starters) stays visible.
-    await send_settings_panel(options, models if backend.model in models else [backend.model])
+    await send_settings_panel(options, models)
 
 
 @cl.on_settings_update
@@ -203,6 +223,7 @@ async def update_settings(values: dict[str, Any]) -> None:
 
 
 @cl.on_message
+@wait_for_saves  # the turn ends (task_end) once what it said is saved
 async def answer(message: cl.Message) -> None:
     # An edited message re-runs this handler inline in the edit event's task: make that the task
     # the stop button cancels.
@@ -294,3 +315,46 @@ async def finish(
         )
     ]
     await reply.send()
+
+
+# ----- sign-in and history (see foundry_local_chat.auth and .persistence) -----
+
+
+@cl.data_layer
+def history() -> ChatDataLayer | None:
+    # None: no history, and no fallback to Chainlit's own DATABASE_URL data layer either.
+    return ChatDataLayer(settings.database_url) if access.enabled else None
+
+
+if access.password_login:
+
+    @cl.password_auth_callback
+    async def sign_in(username: str, password: str) -> cl.User | None:
+        name = await asyncio.to_thread(access.check_password, username, password)
+        return cl.User(identifier=name, metadata={"sign_in": "password"}) if name else None
+
+
+if access.header:
+
+    @cl.header_auth_callback
+    async def sign_in_from_proxy(headers: Headers) -> cl.User | None:
+        name = access.user_from_headers(headers)
+        return cl.User(identifier=name, metadata={"sign_in": "header"}) if name else None
+
+
+@cl.on_chat_resume
+async def resume_chat(thread: ThreadDict) -> None:
+    """Chainlit has put the thread's messages back into cl.chat_context (steps keep their
+    metadata, so turn_role still knows answers from notices) and its metadata back into the
+    session (chat settings, chat profile); the chat gets its backend and its settings back."""
+    backend = await connect()
+    if backend is None:
+        return
+    served = await backend.served_models()
+    options = ChatOptions.defaults(backend.model, settings.system_prompt, settings.generation)
+    try:
+        options = apply_panel_values(options, cl.context.session.chat_settings or {}, served)
+    except InvalidChatSettings as error:
+        await notice(f"**This chat's settings no longer apply:** {error}. It uses the defaults.")
+    cl.user_session.set("options", options)
+    await send_settings_panel(options, served)

@@ -11,6 +11,10 @@ BUNDLED_MODEL_ALIAS = "smollm2-135m-instruct"
 BUNDLED_MODEL_ID = "smollm2-135m-instruct-generic-cpu:1"
 DEFAULT_ENDPOINT_URL = "http://127.0.0.1:5273"
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant. Answer briefly and clearly."
+SQLITE_DRIVER = "sqlite+aiosqlite"
+POSTGRES_DRIVER = "postgresql+asyncpg"
+HISTORY_DB_FILE = "chat.db"
+USERS_FILE_NAME = "users"
 
 
 class ConfigError(ValueError):
@@ -65,6 +69,38 @@ def _url(env: Mapping[str, str], name: str, default: str) -> str:
     return raw.rstrip("/")
 
 
+def _redact(url: str) -> str:
+    """The URL without its password, fit for messages and logs."""
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if at and ":" in credentials:
+        credentials = credentials.split(":", 1)[0] + ":***"
+    return f"{scheme}{sep}{credentials}{at}{host}"
+
+
+def _database_url(env: Mapping[str, str], app_data_dir: Path) -> str:
+    """DATABASE_URL with an asyncio driver; unset means the SQLite file in the app's data dir."""
+    raw = env.get("DATABASE_URL", "").strip()
+    if not raw:
+        return f"{SQLITE_DRIVER}:///{app_data_dir / HISTORY_DB_FILE}"
+    scheme, sep, rest = raw.partition("://")
+    drivers = {"sqlite": SQLITE_DRIVER, "postgres": POSTGRES_DRIVER, "postgresql": POSTGRES_DRIVER}
+    drivers |= {SQLITE_DRIVER: SQLITE_DRIVER, POSTGRES_DRIVER: POSTGRES_DRIVER}
+    if not sep or scheme not in drivers or not rest:
+        raise ConfigError(
+            f"DATABASE_URL={_redact(raw)!r} is not a database this app supports: use "
+            f"{SQLITE_DRIVER}:////path/to/chat.db or {POSTGRES_DRIVER}://user:password@host/db."
+        )
+    return f"{drivers[scheme]}://{rest}"
+
+
+def _header_name(env: Mapping[str, str], name: str) -> str:
+    raw = env.get(name, "").strip()
+    if raw and not all(c.isalnum() or c == "-" for c in raw):
+        raise ConfigError(f"{name}={raw!r} is not an HTTP header name (letters, digits, '-').")
+    return raw.lower()
+
+
 @dataclass(frozen=True)
 class GenerationDefaults:
     """Sampling defaults, measured on the bundled 135M model (bench/tune_generation.py).
@@ -93,6 +129,14 @@ class Settings:
     api_key: str = ""
     generation: GenerationDefaults = GenerationDefaults()
     auto_remote_prompt_chars: int = 4000  # Auto profile: longer prompts go to BASE_URL
+    # Sign-in and chat history (see auth.py and persistence.py).
+    database_url: str = ""  # SQLAlchemy URL; from_env fills in the SQLite default
+    users_file: Path | None = None  # USERS_FILE; None: <app_data_dir>/users
+    auth_header: str = ""  # lower-case header a trusted proxy sets to the signed-in user
+
+    @property
+    def database_url_redacted(self) -> str:
+        return _redact(self.database_url)
 
     @property
     def wants_bundled_model(self) -> bool:
@@ -107,6 +151,8 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         defaults = GenerationDefaults()
+        app_data_dir = _dir(env, "APP_DATA_DIR", "XDG_DATA_HOME", ".local/share")
+        users_file = env.get("USERS_FILE", "").strip()
         return cls(
             model=env.get("MODEL", "").strip() or BUNDLED_MODEL_ALIAS,
             system_prompt=env.get("SYSTEM_PROMPT", DEFAULT_SYSTEM_PROMPT),
@@ -116,7 +162,7 @@ class Settings:
             base_url=_url(env, "BASE_URL", ""),
             api_key=env.get("API_KEY", "").strip(),
             model_cache_dir=_dir(env, "MODEL_CACHE_DIR", "XDG_CACHE_HOME", ".cache"),
-            app_data_dir=_dir(env, "APP_DATA_DIR", "XDG_DATA_HOME", ".local/share"),
+            app_data_dir=app_data_dir,
             auto_remote_prompt_chars=int(
                 _number(env, "AUTO_REMOTE_PROMPT_CHARS", 4000, 1, 10_000_000)
             ),
@@ -125,4 +171,7 @@ class Settings:
                 temperature=_number(env, "TEMPERATURE", defaults.temperature, 0, 2),
                 top_p=_number(env, "TOP_P", defaults.top_p, 0, 1),
             ),
+            database_url=_database_url(env, app_data_dir),
+            users_file=Path(users_file).expanduser() if users_file else None,
+            auth_header=_header_name(env, "AUTH_HEADER"),
         )

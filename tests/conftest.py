@@ -9,6 +9,7 @@ import pytest
 
 from foundry_local_chat.bundled_model import is_built
 from foundry_local_chat.config import Settings
+from tests.support.postgres import PostgresServer
 from tests.support.processes import (
     RunningProcess,
     clean_env,
@@ -75,3 +76,21 @@ def chainlit_app(bundled_model_dir: Path, tmp_path: Path) -> Iterator[AppFactory
     yield launch
     for process in started:
         process.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server (Debian's package), on 127.0.0.1, for the whole session."""
+    server = PostgresServer.create().start()
+    yield server
+    server.remove()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def history_database(request: pytest.FixtureRequest) -> dict[str, str]:
+    """App settings for each history database: the default SQLite file in the app's data dir, or
+    DATABASE_URL naming a new, empty PostgreSQL database."""
+    if request.param == "sqlite":
+        return {}
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return {"DATABASE_URL": await server.create_database()}

@@ -50,3 +50,37 @@ def test_bad_values_name_the_variable(variable: str, value: str, message: str) -
     with pytest.raises(ConfigError) as error:
         Settings.from_env({variable: value})
     assert str(error.value).startswith(message)
+
+
+def test_history_defaults_to_a_sqlite_file_in_the_data_dir() -> None:
+    settings = Settings.from_env({"APP_DATA_DIR": "/data"})
+    assert settings.database_url == "sqlite+aiosqlite:////data/chat.db"
+    assert settings.users_file is None and settings.auth_header == ""
+
+
+@pytest.mark.parametrize(
+    ("given", "used"),
+    [
+        ("postgresql+asyncpg://u:p@db:5432/chat", "postgresql+asyncpg://u:p@db:5432/chat"),
+        ("postgresql://u:p@db/chat", "postgresql+asyncpg://u:p@db/chat"),
+        ("postgres://u@db/chat", "postgresql+asyncpg://u@db/chat"),
+        ("sqlite:////var/lib/chat.db", "sqlite+aiosqlite:////var/lib/chat.db"),
+    ],
+)
+def test_database_url_gets_the_asyncio_driver(given: str, used: str) -> None:
+    assert Settings.from_env({"DATABASE_URL": given}).database_url == used
+
+
+def test_a_database_url_of_another_kind_is_refused_without_its_password() -> None:
+    with pytest.raises(ConfigError) as error:
+        Settings.from_env({"DATABASE_URL": "mysql://root:hunter22@db/chat"})
+    assert str(error.value).startswith("DATABASE_URL='mysql://root:***@db/chat' is not a database")
+    assert "hunter22" not in str(error.value)
+
+
+def test_sign_in_settings() -> None:
+    settings = Settings.from_env({"USERS_FILE": "/etc/chat/users", "AUTH_HEADER": "X-Remote-User"})
+    assert settings.users_file == Path("/etc/chat/users")
+    assert settings.auth_header == "x-remote-user"
+    with pytest.raises(ConfigError, match="AUTH_HEADER='X Remote' is not an HTTP header name"):
+        Settings.from_env({"AUTH_HEADER": "X Remote"})

@@ -1,4 +1,9 @@
-"""A socket.io client that talks to `chainlit run` the way the browser does."""
+"""Talk to `chainlit run` the way the browser does: socket.io for the chat, HTTP around it.
+
+With sign-in on, `ChainlitApi` signs in (POST /login or /auth/header) and reads the history
+(POST /project/threads, GET /project/thread/{id}); its token (the `access_token` cookie) opens
+a `ChainlitSession`, which resumes a thread when given its id.
+"""
 
 from __future__ import annotations
 
@@ -15,8 +20,71 @@ import socketio
 Event = tuple[str, dict[str, Any]]
 EVENTS = (
     "new_message", "update_message", "delete_message", "stream_start", "stream_token",
-    "task_start", "task_end", "element", "chat_settings",
+    "task_start", "task_end", "element", "chat_settings", "first_interaction",
+    "resume_thread", "resume_thread_error",
 )  # fmt: skip
+AUTH_COOKIE = "access_token"
+
+
+class HttpError(RuntimeError):
+    def __init__(self, status: int, body: str) -> None:
+        super().__init__(f"HTTP {status}: {body}")
+        self.status = status
+
+
+class ChainlitApi:
+    """The HTTP API next to the chat; `token` is the signed-in user's session cookie."""
+
+    def __init__(self, base_url: str, token: str | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.last_headers: dict[str, str] = {}
+
+    async def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        """The JSON answer; raises HttpError for any status other than 2xx."""
+        headers = dict(kwargs.pop("headers", {}))
+        if self.token:
+            headers["Cookie"] = f"{AUTH_COOKIE}={self.token}"
+        async with (
+            aiohttp.ClientSession() as http,
+            http.request(method, self.base_url + path, headers=headers, **kwargs) as response,
+        ):
+            body = await response.text()
+            self.last_headers = dict(response.headers)
+            if response.status >= 300:
+                raise HttpError(response.status, body)
+            if AUTH_COOKIE in response.cookies:
+                self.token = response.cookies[AUTH_COOKIE].value
+            return await response.json() if body else None
+
+    async def sign_in(self, name: str, password: str) -> str:
+        """POST /login with the browser's form; returns the session token."""
+        self.token = None
+        await self.request("POST", "/login", data={"username": name, "password": password})
+        assert self.token, "signed in, but no session cookie was set"
+        return self.token
+
+    async def sign_in_with_header(self, header: str, value: str) -> str:
+        self.token = None
+        await self.request("POST", "/auth/header", headers={header: value})
+        assert self.token, "signed in, but no session cookie was set"
+        return self.token
+
+    async def user(self) -> dict[str, Any]:
+        return await self.request("GET", "/user")
+
+    async def threads(self) -> list[dict[str, Any]]:
+        """The sidebar's history: this user's threads, newest first, with their steps."""
+        body = {"pagination": {"first": 50}, "filter": {}}
+        return (await self.request("POST", "/project/threads", json=body))["data"]
+
+    async def thread(self, thread_id: str) -> dict[str, Any]:
+        return await self.request("GET", f"/project/thread/{thread_id}")
+
+
+def messages_of(thread: dict[str, Any]) -> list[tuple[str, str]]:
+    """(type, text) of the thread's saved messages, in order."""
+    return [(s["type"], s["output"]) for s in thread["steps"] if s["type"].endswith("_message")]
 
 
 @dataclass
@@ -61,8 +129,15 @@ class Reply:
 
 
 class ChainlitSession:
-    def __init__(self, base_url: str, chat_profile: str = "") -> None:
+    """One browser tab's chat. With `token` it is a signed-in user's; with `thread_id` it
+    resumes that thread (the sidebar's "open" of a past chat)."""
+
+    def __init__(
+        self, base_url: str, token: str | None = None, thread_id: str = "", chat_profile: str = ""
+    ) -> None:
         self.base_url = base_url
+        self.token = token
+        self.thread_id = thread_id
         self.chat_profile = chat_profile
         self.session_id = str(uuid.uuid4())
         self.events: asyncio.Queue[Event] = asyncio.Queue()
@@ -81,11 +156,16 @@ class ChainlitSession:
 
     async def __aenter__(self) -> ChainlitSession:
         auth = {
-            "sessionId": self.session_id, "clientType": "webapp", "threadId": "",
+            "sessionId": self.session_id, "clientType": "webapp", "threadId": self.thread_id,
             "userEnv": "{}", "chatProfile": self.chat_profile,
         }  # fmt: skip
+        headers = {"Cookie": f"{AUTH_COOKIE}={self.token}"} if self.token else {}
         await self.client.connect(
-            self.base_url, socketio_path="/ws/socket.io", auth=auth, transports=["websocket"]
+            self.base_url,
+            socketio_path="/ws/socket.io",
+            auth=auth,
+            headers=headers,
+            transports=["websocket"],
         )
         await self.client.emit("connection_successful")
         return self
@@ -105,6 +185,16 @@ class ChainlitSession:
                 event, data = await self.events.get()
                 if event == name and predicate(data):
                     return data
+
+    async def wait_for_seen(
+        self, name: str, predicate: Callable[[dict[str, Any]], bool] = lambda _: True,
+        timeout: float = 60,
+    ) -> dict[str, Any]:  # fmt: skip
+        """Like wait_for, but an event that already arrived (e.g. inside a reply) counts too."""
+        for event, data in self.history:
+            if event == name and predicate(data):
+                return data
+        return await self.wait_for(name, predicate, timeout)
 
     async def ready(self, timeout: float = 120) -> str | None:
         """Wait for on_chat_start to finish. A chat that has a backend gets its settings panel

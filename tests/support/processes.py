@@ -30,6 +30,7 @@ def clean_env(overrides: Mapping[str, str]) -> dict[str, str]:
     app_variables = {
         "MODEL", "BASE_URL", "API_KEY", "SYSTEM_PROMPT", "FOUNDRY_LOCAL", "FOUNDRY_ENDPOINT_URL",
         "FOUNDRY_OFFLINE", "APP_DATA_DIR", "MAX_TOKENS", "TEMPERATURE", "TOP_P",
+        "DATABASE_URL", "USERS_FILE", "AUTH_HEADER", "CHAINLIT_AUTH_SECRET",
     }  # fmt: skip
     env = {k: v for k, v in os.environ.items() if k not in app_variables}
     env["PYTHONUNBUFFERED"] = "1"
@@ -68,6 +69,14 @@ class RunningProcess:
             if match := compiled.search(line):
                 return match
 
+    def wait_for_exit(self, timeout: float) -> int:
+        """The exit code, once the process ended and all its output was read."""
+        returncode = self.process.wait(timeout)
+        deadline = time.monotonic() + 10
+        while self._queue.get(timeout=max(0.0, deadline - time.monotonic())) is not None:
+            pass
+        return returncode
+
     @property
     def output(self) -> str:
         return "".join(self.lines)
@@ -87,11 +96,15 @@ class RunningProcess:
         self.process.wait()
 
 
-def start(command: list[str], env: Mapping[str, str], cwd: Path = REPO) -> RunningProcess:
+def start(
+    command: list[str], env: Mapping[str, str], cwd: Path = REPO, user: str | None = None
+) -> RunningProcess:
+    """Start `command` (as `user`, when given and this is root) with its output captured."""
     process = subprocess.Popen(
         command,
         cwd=cwd,
         env=dict(env),
+        user=user,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -133,3 +146,16 @@ def wait_for_port(port: int, timeout: float, process: RunningProcess) -> None:
         except OSError:
             time.sleep(0.05)
     raise TimeoutError(f"port {port} did not open in {timeout}s:\n{process.output}")
+
+
+def add_user(users_file: Path, name: str, password: str) -> None:
+    """`python -m foundry_local_chat users add NAME --password-stdin`, as an operator would."""
+    subprocess.run(
+        [sys.executable, "-m", "foundry_local_chat", "users", "add", name, "--password-stdin"],
+        input=password + "\n",
+        env=clean_env({"USERS_FILE": str(users_file)}),
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+        text=True,
+    )

@@ -1,0 +1,162 @@
+"""The chat-history database: engines for SQLite and PostgreSQL, and the schema's migrations.
+
+The schema belongs to this project, not to Chainlit (whose SQLAlchemy data layer creates no
+tables): Alembic revisions in `migrations/versions/`, the same for both databases, applied on
+every start (`upgrade`, idempotent) and by `python -m foundry_local_chat db upgrade`. Two
+instances starting at once take turns: PostgreSQL through an advisory lock, SQLite through a
+lock file next to the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import MetaData, event, func, select, text
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from foundry_local_chat.config import SQLITE_DRIVER
+
+VERSION_TABLE = "chat_schema_version"
+HISTORY_TABLES = ("users", "threads", "steps", "elements", "feedbacks")  # parents first
+# Any constant: the key of the PostgreSQL advisory lock held while migrating.
+MIGRATION_LOCK_KEY = 0x46_4C_43_48_41_54  # "FLCHAT"
+
+
+class DatabaseError(RuntimeError):
+    """The history database cannot be reached or prepared; the message says which and why."""
+
+
+def redacted(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).drivername == SQLITE_DRIVER
+
+
+def sqlite_path(url: str) -> Path | None:
+    database = make_url(url).database
+    return Path(database) if database and database != ":memory:" else None
+
+
+def engine_options(url: str) -> dict[str, Any]:
+    if is_sqlite(url):
+        # sqlite3's busy timeout: wait for another writer instead of failing at once.
+        return {"connect_args": {"timeout": 30}}
+    # Fail fast when PostgreSQL is down, and drop pooled connections a restart has broken.
+    return {"connect_args": {"timeout": 10, "command_timeout": 30}, "pool_pre_ping": True}
+
+
+def create_engine(url: str) -> AsyncEngine:
+    engine = create_async_engine(url, **engine_options(url))
+    if is_sqlite(url):
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")  # as PostgreSQL does
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers do not wait for the writer
+    cursor.close()
+
+
+def alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", "foundry_local_chat:migrations")
+    config.set_main_option("version_table", VERSION_TABLE)
+    return config
+
+
+@contextlib.contextmanager
+def _sqlite_migration_lock(url: str) -> Iterator[None]:
+    path = sqlite_path(url)
+    if path is None:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.with_name(path.name + ".migrate-lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _upgrade(connection: Connection, revision: str) -> None:
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    command.upgrade(config, revision)
+
+
+def _current(connection: Connection) -> str | None:
+    context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
+    return context.get_current_revision()
+
+
+async def upgrade(url: str, revision: str = "head") -> str | None:
+    """Bring the schema to `revision` (creating it in an empty database); returns the version."""
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as connection:
+            if not is_sqlite(url):
+                await connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+                )
+            await connection.run_sync(_upgrade, revision)
+            return await connection.run_sync(_current)
+    finally:
+        await engine.dispose()
+
+
+def prepare(url: str) -> str | None:
+    """Migrate before the app serves: raises DatabaseError with a message a person can act on."""
+    try:
+        with _sqlite_migration_lock(url) if is_sqlite(url) else contextlib.nullcontext():
+            return asyncio.run(upgrade(url))
+    except Exception as error:
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        raise DatabaseError(
+            f"the chat history database {redacted(url)} cannot be used: {reason}. "
+            "Check DATABASE_URL and that the database server is running."
+        ) from error
+
+
+async def copy_history(source: str, target: str) -> dict[str, int]:
+    """Copy every user, thread, step, element and feedback from `source` into `target`, which
+    must hold no history yet (both are migrated first). Returns the rows copied per table.
+
+    The schema is the same on SQLite and PostgreSQL, so this moves one machine's history
+    (its SQLite file) into a shared PostgreSQL, or back."""
+    for url in (source, target):
+        await upgrade(url)
+    reader, writer = create_engine(source), create_engine(target)
+    copied: dict[str, int] = {}
+    try:
+        async with reader.connect() as source_db, writer.begin() as target_db:
+            tables = MetaData()
+            await source_db.run_sync(lambda sync: tables.reflect(sync, only=HISTORY_TABLES))
+            users = tables.tables["users"]
+            if await target_db.scalar(select(func.count()).select_from(users)):
+                raise DatabaseError(
+                    f"{redacted(target)} already holds users: copy only into an empty history."
+                )
+            for name in HISTORY_TABLES:
+                table = tables.tables[name]
+                rows = [dict(row._mapping) for row in await source_db.execute(select(table))]
+                if rows:
+                    await target_db.execute(table.insert(), rows)
+                copied[name] = len(rows)
+    finally:
+        await reader.dispose()
+        await writer.dispose()
+    return copied

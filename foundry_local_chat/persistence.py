@@ -1,0 +1,294 @@
+"""Chat history through Chainlit's SQLAlchemyDataLayer, with the gaps that matter here closed.
+
+`ChatDataLayer` keeps Chainlit's SQL and adds:
+
+- **failures are never silent**: Chainlit only logs a failed statement. Here a failed save is
+  logged as an error and, during a chat, shown in that chat once (and again "saving works again"
+  when a later save succeeds). Outside a chat (e.g. renaming a thread over HTTP) it raises, so
+  the request fails instead of pretending.
+- **one schema for SQLite and PostgreSQL** (see migrations/): lists and dicts Chainlit passes as
+  parameters (thread and step `tags`, step `modes`) are stored as JSON text, and JSON read back
+  is turned into dicts and lists again. This avoids Chainlit's SQLite bug with chat-profile tags
+  (auto_tag_thread passes a list) while keeping the tags.
+- **the session's state is saved with every message**, not only on a clean disconnect, so a
+  thread resumed on another instance after a crash gets its chat settings and profile back.
+- **a turn ends when it is saved**: `wait_for_saves` makes a message handler wait for the saves
+  its turn started (Chainlit fires them as background tasks), so an instance killed right after
+  an answer was shown has already stored it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any, ParamSpec, TypeVar
+
+from chainlit.context import ChainlitContextException, get_context
+from chainlit.data import get_data_layer
+from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
+from chainlit.message import ErrorMessage, Message
+from chainlit.session import WebsocketSession
+from chainlit.step import StepDict
+from chainlit.types import ThreadDict
+from chainlit.utils import utc_now
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from foundry_local_chat import database
+from foundry_local_chat.auth import Access, AuthError, ensure_auth_secret
+from foundry_local_chat.config import Settings
+
+log = logging.getLogger(__name__)
+
+APP_AUTHOR = "Foundry Local Chat"
+SAVE_TIMEOUT_SECONDS = 15.0
+WRITES = ("INSERT", "UPDATE", "DELETE")
+MESSAGE_TYPES = ("user_message", "assistant_message")
+
+
+class PersistenceError(RuntimeError):
+    """A save failed outside a chat (e.g. an HTTP request), where nobody would see a notice."""
+
+
+def _is_write(query: str) -> bool:
+    return query.lstrip().upper().startswith(WRITES)
+
+
+def _reason(error: BaseException) -> str:
+    """One line a person can read: the driver's message, not SQLAlchemy's SQL dump."""
+    original = getattr(error, "orig", None) or error
+    lines = str(original).strip().splitlines()
+    return (lines[0] if lines else type(original).__name__)[:300]
+
+
+def _chat_session() -> WebsocketSession | None:
+    """The chat (socket.io session) this code runs for, if any."""
+    try:
+        session = get_context().session
+    except ChainlitContextException:
+        return None
+    return session if isinstance(session, WebsocketSession) else None
+
+
+def _encode(value: Any) -> Any:
+    return json.dumps(value) if isinstance(value, list | dict) else value
+
+
+def _decoded(value: Any, kind: type) -> Any:
+    """JSON text (SQLite, text columns) → dict/list; PostgreSQL's JSONB already arrives decoded."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value if isinstance(value, kind) else None
+
+
+def _normalize_step(step: StepDict) -> StepDict:
+    step["metadata"] = _decoded(step.get("metadata"), dict) or {}
+    step["tags"] = _decoded(step.get("tags"), list)
+    step["generation"] = _decoded(step.get("generation"), dict)
+    return step
+
+
+class ChatDataLayer(SQLAlchemyDataLayer):
+    def __init__(self, url: str) -> None:
+        super().__init__(conninfo=url, connect_args=database.engine_options(url)["connect_args"])
+        # Chainlit's engine has no pool pre-ping or SQLite pragmas: use the project's engine.
+        self.engine = database.create_engine(url)
+        self.async_session = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._writes: dict[str, set[asyncio.Task[Any]]] = {}
+        self._unsaved_chats: set[str] = set()
+
+    async def get_current_timestamp(self) -> str:
+        return utc_now()  # Chainlit's own uses local time with a "Z"
+
+    # ----- every statement goes through here -----
+
+    async def execute_sql(
+        self, query: str, parameters: dict[str, Any]
+    ) -> list[dict[str, Any]] | int | None:
+        encoded = {key: _encode(value) for key, value in parameters.items()}
+        try:
+            async with self.async_session() as session, session.begin():
+                result = await session.execute(text(query), encoded)
+                if result.returns_rows:
+                    rows = [dict(row._mapping) for row in result.fetchall()]
+                    outcome: list[dict[str, Any]] | int = self.clean_result(rows)
+                else:
+                    outcome = result.rowcount
+        except Exception as error:
+            await self._failed(query, error)
+            return None
+        if _is_write(query):
+            await self._saved()
+        return outcome
+
+    async def _failed(self, query: str, error: Exception) -> None:
+        reason = _reason(error)
+        if not _is_write(query):
+            log.error("reading the chat history failed: %s", reason)
+            return
+        log.error("saving the chat history failed: %s", reason)
+        chat = _chat_session()
+        if chat is None:
+            raise PersistenceError(f"saving the chat history failed: {reason}") from error
+        if chat.id in self._unsaved_chats:
+            return  # already said in this chat
+        self._unsaved_chats.add(chat.id)
+        await self._tell(
+            ErrorMessage(
+                author=APP_AUTHOR,
+                content=f"⚠️ **This chat is not being saved**: the history database failed "
+                f"({reason}). You can keep chatting; what is said now may be missing from "
+                "your history.",
+            )
+        )
+
+    async def _saved(self) -> None:
+        chat = _chat_session()
+        if chat is not None and chat.id in self._unsaved_chats:
+            self._unsaved_chats.discard(chat.id)
+            await self._tell(
+                Message(
+                    author=APP_AUTHOR,
+                    content="✅ Saving works again. Messages from while it failed are not in "
+                    "your history.",
+                )
+            )
+
+    @staticmethod
+    async def _tell(message: Message) -> None:
+        """Show a notice in the chat without saving it (it is about saving)."""
+        try:
+            await get_context().emitter.send_step(message.to_dict())
+        except Exception as error:  # the socket may be gone; the log has the failure
+            log.warning("could not show a notice in the chat: %s", error)
+
+    # ----- writes: tracked per chat, so a turn can wait for them -----
+
+    def _track(self) -> None:
+        chat, task = _chat_session(), asyncio.current_task()
+        if chat is None or task is None:
+            return
+        tasks = self._writes.setdefault(chat.id, set())
+        if task not in tasks:
+            tasks.add(task)
+            task.add_done_callback(functools.partial(self._untrack, chat.id))
+
+    def _untrack(self, chat_id: str, task: asyncio.Task[Any]) -> None:
+        tasks = self._writes.get(chat_id)
+        if tasks is not None:
+            tasks.discard(task)
+            if not tasks:
+                del self._writes[chat_id]
+
+    async def settle(self, chat_id: str, within: float = SAVE_TIMEOUT_SECONDS) -> bool:
+        """Wait for the chat's saves under way; False when some still run after `within` s."""
+        # Saves are tasks the handler created just before; asyncio starts ready tasks in order,
+        # so after one pass of the loop each has started and registered itself.
+        await asyncio.sleep(0)
+        deadline = asyncio.get_running_loop().time() + within
+        while pending := self._writes.get(chat_id, set()) - {asyncio.current_task()}:
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                log.warning("%d saves of chat %s still running", len(pending), chat_id)
+                return False
+            await asyncio.wait(set(pending), timeout=remaining)
+        return True
+
+    async def update_thread(
+        self,
+        thread_id: str,
+        name: str | None = None,
+        user_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        tags: list[str] | None = None,
+    ) -> None:
+        self._track()
+        await super().update_thread(thread_id, name, user_id, metadata, tags)
+
+    async def create_step(self, step_dict: StepDict) -> None:
+        self._track()
+        await super().create_step(step_dict)
+        if step_dict.get("type") in MESSAGE_TYPES:
+            await self._save_chat_state(step_dict.get("threadId"))
+
+    async def update_step(self, step_dict: StepDict) -> None:
+        self._track()
+        await super().update_step(step_dict)
+
+    async def delete_step(self, step_id: str) -> None:
+        self._track()
+        await super().delete_step(step_id)
+
+    async def _save_chat_state(self, thread_id: str | None) -> None:
+        """The chat's settings, profile and user session into the thread's metadata (Chainlit
+        saves them only when the socket closes cleanly, which a crash never does)."""
+        chat = _chat_session()
+        if chat is None or not chat.has_first_interaction or chat.thread_id != thread_id:
+            return
+        await self.update_thread(thread_id, metadata=chat.to_persistable())
+
+    # ----- reads: JSON back into dicts and lists -----
+
+    async def get_all_user_threads(
+        self, user_id: str | None = None, thread_id: str | None = None
+    ) -> list[ThreadDict] | None:
+        threads = await super().get_all_user_threads(user_id=user_id, thread_id=thread_id)
+        for thread in threads or []:
+            thread["metadata"] = _decoded(thread.get("metadata"), dict) or {}
+            thread["tags"] = _decoded(thread.get("tags"), list)
+            for step in thread["steps"]:
+                _normalize_step(step)
+        return threads
+
+    async def get_step(self, step_id: str) -> StepDict | None:
+        step = await super().get_step(step_id)
+        return _normalize_step(step) if step is not None else None
+
+
+HISTORY_OFF_NOTICE = (
+    "History is off: nobody signs in to this app, so chats are not kept. To keep them, add a "
+    "user (`python -m foundry_local_chat users add NAME`) and restart the app."
+)
+
+
+def start_history(settings: Settings, access: Access, environ: MutableMapping[str, str]) -> None:
+    """Before the app serves: the session-cookie secret and the database schema.
+
+    Raises AuthError or database.DatabaseError with a message for the person starting it."""
+    if not access.enabled:
+        if environ.get("DATABASE_URL", "").strip():
+            raise AuthError(
+                "DATABASE_URL is set, but nobody can sign in, and Chainlit keeps history only "
+                "for signed-in users: add a user (`python -m foundry_local_chat users add "
+                "NAME`) or set AUTH_HEADER, or unset DATABASE_URL."
+            )
+        log.warning(HISTORY_OFF_NOTICE)
+        return
+    ensure_auth_secret(settings.app_data_dir, environ)
+    version = database.prepare(settings.database_url)
+    log.info("chat history in %s (schema %s)", settings.database_url_redacted, version)
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def wait_for_saves(handler: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Decorate a Chainlit handler so that its turn ends only once what it said is saved."""
+
+    @functools.wraps(handler)
+    async def handler_then_settle(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await handler(*args, **kwargs)
+        finally:
+            layer, chat = get_data_layer(), _chat_session()
+            if isinstance(layer, ChatDataLayer) and chat is not None:
+                await layer.settle(chat.id)
+
+    return handler_then_settle

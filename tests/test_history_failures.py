@@ -1,0 +1,115 @@
+"""When the history database fails: at start the app refuses to run; mid-run the chat goes on,
+the failed save is reported in the chat, and what was saved before stays saved."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import AppFactory
+from tests.support.chainlit_client import ChainlitApi, ChainlitSession, messages_of
+from tests.support.postgres import PostgresServer
+from tests.support.processes import (
+    VENV_BIN,
+    add_user,
+    clean_env,
+    free_port,
+    start,
+)
+from tests.support.recording_proxy import RecordingProxy
+
+PASSWORD = "correct horse battery"
+
+
+def run_app_until_it_exits(env: dict[str, str]) -> tuple[int, str]:
+    command = [
+        str(VENV_BIN / "chainlit"), "run", "app.py", "--headless",
+        "--host", "127.0.0.1", "--port", str(free_port()),
+    ]  # fmt: skip
+    process = start(command, clean_env(env))
+    return process.wait_for_exit(timeout=120), process.output
+
+
+def test_unreachable_database_at_start_is_a_clear_error(tmp_path: Path) -> None:
+    users = tmp_path / "users"
+    add_user(users, "alice", PASSWORD)
+    closed_port = free_port()
+    database_url = f"postgresql+asyncpg://chat:hunter22@127.0.0.1:{closed_port}/chat"
+    code, output = run_app_until_it_exits({
+        "USERS_FILE": str(users), "DATABASE_URL": database_url, "FOUNDRY_LOCAL": "0",
+        "APP_DATA_DIR": str(tmp_path / "data"),
+    })  # fmt: skip
+    assert code != 0
+    assert "error: the chat history database postgresql+asyncpg://chat:***@127.0.0.1:" in output
+    assert "cannot be used" in output and "Check DATABASE_URL" in output
+    assert "hunter22" not in output
+    assert "Your app is available" not in output
+
+
+def test_a_database_without_anyone_to_sign_in_is_a_clear_error(tmp_path: Path) -> None:
+    code, output = run_app_until_it_exits({
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}", "FOUNDRY_LOCAL": "0",
+        "APP_DATA_DIR": str(tmp_path / "data"),
+    })  # fmt: skip
+    assert code != 0
+    assert "error: DATABASE_URL is set, but nobody can sign in" in output
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[PostgresServer]:
+    """A PostgreSQL server of this test's own, which the test stops and starts again."""
+    server = PostgresServer.create().start()
+    yield server
+    server.remove()
+
+
+async def test_database_down_mid_chat_keeps_the_chat_and_reports_the_lost_save(
+    chainlit_app: AppFactory,
+    proxy: RecordingProxy,
+    own_postgres: PostgresServer,
+    tmp_path: Path,
+) -> None:
+    users = tmp_path / "users"
+    add_user(users, "alice", PASSWORD)
+    url = chainlit_app(
+        FOUNDRY_LOCAL="0", BASE_URL=proxy.url, USERS_FILE=str(users),
+        DATABASE_URL=await own_postgres.create_database(),
+    )  # fmt: skip
+    api = ChainlitApi(url)
+    token = await api.sign_in("alice", PASSWORD)
+    async with ChainlitSession(url, token) as chat:
+        await chat.ready()
+        first = await chat.ask("Remember the word tangerine.")
+
+        own_postgres.stop()
+        second = await chat.ask("Which word did I ask you to remember?")
+        warning = await chat.wait_for_seen(
+            "new_message", lambda m: "This chat is not being saved" in m["output"]
+        )
+
+        own_postgres.start()
+        third = await chat.ask("Thank you.")
+        await chat.wait_for_seen("new_message", lambda m: "Saving works again" in m["output"])
+
+    # The chat went on: the model was asked with the whole conversation each time.
+    assert second.answer()["output"] and third.answer()["output"]
+    assert [m["content"] for m in proxy.chat_requests()[-1].body["messages"][-3:]] == [  # type: ignore[index]
+        "Which word did I ask you to remember?",
+        second.answer()["output"],
+        "Thank you.",
+    ]
+    assert warning["isError"] is True
+    assert "history database failed" in warning["output"]
+
+    [thread] = await api.threads()
+    saved = messages_of(thread)
+    # Saved before the failure: still there. During it: missing, as the chat said. After: saved.
+    assert ("user_message", "Remember the word tangerine.") in saved
+    assert ("assistant_message", first.answer()["output"]) in saved
+    assert ("user_message", "Which word did I ask you to remember?") not in saved
+    assert saved[-2:] == [
+        ("user_message", "Thank you."),
+        ("assistant_message", third.answer()["output"]),
+    ]
