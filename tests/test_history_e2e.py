@@ -85,6 +85,8 @@ async def test_history_is_listed_and_resumed_with_the_whole_conversation(
         {"role": "assistant", "content": answers[1]},
         {"role": "user", "content": "Where do I live?"},
     ]
+    # The resumed chat answers with its saved settings.
+    assert proxy.chat_requests()[-1].body["temperature"] == 0.7  # type: ignore[index]
     saved = await api.thread(thread["id"])
     assert messages_of(saved)[-2:] == [
         ("user_message", "Where do I live?"),

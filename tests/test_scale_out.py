@@ -111,7 +111,8 @@ async def test_chat_survives_losing_its_instance_behind_nginx(
             {"role": "user", "content": "What is my cat called?"},
         ]
         continued = await api.thread(thread["id"])
-        assert continued["metadata"]["chat_settings"] == {"temperature": 0.5}
+        assert continued["metadata"]["chat_settings"]["temperature"] == 0.5
+        assert proxy.chat_requests()[-1].body["temperature"] == 0.5  # type: ignore[index]
         assert messages_of(continued) == [
             *conversation,
             ("user_message", "What is my cat called?"),
