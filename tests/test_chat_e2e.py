@@ -17,7 +17,7 @@ async def test_answer_streams_token_by_token_from_foundry_local(chainlit_app: Ap
         assert await chat.ready() is None
         welcome = (await chat.welcome())["Foundry Local"]
         assert "**Foundry Local** · `http://127.0.0.1:" in welcome
-        assert welcome.endswith("/v1` · `smollm2-135m-instruct-generic-cpu:1`")
+        assert "/v1` · `smollm2-135m-instruct-generic-cpu:1`" in welcome
 
         first = await chat.ask("What is the capital of France?")
         assert len(first.tokens) >= 2
