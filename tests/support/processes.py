@@ -30,6 +30,7 @@ def clean_env(overrides: Mapping[str, str]) -> dict[str, str]:
     app_variables = {
         "MODEL", "BASE_URL", "API_KEY", "SYSTEM_PROMPT", "FOUNDRY_LOCAL", "FOUNDRY_ENDPOINT_URL",
         "FOUNDRY_OFFLINE", "APP_DATA_DIR", "MAX_TOKENS", "TEMPERATURE", "TOP_P",
+        "ENDPOINT_API_KEY", "ENDPOINT_ALLOW_NO_KEY", "ENDPOINT_CORS_ORIGINS",
     }  # fmt: skip
     env = {k: v for k, v in os.environ.items() if k not in app_variables}
     env["PYTHONUNBUFFERED"] = "1"
@@ -102,11 +103,24 @@ def start(command: list[str], env: Mapping[str, str], cwd: Path = REPO) -> Runni
     return running
 
 
-def start_endpoint(env: Mapping[str, str], timeout: float = 120) -> tuple[RunningProcess, str, str]:
-    """`python -m foundry_local_chat serve`; returns the process, its /v1 URL and model id."""
+@dataclass
+class Endpoint:
+    """A running `serve` command: what its ready line says, and the process."""
+
+    url: str  # …/v1
+    model: str  # the served variant id
+    alias: str
+    api_key: str
+    process: RunningProcess
+
+
+def start_endpoint(env: Mapping[str, str], timeout: float = 120) -> Endpoint:
+    """`python -m foundry_local_chat serve`, once it says it is ready."""
     running = start([sys.executable, "-m", "foundry_local_chat", "serve"], env)
-    match = running.wait_for_line(r"Foundry Local endpoint: (\S+)\s+model: (\S+)", timeout)
-    return running, match.group(1), match.group(2)
+    ready = r"Foundry Local endpoint: (\S+)\s+model: (\S+) \(alias (\S+)\)"
+    match = running.wait_for_line(ready, timeout)
+    api_key = env.get("ENDPOINT_API_KEY", "")
+    return Endpoint(match[1], match[2], match[3], api_key, running)
 
 
 def start_chainlit(env: Mapping[str, str], port: int, timeout: float = 120) -> RunningProcess:
