@@ -198,6 +198,7 @@ class _Service:
                     return web.Response(body=await reply.read(), content_type=JSON_TYPE)
                 first = await _read_event(reply.content)
                 if (error := _event_error(first)) is not None:
+                    reply.close()  # the stream ends here; its connection is not worth reusing
                     return error
                 return await _relay(request, reply, first)
             except BaseException:

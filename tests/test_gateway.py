@@ -40,6 +40,7 @@ def chunk(content: str) -> bytes:
     return f"data: {json.dumps(payload)}\n\n".encode()
 
 
+TIMEOUT = aiohttp.ClientTimeout(total=30)  # everything here takes milliseconds
 Reply = Callable[[web.Request, dict[str, Any]], Awaitable[web.StreamResponse]]
 
 
@@ -126,7 +127,7 @@ def open_gateway(foundry: FakeFoundry) -> Iterator[GatewayFactory]:
 async def post(url: str, body: dict[str, Any], **headers: str) -> tuple[int, Any, list[str]]:
     """POST to /chat/completions: status, JSON body or event lines, and the Content-Type values."""
     async with (
-        aiohttp.ClientSession() as session,
+        aiohttp.ClientSession(timeout=TIMEOUT) as session,
         session.post(f"{url}/chat/completions", json=body, headers=headers) as response,
     ):
         content_types = response.headers.getall("Content-Type", [])

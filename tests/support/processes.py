@@ -69,6 +69,17 @@ class RunningProcess:
             if match := compiled.search(line):
                 return match
 
+    def skip_output_so_far(self) -> None:
+        """The next wait_for_line only looks at lines printed from now on."""
+        while True:
+            try:
+                line = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if line is None:  # the process has exited: waiters must still learn that
+                self._queue.put(None)
+                return
+
     @property
     def output(self) -> str:
         return "".join(self.lines)
