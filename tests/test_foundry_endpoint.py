@@ -51,7 +51,7 @@ def run_serve(timeout: float = 60, **settings: str) -> tuple[int, str]:
     env = clean_env({"FOUNDRY_OFFLINE": "1", **settings})
     command = [sys.executable, "-m", "foundry_local_chat", "serve"]
     running = start(command, env)
-    return running.process.wait(timeout), running.output
+    return running.wait_for_exit(timeout), running.output
 
 
 def test_serve_refuses_a_network_address_without_an_api_key() -> None:

@@ -69,6 +69,14 @@ class RunningProcess:
             if match := compiled.search(line):
                 return match
 
+    def wait_for_exit(self, timeout: float) -> int:
+        """Block until the process ends and all its output has been read; its exit code."""
+        deadline = time.monotonic() + timeout
+        while self._queue.get(timeout=max(0.0, deadline - time.monotonic())) is not None:
+            pass  # lines are kept in self.lines by the reader
+        self._queue.put(None)  # later waiters must still learn that it has ended
+        return self.process.wait(max(0.0, deadline - time.monotonic()))
+
     def skip_output_so_far(self) -> None:
         """The next wait_for_line only looks at lines printed from now on."""
         while True:
