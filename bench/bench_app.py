@@ -93,6 +93,17 @@ def ratio(numerator: float, denominator: float) -> float:
     return round(numerator / denominator, 3) if denominator else 0.0
 
 
+def paired(over: list[dict[str, float]], base: list[dict[str, float]]) -> dict[str, float]:
+    """Medians over the same prompt and round measured back to back: robust to outside load."""
+    pairs = list(zip(over, base, strict=True))
+    return {
+        "added_ttft_ms": round(statistics.median(o["ttft_ms"] - b["ttft_ms"] for o, b in pairs), 1),
+        "tok_s_ratio": round(
+            statistics.median(o["decode_tok_s"] / b["decode_tok_s"] for o, b in pairs), 3
+        ),
+    }
+
+
 async def main(rounds: int) -> dict[str, object]:
     with TemporaryDirectory() as data_dir:
         endpoint_port, app_port = free_port(), free_port()
@@ -140,6 +151,10 @@ async def main(rounds: int) -> dict[str, object]:
         ),
         "app_added_ttft_ms": round(app_path["median_ttft_ms"] - endpoint["median_ttft_ms"], 1),
         "app_tok_s_ratio": ratio(app_path["median_decode_tok_s"], endpoint["median_decode_tok_s"]),
+        "paired": {
+            "gateway": paired(runs["endpoint"], runs["foundry"]),
+            "app": paired(runs["app"], runs["endpoint"]),
+        },
         "targets": {
             "gateway_added_ttft_ms": "~1",
             "app_added_ttft_ms": "<= 15",

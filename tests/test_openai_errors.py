@@ -46,6 +46,7 @@ def foundry_error(message: str, type_: str = "invalid_request_error") -> dict[st
         (STOP, "Stop supports at most 4 strings"),
         ("Model not found: No model matching 'nope'", "Model not found: No model matching 'nope'"),
     ],
+    ids=["context-as-400", "context-in-stream", "tools", "stop", "no-location"],
 )  # fmt: skip
 def test_native_source_locations_are_dropped_from_messages(native: str, clear: str) -> None:
     assert readable(native) == clear
