@@ -108,14 +108,14 @@ class _Service:
             )  # fmt: skip
         try:
             return await handler(request)
-        except web.HTTPException as http_error:  # no route: not part of the OpenAI API
-            return error_response(
-                ApiError(
-                    http_error.status,
-                    f"{request.method} {request.path} is not served here: "
-                    "the OpenAI-compatible API is under /v1.",
-                )
+        except web.HTTPException as http_error:  # e.g. no such route, or a body too large
+            message = (
+                f"{request.method} {request.path} is not served here: "
+                "the OpenAI-compatible API is under /v1."
+                if http_error.status in (404, 405)
+                else http_error.text or http_error.reason
             )
+            return error_response(ApiError(http_error.status, message))
         except aiohttp.ClientError as error:
             return error_response(
                 ApiError(502, f"Foundry Local's web service did not answer: {error}", SERVER_ERROR)
@@ -294,7 +294,7 @@ async def _relay(
     except ConnectionResetError:  # the client disconnected while a chunk was being written
         _client_left(reply, chunks)
         return response
-    except aiohttp.ClientPayloadError as error:
+    except aiohttp.ClientError as error:  # headers are sent: the stream can only end here
         log.warning("Foundry Local broke off a stream after %d chunks: %s", chunks, error)
         return response
     await response.write_eof()
