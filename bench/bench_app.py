@@ -1,8 +1,9 @@
-"""Benchmark: what the app adds on top of the Foundry Local endpoint, and how fast it starts.
+"""Benchmark: what the app and the endpoint's gateway add on top of Foundry Local, and start time.
 
 Starts `chainlit run app.py` (which serves the bundled model through Foundry Local in-process),
-then runs the same prompts (a) straight against the endpoint with the openai SDK and (b) through
-the whole app over socket.io, as a browser does. Prints a table and writes bench/results/app.json.
+then runs the same prompts (a) straight against Foundry Local's own web service (behind the
+gateway), (b) against the public endpoint (the gateway) with the openai SDK, and (c) through the
+whole app over socket.io, as a browser does. Prints a table and writes bench/results/app.json.
 
     .venv/bin/python bench/bench_app.py [--rounds 3]
 """
@@ -91,6 +92,21 @@ def summarize(runs: list[dict[str, float]]) -> dict[str, float]:
     }
 
 
+def ratio(numerator: float, denominator: float) -> float:
+    return round(numerator / denominator, 3) if denominator else 0.0
+
+
+def paired(over: list[dict[str, float]], base: list[dict[str, float]]) -> dict[str, float]:
+    """Medians over the same prompt and round measured back to back: robust to outside load."""
+    pairs = list(zip(over, base, strict=True))
+    return {
+        "added_ttft_ms": round(statistics.median(o["ttft_ms"] - b["ttft_ms"] for o, b in pairs), 1),
+        "tok_s_ratio": round(
+            statistics.median(o["decode_tok_s"] / b["decode_tok_s"] for o, b in pairs), 3
+        ),
+    }
+
+
 async def main(rounds: int) -> dict[str, object]:
     with TemporaryDirectory() as data_dir:
         endpoint_port, app_port = free_port(), free_port()
@@ -104,11 +120,17 @@ async def main(rounds: int) -> dict[str, object]:
         try:
             url = f"http://127.0.0.1:{endpoint_port}/v1"
             model, warm_start = await first_chat(app_port, launched)
+            foundry_url = app.wait_for_line(r"own web service \(behind the endpoint\): (\S+)", 30)[
+                1
+            ]
             client = AsyncOpenAI(base_url=url, api_key="bench", max_retries=0)
+            foundry = AsyncOpenAI(base_url=foundry_url, api_key="bench", max_retries=0)
             await direct(client, model, "Hello")  # warm-up, not counted
-            runs: dict[str, list[dict[str, float]]] = {"endpoint": [], "app": []}
+            await direct(foundry, model, "Hello")
+            runs: dict[str, list[dict[str, float]]] = {"foundry": [], "endpoint": [], "app": []}
             for _ in range(rounds):
-                for prompt in PROMPTS:  # interleaved, so drift hits both paths alike
+                for prompt in PROMPTS:  # interleaved, so drift hits every path alike
+                    runs["foundry"].append(await direct(foundry, model, prompt))
                     runs["endpoint"].append(await direct(client, model, prompt))
                     # A new chat per prompt: both paths then send the same one-turn conversation.
                     async with ChainlitSession(f"http://127.0.0.1:{app_port}") as chat:
@@ -116,20 +138,28 @@ async def main(rounds: int) -> dict[str, object]:
                         runs["app"].append(await through_app(chat, prompt))
         finally:
             app.stop()
-    endpoint, app_path = summarize(runs["endpoint"]), summarize(runs["app"])
+    foundry, endpoint, app_path = (summarize(runs[path]) for path in ("foundry", "endpoint", "app"))
     return {
         "model": model,
         "prompts": len(PROMPTS),
         "rounds": rounds,
         "max_tokens": MAX_TOKENS,
         "warm_start_s": round(warm_start, 2),
+        "foundry": foundry,
         "endpoint": endpoint,
         "app": app_path,
-        "app_added_ttft_ms": round(app_path["median_ttft_ms"] - endpoint["median_ttft_ms"], 1),
-        "app_tok_s_ratio": round(
-            app_path["median_decode_tok_s"] / endpoint["median_decode_tok_s"], 3
+        "gateway_added_ttft_ms": round(endpoint["median_ttft_ms"] - foundry["median_ttft_ms"], 1),
+        "gateway_tok_s_ratio": ratio(
+            endpoint["median_decode_tok_s"], foundry["median_decode_tok_s"]
         ),
+        "app_added_ttft_ms": round(app_path["median_ttft_ms"] - endpoint["median_ttft_ms"], 1),
+        "app_tok_s_ratio": ratio(app_path["median_decode_tok_s"], endpoint["median_decode_tok_s"]),
+        "paired": {
+            "gateway": paired(runs["endpoint"], runs["foundry"]),
+            "app": paired(runs["app"], runs["endpoint"]),
+        },
         "targets": {
+            "gateway_added_ttft_ms": "~1",
             "app_added_ttft_ms": "<= 15",
             "app_tok_s_ratio": ">= 0.97",
             "warm_start_s": "<= 10",

@@ -26,6 +26,20 @@ from foundry_local_chat.foundry_runtime import FoundryRuntime, FoundryStartError
 from foundry_local_chat.progress import terminal_progress
 
 
+def access_summary(settings: Settings) -> str:
+    """Who can reach the endpoint: network, API key, browser origins."""
+    address = settings.endpoint_address
+    parts = [
+        "reachable from this machine only"
+        if address.is_loopback
+        else f"listening on {address.host}: other machines can reach it",
+        "API key required (ENDPOINT_API_KEY)" if settings.endpoint_api_key else "any API key works",
+    ]
+    if settings.endpoint_cors_origins:
+        parts.append("browser origins allowed: " + ", ".join(settings.endpoint_cors_origins))
+    return "; ".join(parts)
+
+
 def serve(settings: Settings) -> int:
     runtime = FoundryRuntime(settings)
     try:
@@ -33,7 +47,12 @@ def serve(settings: Settings) -> int:
     except FoundryStartError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    print(f"Foundry Local endpoint: {endpoint.url}  model: {endpoint.model_id}", flush=True)
+    print(
+        f"Foundry Local endpoint: {endpoint.url}  model: {endpoint.model_id} "
+        f"(alias {endpoint.model_alias})",
+        flush=True,
+    )
+    print(access_summary(settings), flush=True)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())

@@ -56,7 +56,8 @@ class Backend:
 
 
 def foundry_backend(endpoint: RunningEndpoint) -> Backend:
-    return Backend(FOUNDRY_LOCAL, endpoint.url, FOUNDRY_API_KEY, endpoint.model_id)
+    key = endpoint.api_key or FOUNDRY_API_KEY  # ENDPOINT_API_KEY when set, else any key works
+    return Backend(FOUNDRY_LOCAL, endpoint.url, key, endpoint.model_id)
 
 
 async def remote_backend(settings: Settings) -> Backend:

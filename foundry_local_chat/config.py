@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlparse
 
 BUNDLED_MODEL_ALIAS = "smollm2-135m-instruct"
 BUNDLED_MODEL_ID = "smollm2-135m-instruct-generic-cpu:1"
@@ -101,6 +103,53 @@ def _header_name(env: Mapping[str, str], name: str) -> str:
     return raw.lower()
 
 
+def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    return tuple(item.strip().rstrip("/") for item in env.get(name, "").split(",") if item.strip())
+
+
+def is_loopback(host: str) -> bool:
+    """True for addresses only this machine can reach (127.0.0.0/8, ::1, localhost)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to any interface
+
+
+@dataclass(frozen=True)
+class EndpointAddress:
+    """Where the public endpoint listens, read from FOUNDRY_ENDPOINT_URL (http://host:port[/v1])."""
+
+    host: str
+    port: int
+
+    @classmethod
+    def parse(cls, url: str) -> EndpointAddress:
+        parsed = urlparse(url)
+        if parsed.scheme != "http" or not parsed.hostname:
+            raise ConfigError(
+                f"FOUNDRY_ENDPOINT_URL={url!r} must be http://host:port: the endpoint serves plain "
+                "HTTP (put a TLS proxy in front of it for https)."
+            )
+        try:
+            port = parsed.port if parsed.port is not None else 80
+        except ValueError:
+            raise ConfigError(f"FOUNDRY_ENDPOINT_URL={url!r} has an invalid port.") from None
+        return cls(parsed.hostname, port)
+
+    @property
+    def is_loopback(self) -> bool:
+        return is_loopback(self.host)
+
+    def client_url(self, port: int | None = None) -> str:
+        """The base URL clients on this machine use: a wildcard bind is reached via loopback."""
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(self.host, self.host)
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port if port is None else port}/v1"
+
+
 @dataclass(frozen=True)
 class GenerationDefaults:
     """Sampling defaults, measured on the bundled 135M model (bench/tune_generation.py).
@@ -125,6 +174,8 @@ class Settings:
     use_foundry_local: bool = True
     endpoint_url: str = DEFAULT_ENDPOINT_URL
     offline: bool | None = None  # None: detect whether the public catalog is reachable
+    endpoint_api_key: str = ""  # clients of the endpoint must send it; empty: any key works
+    endpoint_cors_origins: tuple[str, ...] = ()  # browser origins allowed to call the endpoint
     base_url: str = ""
     api_key: str = ""
     generation: GenerationDefaults = GenerationDefaults()
@@ -137,6 +188,10 @@ class Settings:
     @property
     def database_url_redacted(self) -> str:
         return _redact(self.database_url)
+
+    @property
+    def endpoint_address(self) -> EndpointAddress:
+        return EndpointAddress.parse(self.endpoint_url)
 
     @property
     def wants_bundled_model(self) -> bool:
@@ -153,11 +208,13 @@ class Settings:
         defaults = GenerationDefaults()
         app_data_dir = _dir(env, "APP_DATA_DIR", "XDG_DATA_HOME", ".local/share")
         users_file = env.get("USERS_FILE", "").strip()
-        return cls(
+        settings = cls(
             model=env.get("MODEL", "").strip() or BUNDLED_MODEL_ALIAS,
             system_prompt=env.get("SYSTEM_PROMPT", DEFAULT_SYSTEM_PROMPT),
             use_foundry_local=_flag(env, "FOUNDRY_LOCAL", True),
             endpoint_url=_url(env, "FOUNDRY_ENDPOINT_URL", DEFAULT_ENDPOINT_URL),
+            endpoint_api_key=env.get("ENDPOINT_API_KEY", "").strip(),
+            endpoint_cors_origins=_list(env, "ENDPOINT_CORS_ORIGINS"),
             offline=_optional_flag(env, "FOUNDRY_OFFLINE"),
             base_url=_url(env, "BASE_URL", ""),
             api_key=env.get("API_KEY", "").strip(),
@@ -175,3 +232,18 @@ class Settings:
             users_file=Path(users_file).expanduser() if users_file else None,
             auth_header=_header_name(env, "AUTH_HEADER"),
         )
+        if settings.use_foundry_local:
+            _check_endpoint_exposure(settings, _flag(env, "ENDPOINT_ALLOW_NO_KEY", False))
+        return settings
+
+
+def _check_endpoint_exposure(settings: Settings, allow_no_key: bool) -> None:
+    """An endpoint other machines can reach needs a key, unless that is explicitly allowed."""
+    address = settings.endpoint_address
+    if address.is_loopback or settings.endpoint_api_key or allow_no_key:
+        return
+    raise ConfigError(
+        f"FOUNDRY_ENDPOINT_URL={settings.endpoint_url} listens on {address.host}, which other "
+        "machines can reach, and ENDPOINT_API_KEY is not set. Set ENDPOINT_API_KEY (clients then "
+        "send it as their API key), or ENDPOINT_ALLOW_NO_KEY=1 to serve it to anyone."
+    )

@@ -4,6 +4,9 @@ The bundled model reaches the web service the only way Foundry Local 2.2.1 allow
 private catalog on loopback names it, and a pre-populated model cache makes `download()` a cache
 hit. Catalog models (e.g. MODEL=phi-4-mini) come from the public catalog when it is reachable.
 
+Foundry's web service listens on a private loopback port; clients use the gateway (gateway.py) on
+FOUNDRY_ENDPOINT_URL, which is bound first, so a busy port fails before any model work.
+
 The SDK's manager is a process-wide singleton: `start()` is meant to run once per process (app
 startup or the `serve` command); per-chat state never lives here.
 """
@@ -23,11 +26,13 @@ from urllib.parse import urlparse
 
 from foundry_local_chat.bundled_model import MANIFEST, is_built
 from foundry_local_chat.config import BUNDLED_MODEL_ALIAS, BUNDLED_MODEL_ID, Settings
+from foundry_local_chat.gateway import Gateway, GatewayConfig, Upstream
 from foundry_local_chat.private_catalog import CatalogEntry, PrivateCatalog
 
 log = logging.getLogger(__name__)
 
 PUBLIC_CATALOG_URL = "https://api.catalog.azureml.ms/asset-gallery/v1.0/models"
+FOUNDRY_WEB_BIND = "http://127.0.0.1:0"  # Foundry's own web service: loopback, a free port
 BUNDLED_ENTRY = CatalogEntry(
     publisher="foundry-local-chat",
     name=BUNDLED_MODEL_ID.split(":")[0],
@@ -47,9 +52,11 @@ class FoundryStartError(RuntimeError):
 
 @dataclass(frozen=True)
 class RunningEndpoint:
-    url: str  # e.g. http://127.0.0.1:5273/v1
-    model_id: str  # the full variant id the endpoint expects in requests
-    model_alias: str
+    url: str  # the public endpoint (the gateway), e.g. http://127.0.0.1:5273/v1
+    model_id: str  # the full variant id the endpoint serves (and lists in /v1/models)
+    model_alias: str  # accepted in requests as well
+    api_key: str = ""  # clients must send it; empty: any key works
+    foundry_url: str = ""  # Foundry's own web service behind the gateway (for benchmarks)
 
 
 def public_catalog_reachable(timeout: float = 1.5) -> bool:
@@ -99,6 +106,7 @@ class FoundryRuntime:
         self.settings = settings
         self._catalog_server: PrivateCatalog | None = None
         self._manager = None
+        self._gateway: Gateway | None = None
         self.endpoint: RunningEndpoint | None = None
 
     @property
@@ -140,16 +148,17 @@ class FoundryRuntime:
             model_cache_dir=str(self.foundry_cache),
             logs_dir=str(data_dir / "logs"),
             catalog_urls=self._catalog_urls(),
-            web=Configuration.WebService(urls=_bind_url(self.settings.endpoint_url)),
+            web=Configuration.WebService(urls=FOUNDRY_WEB_BIND),
             disable_nonessential_telemetry=True,
         )
         FoundryLocalManager.initialize(config)
         return FoundryLocalManager.instance
 
     def start(self, progress: Progress | None = None) -> RunningEndpoint:
-        """Initialize, download (with progress) and load the model, then start the web service."""
+        """Open the endpoint, initialize, download (with progress) and load the model, serve it."""
         report = progress or (lambda stage, percent: None)
         try:
+            self._gateway = self._open_gateway()
             report("start runtime", None)
             self._manager = self._initialize_manager()
             model = self._find_model(self.settings.model)
@@ -165,8 +174,16 @@ class FoundryRuntime:
         except Exception as error:  # the SDK raises plain exceptions with native messages
             self.stop()
             raise FoundryStartError(f"Foundry Local failed to start: {error}") from error
-        url = self._manager.urls[0].rstrip("/") + "/v1"
-        self.endpoint = RunningEndpoint(url=url, model_id=model.id, model_alias=model.alias)
+        foundry_url = self._manager.urls[0].rstrip("/")
+        self._gateway.route_to(Upstream(foundry_url, {model.alias: model.id}))
+        log.info("Foundry Local's own web service (behind the endpoint): %s/v1", foundry_url)
+        self.endpoint = RunningEndpoint(
+            url=self.settings.endpoint_address.client_url(self._gateway.port),
+            model_id=model.id,
+            model_alias=model.alias,
+            api_key=self.settings.endpoint_api_key,
+            foundry_url=f"{foundry_url}/v1",
+        )
         report("ready", 100.0)
         return self.endpoint
 
@@ -186,6 +203,26 @@ class FoundryRuntime:
             raise FoundryStartError(f"Foundry Local could not prepare {name}: {error}") from error
         report("ready", 100.0)
 
+    def _open_gateway(self) -> Gateway:
+        address = self.settings.endpoint_address
+        gateway = Gateway(
+            GatewayConfig(
+                host=address.host,
+                port=address.port,
+                api_key=self.settings.endpoint_api_key,
+                cors_origins=self.settings.endpoint_cors_origins,
+            )
+        )
+        try:
+            gateway.start()
+        except OSError as error:
+            raise FoundryStartError(
+                f"The endpoint cannot listen on FOUNDRY_ENDPOINT_URL={self.settings.endpoint_url}: "
+                f"{error.strerror or error}. Another process (an earlier `make serve` or "
+                "`make run`?) may hold the port: stop it, or choose another port."
+            ) from error
+        return gateway
+
     def _find_model(self, name: str):  # -> IModel
         catalog = self._manager.catalog
         model = catalog.get_model_variant(name) if ":" in name else catalog.get_model(name)
@@ -198,6 +235,9 @@ class FoundryRuntime:
         return model
 
     def stop(self) -> None:
+        if self._gateway is not None:
+            self._gateway.close()
+            self._gateway = None
         if self._manager is not None:
             self._manager.close()
             self._manager = None
@@ -205,9 +245,3 @@ class FoundryRuntime:
             self._catalog_server.close()
             self._catalog_server = None
         self.endpoint = None
-
-
-def _bind_url(endpoint_url: str) -> str:
-    """The web service binds scheme://host:port; a /v1 suffix in the setting is tolerated."""
-    parsed = urlparse(endpoint_url)
-    return f"{parsed.scheme}://{parsed.netloc}"

@@ -11,6 +11,7 @@ from foundry_local_chat.bundled_model import is_built
 from foundry_local_chat.config import Settings
 from tests.support.postgres import PostgresServer
 from tests.support.processes import (
+    Endpoint,
     RunningProcess,
     clean_env,
     free_port,
@@ -31,25 +32,32 @@ def bundled_model_dir() -> Path:
     return model_dir
 
 
+ENDPOINT_API_KEY = "test-endpoint-key"
+BROWSER_ORIGIN = "http://localhost:3000"  # where Open WebUI runs in a browser
+
+
 @pytest.fixture(scope="session")
 def endpoint(
     bundled_model_dir: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[dict[str, str]]:
-    """A real Foundry Local endpoint (the `serve` command) serving the bundled model."""
+) -> Iterator[Endpoint]:
+    """The real endpoint (`serve`) serving the bundled model, set up as for Open WebUI:
+    an API key, and CORS for a browser origin."""
     port = free_port()
     env = clean_env({
         "FOUNDRY_ENDPOINT_URL": f"http://127.0.0.1:{port}",
         "FOUNDRY_OFFLINE": "1",
         "APP_DATA_DIR": str(tmp_path_factory.mktemp("endpoint-data")),
+        "ENDPOINT_API_KEY": ENDPOINT_API_KEY,
+        "ENDPOINT_CORS_ORIGINS": BROWSER_ORIGIN,
     })  # fmt: skip
-    process, url, model = start_endpoint(env)
-    yield {"url": url, "model": model}
-    process.stop()
+    running = start_endpoint(env)
+    yield running
+    running.process.stop()
 
 
 @pytest.fixture
-async def proxy(endpoint: dict[str, str]) -> AsyncIterator[RecordingProxy]:
-    recording = await RecordingProxy(endpoint["url"]).start()
+async def proxy(endpoint: Endpoint) -> AsyncIterator[RecordingProxy]:
+    recording = await RecordingProxy(endpoint.url, api_key=endpoint.api_key).start()
     yield recording
     await recording.close()
 

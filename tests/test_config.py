@@ -84,3 +84,50 @@ def test_sign_in_settings() -> None:
     assert settings.auth_header == "x-remote-user"
     with pytest.raises(ConfigError, match="AUTH_HEADER='X Remote' is not an HTTP header name"):
         Settings.from_env({"AUTH_HEADER": "X Remote"})
+
+
+def test_the_endpoint_settings_are_read() -> None:
+    settings = Settings.from_env({
+        "FOUNDRY_ENDPOINT_URL": "http://0.0.0.0:6000/v1", "ENDPOINT_API_KEY": " s3cret ",
+        "ENDPOINT_CORS_ORIGINS": "http://localhost:3000/, https://chat.example.org",
+    })  # fmt: skip
+    assert settings.endpoint_api_key == "s3cret"
+    assert settings.endpoint_cors_origins == ("http://localhost:3000", "https://chat.example.org")
+    address = settings.endpoint_address
+    assert (address.host, address.port, address.is_loopback) == ("0.0.0.0", 6000, False)
+    assert address.client_url() == "http://127.0.0.1:6000/v1"  # how this machine reaches it
+
+
+@pytest.mark.parametrize(
+    ("url", "reachable_from_elsewhere"),
+    [
+        ("http://127.0.0.1:5273", False),
+        ("http://127.0.0.2:5273", False),
+        ("http://localhost:5273", False),
+        ("http://[::1]:5273", False),
+        ("http://0.0.0.0:5273", True),
+        ("http://[::]:5273", True),
+        ("http://192.168.1.20:5273", True),
+        ("http://my-host:5273", True),
+    ],
+)
+def test_an_endpoint_other_machines_can_reach_needs_a_key(
+    url: str, reachable_from_elsewhere: bool
+) -> None:
+    env = {"FOUNDRY_ENDPOINT_URL": url}
+    if reachable_from_elsewhere:
+        with pytest.raises(
+            ConfigError, match=r"^FOUNDRY_ENDPOINT_URL=.*ENDPOINT_API_KEY is not set"
+        ):
+            Settings.from_env(env)
+        assert Settings.from_env({**env, "ENDPOINT_API_KEY": "k"}).endpoint_api_key == "k"
+        assert Settings.from_env({**env, "ENDPOINT_ALLOW_NO_KEY": "1"}).endpoint_api_key == ""
+    else:
+        assert Settings.from_env(env).endpoint_address.is_loopback
+    # The app alone (FOUNDRY_LOCAL=0) opens no endpoint, so there is nothing to protect.
+    assert Settings.from_env({**env, "FOUNDRY_LOCAL": "0"}).use_foundry_local is False
+
+
+def test_the_endpoint_serves_plain_http() -> None:
+    with pytest.raises(ConfigError, match=r"^FOUNDRY_ENDPOINT_URL='https://127.0.0.1:5273'"):
+        Settings.from_env({"FOUNDRY_ENDPOINT_URL": "https://127.0.0.1:5273"})

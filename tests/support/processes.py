@@ -31,6 +31,7 @@ def clean_env(overrides: Mapping[str, str]) -> dict[str, str]:
         "MODEL", "BASE_URL", "API_KEY", "SYSTEM_PROMPT", "FOUNDRY_LOCAL", "FOUNDRY_ENDPOINT_URL",
         "FOUNDRY_OFFLINE", "APP_DATA_DIR", "MAX_TOKENS", "TEMPERATURE", "TOP_P",
         "DATABASE_URL", "USERS_FILE", "AUTH_HEADER", "CHAINLIT_AUTH_SECRET",
+        "ENDPOINT_API_KEY", "ENDPOINT_ALLOW_NO_KEY", "ENDPOINT_CORS_ORIGINS",
     }  # fmt: skip
     env = {k: v for k, v in os.environ.items() if k not in app_variables}
     env["PYTHONUNBUFFERED"] = "1"
@@ -70,12 +71,23 @@ class RunningProcess:
                 return match
 
     def wait_for_exit(self, timeout: float) -> int:
-        """The exit code, once the process ended and all its output was read."""
-        returncode = self.process.wait(timeout)
-        deadline = time.monotonic() + 10
+        """Block until the process ends and all its output has been read; its exit code."""
+        deadline = time.monotonic() + timeout
         while self._queue.get(timeout=max(0.0, deadline - time.monotonic())) is not None:
-            pass
-        return returncode
+            pass  # lines are kept in self.lines by the reader
+        self._queue.put(None)  # later waiters must still learn that it has ended
+        return self.process.wait(max(0.0, deadline - time.monotonic()))
+
+    def skip_output_so_far(self) -> None:
+        """The next wait_for_line only looks at lines printed from now on."""
+        while True:
+            try:
+                line = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if line is None:  # the process has exited: waiters must still learn that
+                self._queue.put(None)
+                return
 
     @property
     def output(self) -> str:
@@ -115,11 +127,24 @@ def start(
     return running
 
 
-def start_endpoint(env: Mapping[str, str], timeout: float = 120) -> tuple[RunningProcess, str, str]:
-    """`python -m foundry_local_chat serve`; returns the process, its /v1 URL and model id."""
+@dataclass
+class Endpoint:
+    """A running `serve` command: what its ready line says, and the process."""
+
+    url: str  # …/v1
+    model: str  # the served variant id
+    alias: str
+    api_key: str
+    process: RunningProcess
+
+
+def start_endpoint(env: Mapping[str, str], timeout: float = 120) -> Endpoint:
+    """`python -m foundry_local_chat serve`, once it says it is ready."""
     running = start([sys.executable, "-m", "foundry_local_chat", "serve"], env)
-    match = running.wait_for_line(r"Foundry Local endpoint: (\S+)\s+model: (\S+)", timeout)
-    return running, match.group(1), match.group(2)
+    ready = r"Foundry Local endpoint: (\S+)\s+model: (\S+) \(alias (\S+)\)"
+    match = running.wait_for_line(ready, timeout)
+    api_key = env.get("ENDPOINT_API_KEY", "")
+    return Endpoint(match[1], match[2], match[3], api_key, running)
 
 
 def start_chainlit(env: Mapping[str, str], port: int, timeout: float = 120) -> RunningProcess:

@@ -25,8 +25,9 @@ class RecordedRequest:
 
 
 class RecordingProxy:
-    def __init__(self, upstream: str) -> None:
+    def __init__(self, upstream: str, api_key: str = "") -> None:
         self.upstream = upstream.rstrip("/")  # …/v1
+        self.api_key = api_key  # the upstream's key, sent whatever the app sends
         self.requests: list[RecordedRequest] = []
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -73,6 +74,8 @@ class RecordingProxy:
             )
         target = self.upstream + request.path.removeprefix("/v1")
         headers = {"Content-Type": request.headers.get("Content-Type", "application/json")}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
         try:
             async with self._session.request(
                 request.method, target, data=raw, headers=headers

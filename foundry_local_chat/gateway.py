@@ -1,0 +1,364 @@
+"""The public OpenAI-compatible endpoint: a thin gateway in front of Foundry Local's web service.
+
+Foundry Local listens on a private loopback port; the gateway listens on FOUNDRY_ENDPOINT_URL and
+adds what Open WebUI and the openai SDK need (README, "The endpoint"): an optional API key, model
+aliases, errors with the right HTTP status (also when Foundry sends one inside a 200 stream), one
+copy of each header, a 400 instead of a 500 for unsupported options, and optional CORS. Streams
+pass through chunk by chunk; when a client goes away the request to Foundry is closed, which stops
+its generation.
+
+The gateway runs its own event loop in a daemon thread, so it never competes with Chainlit's
+loop. It listens before the model is ready (a busy port fails at once); until `route_to()` it
+answers 503 with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+import threading
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from foundry_local_chat.openai_errors import SERVER_ERROR, ApiError, context_budget, from_foundry
+from foundry_local_chat.request_rules import resolve_model, unsupported, with_room_for_output
+
+log = logging.getLogger(__name__)
+
+JSON_TYPE = "application/json"
+SSE_HEADERS = {
+    "Content-Type": "text/event-stream",
+    "Cache-Control": "no-cache",
+    "X-Accel-Buffering": "no",  # reverse proxies (nginx) must not buffer the stream either
+}
+CORS_METHODS = "GET, POST, OPTIONS"
+CORS_HEADERS = "Authorization, Content-Type"
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """Foundry Local's own web service and the aliases of the model it serves."""
+
+    url: str  # http://127.0.0.1:PORT, without /v1
+    aliases: Mapping[str, str] = field(default_factory=dict)  # alias -> served variant id
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    host: str
+    port: int  # 0 picks a free port
+    api_key: str = ""  # empty: any key (or none) is accepted
+    cors_origins: tuple[str, ...] = ()  # browser origins allowed to call the endpoint; "*" for any
+
+
+def error_response(error: ApiError) -> web.Response:
+    headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+    return web.json_response(error.body(), status=error.status, headers=headers)
+
+
+class _Service:
+    """The HTTP handlers; `upstream` stays None until Foundry Local serves the model."""
+
+    def __init__(self, config: GatewayConfig) -> None:
+        self.config = config
+        self.upstream: Upstream | None = None
+        self.session: aiohttp.ClientSession | None = None
+
+    def app(self) -> web.Application:
+        app = web.Application(middlewares=[self._guard], client_max_size=64 * 1024**2)
+        app.cleanup_ctx.append(self._client_session)
+        app.on_response_prepare.append(self._add_cors_headers)
+        app.router.add_post("/v1/chat/completions", self.chat_completions)
+        app.router.add_get("/v1/models/{model}", self.retrieve_model)
+        app.router.add_route("*", "/v1/{tail:.*}", self.pass_through)
+        return app
+
+    async def _client_session(self, _: web.Application) -> AsyncIterator[None]:
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=5)  # generation may take minutes
+        self.session = aiohttp.ClientSession(timeout=timeout, auto_decompress=False)
+        yield
+        await self.session.close()
+
+    # -- checks every request passes ----------------------------------------------------------
+
+    @web.middleware
+    async def _guard(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.method == "OPTIONS":
+            return self._preflight(request)
+        if not self._authorized(request):
+            return error_response(
+                ApiError(
+                    401,
+                    "Missing or wrong API key: send `Authorization: Bearer <key>` with the key "
+                    "this endpoint was started with (ENDPOINT_API_KEY).",
+                    code="invalid_api_key",
+                )
+            )
+        if self.upstream is None:
+            return error_response(
+                ApiError(503, "Foundry Local is still starting: the model is not ready yet.",
+                         SERVER_ERROR, code="model_not_ready")
+            )  # fmt: skip
+        try:
+            return await handler(request)
+        except web.HTTPException as http_error:  # e.g. no such route, or a body too large
+            message = (
+                f"{request.method} {request.path} is not served here: "
+                "the OpenAI-compatible API is under /v1."
+                if http_error.status in (404, 405)
+                else http_error.text or http_error.reason
+            )
+            return error_response(ApiError(http_error.status, message))
+        except aiohttp.ClientError as error:
+            return error_response(
+                ApiError(502, f"Foundry Local's web service did not answer: {error}", SERVER_ERROR)
+            )
+
+    def _authorized(self, request: web.Request) -> bool:
+        if not self.config.api_key:
+            return True
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(
+            given.strip().encode(), self.config.api_key.encode()
+        )
+
+    # -- CORS (browser clients such as Open WebUI's direct connections) ------------------------
+
+    def _allowed_origin(self, origin: str | None) -> str | None:
+        origins = self.config.cors_origins
+        if not origin or not origins:
+            return None
+        if "*" in origins:
+            return "*"
+        return origin if origin.rstrip("/") in origins else None
+
+    def _preflight(self, request: web.Request) -> web.Response:
+        origin = request.headers.get("Origin")
+        if origin is None:  # not a CORS preflight: say what the endpoint accepts
+            return web.Response(status=204, headers={"Allow": CORS_METHODS})
+        if self._allowed_origin(origin) is None:
+            return error_response(
+                ApiError(403, f"Origin {origin} may not call this endpoint from a browser: add it "
+                         "to ENDPOINT_CORS_ORIGINS.", code="cors_origin_not_allowed")
+            )  # fmt: skip
+        requested = request.headers.get("Access-Control-Request-Headers")
+        return web.Response(
+            status=204,
+            headers={
+                "Access-Control-Allow-Methods": CORS_METHODS,
+                "Access-Control-Allow-Headers": requested or CORS_HEADERS,
+                "Access-Control-Max-Age": "600",
+            },
+        )
+
+    async def _add_cors_headers(self, request: web.Request, response: web.StreamResponse) -> None:
+        allowed = self._allowed_origin(request.headers.get("Origin"))
+        if allowed is not None:
+            response.headers["Access-Control-Allow-Origin"] = allowed
+            response.headers["Vary"] = "Origin"
+
+    # -- routes ---------------------------------------------------------------------------------
+
+    async def chat_completions(self, request: web.Request) -> web.StreamResponse:
+        assert self.upstream is not None
+        raw = await request.read()
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return error_response(ApiError(400, "The request body must be a JSON object."))
+        if refused := unsupported(body):
+            return error_response(refused)
+        resolved = resolve_model(body, self.upstream.aliases)
+        data = raw if resolved is body else json.dumps(resolved).encode()
+        result = await self._complete(request, data)
+        if isinstance(result, ApiError):
+            retry = with_room_for_output(resolved, context_budget(result.message))
+            if retry is not None:
+                result = await self._complete(request, json.dumps(retry).encode())
+        return error_response(result) if isinstance(result, ApiError) else result
+
+    async def _complete(self, request: web.Request, data: bytes) -> web.StreamResponse | ApiError:
+        """One request to Foundry; its error (also one sent as a stream's first event) returned."""
+        assert self.session is not None and self.upstream is not None
+        url = f"{self.upstream.url}/v1/chat/completions"
+        async with self.session.post(url, data=data, headers={"Content-Type": JSON_TYPE}) as reply:
+            try:
+                if reply.status != 200:
+                    return from_foundry(reply.status, await _payload(reply))
+                if reply.content_type != "text/event-stream":
+                    return web.Response(body=await reply.read(), content_type=JSON_TYPE)
+                first = await _read_event(reply.content)
+                if (error := _event_error(first)) is not None:
+                    reply.close()  # the stream ends here; its connection is not worth reusing
+                    return error
+                return await _relay(request, reply, first)
+            except BaseException:
+                reply.close()  # a client that went away must not keep Foundry generating
+                raise
+
+    async def retrieve_model(self, request: web.Request) -> web.StreamResponse:
+        assert self.upstream is not None
+        model = request.match_info["model"]  # decoded: `%3A` works as well as `:`
+        model = self.upstream.aliases.get(model, model)
+        return await self._forward(request, f"/v1/models/{model}", b"")
+
+    async def pass_through(self, request: web.Request) -> web.StreamResponse:
+        """Any other /v1 route as Foundry serves it, with aliases resolved and errors translated."""
+        assert self.upstream is not None
+        data = await request.read()
+        if data and request.content_type == JSON_TYPE:
+            with contextlib.suppress(ValueError):
+                body = json.loads(data)
+                if isinstance(body, dict):
+                    resolved = resolve_model(body, self.upstream.aliases)
+                    data = data if resolved is body else json.dumps(resolved).encode()
+        return await self._forward(request, request.rel_url.raw_path_qs, data)
+
+    async def _forward(self, request: web.Request, path_qs: str, data: bytes) -> web.StreamResponse:
+        assert self.session is not None and self.upstream is not None
+        headers = {"Content-Type": request.headers.get("Content-Type", JSON_TYPE)}
+        url = f"{self.upstream.url}{path_qs}"
+        async with self.session.request(
+            request.method, url, data=data or None, headers=headers
+        ) as reply:
+            try:
+                if reply.status >= 400:
+                    return error_response(from_foundry(reply.status, await _payload(reply)))
+                if reply.content_type == "text/event-stream":
+                    return await _relay(request, reply, b"")
+                return web.Response(
+                    status=reply.status, body=await reply.read(), content_type=reply.content_type
+                )
+            except BaseException:
+                reply.close()
+                raise
+
+
+async def _payload(reply: aiohttp.ClientResponse) -> Any:
+    raw = await reply.read()
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw.decode(errors="replace").strip()
+
+
+async def _read_event(content: aiohttp.StreamReader) -> bytes:
+    """The first server-sent event (up to its blank line), or everything if the stream ends."""
+    event = b""
+    while line := await content.readline():
+        event += line
+        if line in (b"\n", b"\r\n"):
+            break
+    return event
+
+
+def _event_error(event: bytes) -> ApiError | None:
+    """Foundry reports a rejected streaming request as a 200 with one `data: {"error":…}` event."""
+    for line in event.splitlines():
+        if line.startswith(b"data:"):
+            try:
+                payload = json.loads(line[5:])
+            except ValueError:
+                return None
+            if isinstance(payload, dict) and "error" in payload:
+                return from_foundry(None, payload)
+            return None
+    return None
+
+
+async def _relay(
+    request: web.Request, reply: aiohttp.ClientResponse, first: bytes
+) -> web.StreamResponse:
+    """Pass the stream on as it arrives: each chunk is written (and so sent) at once."""
+    response = web.StreamResponse(headers=SSE_HEADERS)
+    await response.prepare(request)
+    chunks = 0
+    try:
+        if first:
+            await response.write(first)
+        async for chunk in reply.content.iter_any():
+            await response.write(chunk)
+            chunks += 1
+    except asyncio.CancelledError:  # the client disconnected (handler cancellation)
+        _client_left(reply, chunks)
+        raise
+    except ConnectionResetError:  # the client disconnected while a chunk was being written
+        _client_left(reply, chunks)
+        return response
+    except aiohttp.ClientError as error:  # headers are sent: the stream can only end here
+        log.warning("Foundry Local broke off a stream after %d chunks: %s", chunks, error)
+        return response
+    await response.write_eof()
+    return response
+
+
+def _client_left(reply: aiohttp.ClientResponse, chunks: int) -> None:
+    reply.close()  # Foundry Local stops generating when its client goes away
+    log.info("client left a stream after %d chunks: closed its request to Foundry Local", chunks)
+
+
+class Gateway:
+    """Serves the public endpoint from a daemon thread with its own event loop."""
+
+    def __init__(self, config: GatewayConfig) -> None:
+        self.config = config
+        self.port: int | None = None
+        self._service = _Service(config)
+        self._ready = threading.Event()
+        self._start_error: Exception | None = None
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+
+    def start(self, timeout: float = 30) -> None:
+        """Listen on host:port; raises OSError when that is impossible (e.g. the port is taken)."""
+        self._thread = threading.Thread(
+            target=asyncio.run, args=(self._serve(),), name="endpoint-gateway", daemon=True
+        )
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise TimeoutError(f"the endpoint gateway did not start in {timeout} s")
+        if self._start_error is not None:
+            self._thread.join()
+            raise self._start_error
+
+    def route_to(self, upstream: Upstream) -> None:
+        """From now on, forward to Foundry Local's web service at `upstream`."""
+        self._service.upstream = upstream
+
+    def close(self) -> None:
+        if self._loop is not None and self._stopping is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has already ended
+                self._loop.call_soon_threadsafe(self._stopping.set)
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    async def _serve(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
+        runner = web.AppRunner(
+            self._service.app(), handler_cancellation=True, access_log=None, shutdown_timeout=1.0
+        )
+        try:
+            await runner.setup()
+            await web.TCPSite(runner, self.config.host, self.config.port).start()
+        except Exception as error:
+            self._start_error = error
+            await runner.cleanup()
+            self._ready.set()
+            return
+        self.port = runner.addresses[0][1]
+        self._ready.set()
+        try:
+            await self._stopping.wait()
+        finally:
+            await runner.cleanup()

@@ -1,0 +1,322 @@
+"""The gateway in front of a stand-in for Foundry Local's web service that has its measured quirks.
+
+The stand-in lets a test decide exactly what "Foundry" sends and when, so each fix is shown
+against the fault it fixes: duplicated headers, an error inside a 200 stream, a 2048-token
+output reservation, a client that leaves mid-stream. test_openai_conformance.py checks the same
+behaviour end to end against the real runtime.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
+
+import aiohttp
+import openai
+import pytest
+from aiohttp import web
+
+from foundry_local_chat.gateway import Gateway, GatewayConfig, Upstream
+from tests.support.processes import free_port
+
+MODEL_ID = "smollm2-135m-instruct-generic-cpu:1"
+ALIASES = {"smollm2-135m-instruct": MODEL_ID}
+CHAT = {"model": MODEL_ID, "messages": [{"role": "user", "content": "Hi"}], "stream": True}
+BUDGET_ERROR = {
+    "error": {
+        "code": None, "param": None, "type": "invalid_request_error",
+        "message": "search_options.cc:108 int fl::ValidateGeneratorRequestBudget(int64_t, int, "
+        "int) request requires 8578 total tokens (6530 input + 2048 output), which exceeds the "
+        "model's maximum context length of 8192 tokens",
+    }
+}  # fmt: skip
+
+
+def chunk(content: str) -> bytes:
+    payload = {"choices": [{"delta": {"content": content}, "finish_reason": None, "index": 0}]}
+    return f"data: {json.dumps(payload)}\n\n".encode()
+
+
+TIMEOUT = aiohttp.ClientTimeout(total=30)  # everything here takes milliseconds
+Reply = Callable[[web.Request, dict[str, Any]], Awaitable[web.StreamResponse]]
+
+
+class FakeFoundry:
+    """Answers /v1/chat/completions with `reply`; records each request body it received."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict[str, Any]] = []
+        self.reply: Reply = self.stream_of(chunk("Hello"), b"data: [DONE]\n\n")
+        self.stream_closed_early = asyncio.Event()
+        self.url = ""
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> FakeFoundry:
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", self._chat)
+        # Like Foundry, it notices a client that went away (its handler is cancelled).
+        self._runner = web.AppRunner(app, handler_cancellation=True)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
+        return self
+
+    async def close(self) -> None:
+        assert self._runner is not None
+        await self._runner.cleanup()
+
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        self.bodies.append(body)
+        return await self.reply(request, body)
+
+    @staticmethod
+    async def open_stream(request: web.Request) -> web.StreamResponse:
+        """A 200 event stream with Foundry's doubled headers."""
+        response = web.StreamResponse()
+        for name, value in [
+            ("Content-Type", "text/event-stream"), ("Content-Type", "text/event-stream"),
+            ("Cache-Control", "no-cache"), ("Cache-Control", "no-cache"),
+        ]:  # fmt: skip
+            response.headers.add(name, value)
+        await response.prepare(request)
+        return response
+
+    def stream_of(self, *events: bytes) -> Reply:
+        async def reply(request: web.Request, body: dict[str, Any]) -> web.StreamResponse:
+            response = await self.open_stream(request)
+            for event in events:
+                await response.write(event)
+            return response
+
+        return reply
+
+
+@pytest.fixture
+async def foundry() -> AsyncIterator[FakeFoundry]:
+    fake = await FakeFoundry().start()
+    yield fake
+    await fake.close()
+
+
+GatewayFactory = Callable[..., str]
+
+
+@pytest.fixture
+def open_gateway(foundry: FakeFoundry) -> Iterator[GatewayFactory]:
+    """Start a gateway in front of the fake (its own thread and loop); returns its /v1 URL."""
+    gateways: list[Gateway] = []
+
+    def open_(upstream: str | None = None, ready: bool = True, **config: Any) -> str:
+        gateway = Gateway(GatewayConfig(host="127.0.0.1", port=0, **config))
+        gateway.start()
+        gateways.append(gateway)
+        if ready:
+            gateway.route_to(Upstream(upstream or foundry.url, ALIASES))
+        return f"http://127.0.0.1:{gateway.port}/v1"
+
+    yield open_
+    for gateway in gateways:
+        gateway.close()
+
+
+async def post(url: str, body: dict[str, Any], **headers: str) -> tuple[int, Any, list[str]]:
+    """POST to /chat/completions: status, JSON body or event lines, and the Content-Type values."""
+    async with (
+        aiohttp.ClientSession(timeout=TIMEOUT) as session,
+        session.post(f"{url}/chat/completions", json=body, headers=headers) as response,
+    ):
+        content_types = response.headers.getall("Content-Type", [])
+        if response.content_type == "text/event-stream":
+            lines = [line.decode().strip() async for line in response.content]
+            return response.status, [line for line in lines if line], content_types
+        return response.status, await response.json(), content_types
+
+
+async def test_requests_before_the_model_is_ready_get_a_503_saying_so(
+    open_gateway: GatewayFactory,
+) -> None:
+    status, body, _ = await post(open_gateway(ready=False), CHAT)
+    assert status == 503
+    assert body["error"]["code"] == "model_not_ready"
+
+
+async def test_an_alias_reaches_foundry_as_the_served_id(
+    open_gateway: GatewayFactory, foundry: FakeFoundry
+) -> None:
+    status, _, _ = await post(open_gateway(), {**CHAT, "model": "smollm2-135m-instruct"})
+    assert status == 200
+    assert [body["model"] for body in foundry.bodies] == [MODEL_ID]
+
+
+async def test_stream_headers_arrive_once(
+    open_gateway: GatewayFactory, foundry: FakeFoundry
+) -> None:
+    _, _, direct = await post(f"{foundry.url}/v1", CHAT)
+    assert direct == ["text/event-stream", "text/event-stream"]  # the fault being fixed
+
+    status, lines, content_types = await post(open_gateway(), CHAT)
+    assert status == 200
+    assert content_types == ["text/event-stream"]
+    assert lines == [chunk("Hello").decode().strip(), "data: [DONE]"]
+
+
+async def test_an_error_as_the_first_stream_event_becomes_an_http_400(
+    open_gateway: GatewayFactory, foundry: FakeFoundry
+) -> None:
+    foundry.reply = foundry.stream_of(f"data: {json.dumps(BUDGET_ERROR)}\n\n".encode())
+    url = open_gateway()
+    status, body, content_types = await post(url, {**CHAT, "max_tokens": 2048})
+    assert (status, content_types) == (400, ["application/json; charset=utf-8"])
+    assert body["error"]["code"] == "context_length_exceeded"
+
+    client = openai.AsyncOpenAI(base_url=url, api_key="any", max_retries=0)
+    with pytest.raises(openai.BadRequestError):  # not a bare APIError without a status
+        await client.chat.completions.create(
+            model=MODEL_ID, messages=CHAT["messages"], max_tokens=2048, stream=True
+        )
+
+
+async def test_keep_alive_comments_during_a_long_prefill_pass_through(
+    open_gateway: GatewayFactory, foundry: FakeFoundry
+) -> None:
+    foundry.reply = foundry.stream_of(b": keep-alive\n\n", chunk("Hi"), b"data: [DONE]\n\n")
+    status, lines, _ = await post(open_gateway(), CHAT)
+    assert status == 200
+    assert lines == [": keep-alive", chunk("Hi").decode().strip(), "data: [DONE]"]
+
+
+async def test_a_long_prompt_without_max_tokens_is_retried_with_the_room_left(
+    open_gateway: GatewayFactory, foundry: FakeFoundry
+) -> None:
+    answer = foundry.stream_of(chunk("Fits."), b"data: [DONE]\n\n")
+    reject = foundry.stream_of(f"data: {json.dumps(BUDGET_ERROR)}\n\n".encode())
+
+    async def reply(request: web.Request, body: dict[str, Any]) -> web.StreamResponse:
+        return await (answer if "max_completion_tokens" in body else reject)(request, body)
+
+    foundry.reply = reply
+    status, lines, _ = await post(open_gateway(), CHAT)
+    assert status == 200 and lines[-1] == "data: [DONE]"
+    assert [body.get("max_completion_tokens") for body in foundry.bodies] == [None, 8192 - 6530]
+
+
+async def test_each_event_is_sent_on_before_the_next_one_exists(
+    open_gateway: GatewayFactory, foundry: FakeFoundry
+) -> None:
+    events = [chunk("one"), chunk("two"), chunk("three"), b"data: [DONE]\n\n"]
+    seen_by_client = [asyncio.Event() for _ in events]
+
+    async def reply(request: web.Request, body: dict[str, Any]) -> web.StreamResponse:
+        response = await foundry.open_stream(request)
+        for event, seen in zip(events, seen_by_client, strict=True):
+            await response.write(event)
+            await seen.wait()  # a gateway that buffered would never deliver this event
+        return response
+
+    foundry.reply = reply
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{open_gateway()}/chat/completions", json=CHAT) as response,
+    ):
+        for event, seen in zip(events, seen_by_client, strict=True):
+            line = await asyncio.wait_for(response.content.readline(), timeout=10)
+            assert line + await response.content.readline() == event
+            seen.set()
+
+
+async def test_a_client_leaving_mid_stream_closes_the_request_to_foundry(
+    open_gateway: GatewayFactory, foundry: FakeFoundry
+) -> None:
+    async def endless(request: web.Request, body: dict[str, Any]) -> web.StreamResponse:
+        response = await foundry.open_stream(request)
+        await response.write(chunk("one"))
+        try:
+            await asyncio.Event().wait()  # generating "forever", until the gateway hangs up
+        except asyncio.CancelledError:
+            foundry.stream_closed_early.set()
+            raise
+        return response
+
+    foundry.reply = endless
+    async with aiohttp.ClientSession() as session:
+        response = await session.post(f"{open_gateway()}/chat/completions", json=CHAT)
+        assert (await response.content.readline()).startswith(b"data:")
+        response.close()  # the client goes away
+    await asyncio.wait_for(foundry.stream_closed_early.wait(), timeout=10)
+
+
+async def test_with_a_key_only_requests_that_send_it_get_through(
+    open_gateway: GatewayFactory,
+) -> None:
+    url = open_gateway(api_key="k1")
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "k1"}):
+        status, body, _ = await post(url, CHAT, **headers)
+        assert status == 401, headers
+        assert body["error"]["code"] == "invalid_api_key"
+    status, _, _ = await post(url, CHAT, Authorization="Bearer k1")
+    assert status == 200
+
+
+async def test_without_a_key_any_key_or_none_is_accepted(open_gateway: GatewayFactory) -> None:
+    url = open_gateway()
+    assert (await post(url, CHAT))[0] == 200
+    assert (await post(url, CHAT, Authorization="Bearer whatever"))[0] == 200
+
+
+async def test_cors_lets_only_the_configured_browser_origins_in(
+    open_gateway: GatewayFactory,
+) -> None:
+    url = open_gateway(api_key="k1", cors_origins=("http://localhost:3000",))
+    preflight = {"Access-Control-Request-Method": "POST",
+                 "Access-Control-Request-Headers": "authorization,content-type"}  # fmt: skip
+    async with aiohttp.ClientSession() as session:
+        async with session.options(
+            f"{url}/chat/completions", headers={"Origin": "http://localhost:3000", **preflight}
+        ) as allowed:
+            assert allowed.status == 204  # no key needed: browsers send none with a preflight
+            assert allowed.headers["Access-Control-Allow-Origin"] == "http://localhost:3000"
+            assert allowed.headers["Access-Control-Allow-Headers"] == "authorization,content-type"
+        async with session.options(
+            f"{url}/chat/completions", headers={"Origin": "http://evil.example", **preflight}
+        ) as refused:
+            assert refused.status == 403
+            assert "Access-Control-Allow-Origin" not in refused.headers
+        async with session.post(
+            f"{url}/chat/completions", json=CHAT,
+            headers={"Origin": "http://localhost:3000", "Authorization": "Bearer k1"},
+        ) as stream:  # fmt: skip
+            assert stream.headers["Access-Control-Allow-Origin"] == "http://localhost:3000"
+            await stream.read()
+
+
+async def test_a_busy_port_fails_at_start(foundry: FakeFoundry) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        gateway = Gateway(GatewayConfig(host="127.0.0.1", port=taken.getsockname()[1]))
+        with pytest.raises(OSError, match="address already in use"):
+            gateway.start()
+
+
+async def test_foundry_not_answering_is_a_502_in_openai_shape(open_gateway: GatewayFactory) -> None:
+    status, body, _ = await post(open_gateway(upstream=f"http://127.0.0.1:{free_port()}"), CHAT)
+    assert status == 502
+    assert body["error"]["type"] == "server_error"
+    assert "Foundry Local's web service did not answer" in body["error"]["message"]
+
+
+async def test_paths_outside_the_api_get_an_openai_shaped_404(
+    open_gateway: GatewayFactory,
+) -> None:
+    async with aiohttp.ClientSession() as session, session.get(
+        open_gateway().removesuffix("/v1") + "/models/unload/x"
+    ) as response:  # fmt: skip
+        assert response.status == 404
+        assert (
+            "the OpenAI-compatible API is under /v1" in (await response.json())["error"]["message"]
+        )
