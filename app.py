@@ -3,33 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 import os
 from typing import Any
 
 import chainlit as cl
-from chainlit.input_widget import Select, Slider, Switch, TextInput
 from chainlit.types import ThreadDict
 from starlette.datastructures import Headers
 
 from foundry_local_chat.auth import Access, AuthError
 from foundry_local_chat.backend import Backend, BackendResolver, BackendUnavailable
-from foundry_local_chat.chat import (
-    REPLY_MODEL_KEY,
-    ChatError,
-    ChatOptions,
-    ReplyStats,
-    build_messages,
-    stream_reply,
-    turn_role,
-)
-from foundry_local_chat.chat_settings import (
-    MAX_TOKENS_RANGE,
-    TEMPERATURE_RANGE,
-    InvalidChatSettings,
-    apply_panel_values,
-)
+from foundry_local_chat.chat import ChatOptions, build_messages, turn_role
+from foundry_local_chat.chat_settings import InvalidChatSettings, apply_panel_values
+from foundry_local_chat.chat_ui import notice, reply_with, send_settings_panel, show_progress_while
 from foundry_local_chat.config import ConfigError, Settings
 from foundry_local_chat.database import DatabaseError
 from foundry_local_chat.persistence import (
@@ -39,10 +24,7 @@ from foundry_local_chat.persistence import (
     wait_for_saves,
 )
 from foundry_local_chat.progress import terminal_progress
-from foundry_local_chat.thinking import ThinkSplitter
 from foundry_local_chat.ui_text import PROFILE_DESCRIPTIONS, STARTERS, language_of
-
-log = logging.getLogger("foundry_local_chat.app")
 
 try:
     settings = Settings.from_env()
@@ -68,13 +50,6 @@ PROFILE_ICONS = {
     "Remote": "/public/icons/remote.svg",
     "Auto": "/public/icons/auto.svg",
 }
-
-
-async def notice(content: str) -> cl.Message:
-    """A message from the app itself: shown in the chat, never sent to the model (see turn_role)."""
-    message = cl.Message(content=content, author="Foundry Local Chat")
-    await message.send()
-    return message
 
 
 @cl.on_app_startup
@@ -121,32 +96,11 @@ async def starters(user: cl.User | None = None, language: str | None = None) -> 
     ]
 
 
-async def show_progress_while(work: asyncio.Future[Any] | asyncio.Task[Any], title: str) -> None:
-    """Show the runtime's stage (and percent while downloading) in the chat until work is done."""
-    status = await notice(f"{title}…")
-    changed = asyncio.Event()
-    unsubscribe = backends.on_progress(lambda stage, percent: changed.set())
-    try:
-        while not work.done():
-            stage, percent = backends.last_progress
-            status.content = f"{title}: {stage}" + (
-                f" {percent:.0f}%" if percent is not None else "…"
-            )
-            await status.update()
-            changed.clear()
-            next_change = asyncio.ensure_future(changed.wait())
-            await asyncio.wait({work, next_change}, return_when=asyncio.FIRST_COMPLETED)
-            next_change.cancel()
-    finally:
-        unsubscribe()
-    await status.remove()
-
-
 async def connect() -> Backend | None:
     """The chat's backend for its profile, or a notice saying why there is none."""
     if not backends.started:
         await show_progress_while(
-            asyncio.ensure_future(backends.wait_started()), "Starting Foundry Local"
+            backends, asyncio.ensure_future(backends.wait_started()), "Starting Foundry Local"
         )
     try:
         backend = await backends.backend(cl.user_session.get("chat_profile"))
@@ -155,38 +109,6 @@ async def connect() -> Backend | None:
         return None
     cl.user_session.set("backend", backend)
     return backend
-
-
-async def send_settings_panel(options: ChatOptions, served: list[str]) -> None:
-    models = served if options.model in served else [options.model, *served]
-    await cl.ChatSettings(
-        [
-            Select(id="model", label="Model", values=models, initial_value=options.model),
-            TextInput(
-                id="system_prompt",
-                label="System prompt",
-                initial=options.system_prompt,
-                multiline=True,
-            ),
-            Slider(
-                id="temperature",
-                label="Temperature",
-                initial=options.temperature,
-                min=TEMPERATURE_RANGE[0],
-                max=TEMPERATURE_RANGE[1],
-                step=0.1,
-            ),
-            Slider(
-                id="max_tokens",
-                label="Max tokens",
-                initial=options.max_tokens,
-                min=MAX_TOKENS_RANGE[0],
-                max=MAX_TOKENS_RANGE[1],
-                step=16,
-            ),
-            Switch(id="streaming", label="Stream the answer", initial=options.streaming),
-        ]
-    ).send()
 
 
 @cl.on_chat_start
@@ -213,7 +135,7 @@ async def update_settings(values: dict[str, Any]) -> None:
         updated = apply_panel_values(options, values, served)
         if updated.model != options.model:
             preparing = asyncio.ensure_future(backends.prepare_model(backend, updated.model))
-            await show_progress_while(preparing, f"Preparing {updated.model}")
+            await show_progress_while(backends, preparing, f"Preparing {updated.model}")
             await preparing
     except (InvalidChatSettings, BackendUnavailable) as error:
         await send_settings_panel(options, served)  # the panel shows what is still in force
@@ -257,64 +179,6 @@ async def route(backend: Backend, prompt: str) -> Backend | None:
     except BackendUnavailable as error:
         await notice(f"**No model server is available.** {error}")
         return None
-
-
-async def reply_with(
-    backend: Backend, options: ChatOptions, messages: list[dict[str, str]]
-) -> None:
-    reply = cl.Message(content="", author=options.model, metadata={REPLY_MODEL_KEY: options.model})
-    thinking: cl.Step | None = None
-    splitter = ThinkSplitter()
-    stats = ReplyStats(model=options.model)
-    tokens = stream_reply(backend.client, options, messages, stats)
-
-    async def show(parts: Any) -> None:
-        nonlocal thinking
-        for kind, text in parts:
-            if kind == "answer" and not options.streaming:
-                reply.content += text  # shown whole by finish(), as the user asked
-                continue
-            if kind == "answer":
-                await reply.stream_token(text)
-                continue
-            if thinking is None:
-                thinking = cl.Step(name="Thinking", type="tool", show_input=False)
-                await thinking.send()
-            await thinking.stream_token(text)
-
-    try:
-        async with contextlib.aclosing(tokens):
-            async for token in tokens:
-                await show(splitter.feed(token))
-        await show(splitter.flush())
-    except ChatError as error:
-        log.warning("chat request failed: %s", error, exc_info=error.__cause__)
-        await reply.stream_token(f"\n\n⚠️ The answer was cut short: {error}.")
-    except asyncio.CancelledError:
-        # Stop pressed: keep what was streamed (the request is already closed by aclosing).
-        stats.stopped = True
-        reply.metadata["stopped"] = True
-        if reply.content:
-            await finish(reply, thinking, stats, backend)
-        raise
-    await finish(reply, thinking, stats, backend)
-
-
-async def finish(
-    reply: cl.Message, thinking: cl.Step | None, stats: ReplyStats, backend: Backend
-) -> None:
-    if thinking is not None:
-        await thinking.update()
-    reply.metadata["stats"] = stats.summary()
-    reply.metadata["backend"] = backend.kind
-    reply.elements = [
-        cl.CustomElement(
-            name="AnswerStats",
-            props={"summary": stats.summary(), "backend": backend.kind, "stopped": stats.stopped},
-            display="inline",
-        )
-    ]
-    await reply.send()
 
 
 # ----- sign-in and history (see foundry_local_chat.auth and .persistence) -----
