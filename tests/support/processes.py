@@ -53,8 +53,17 @@ class RunningProcess:
             self._queue.put(line)
         self._queue.put(None)
 
+    def find_line(self, pattern: str, timeout: float) -> re.Match[str]:
+        """A line printed so far that matches, else wait_for_line."""
+        compiled = re.compile(pattern)
+        for line in list(self.lines):
+            if match := compiled.search(line):
+                return match
+        return self.wait_for_line(pattern, timeout)
+
     def wait_for_line(self, pattern: str, timeout: float) -> re.Match[str]:
-        """Block until a line of output matches; fail with the output if the process exits first."""
+        """Block until a new line of output matches; fail with the output if the process exits
+        first. Lines an earlier wait already read are not looked at again (see find_line)."""
         deadline = time.monotonic() + timeout
         compiled = re.compile(pattern)
         while True:
