@@ -96,6 +96,12 @@ async def starters(user: cl.User | None = None, language: str | None = None) -> 
     ]
 
 
+def default_options(model: str, system_prompt: str | None = None) -> ChatOptions:
+    """A chat's options before its settings panel changed anything."""
+    prompt = settings.system_prompt if system_prompt is None else system_prompt
+    return ChatOptions.defaults(model, prompt, settings.generation)
+
+
 async def connect() -> Backend | None:
     """The chat's backend for its profile, or a notice saying why there is none."""
     if not backends.started:
@@ -116,7 +122,7 @@ async def start_chat() -> None:
     backend = await connect()
     if backend is None:
         return
-    options = ChatOptions.defaults(backend.model, settings.system_prompt, settings.generation)
+    options = default_options(backend.model)
     cl.user_session.set("options", options)
     models = await backend.served_models()
     # No message here: the welcome screen (profile description and starters) stays visible.
@@ -153,14 +159,12 @@ async def answer(message: cl.Message) -> None:
     backend: Backend | None = cl.user_session.get("backend") or await connect()
     if backend is None:
         return
-    options: ChatOptions = cl.user_session.get("options") or ChatOptions.defaults(
-        backend.model, settings.system_prompt, settings.generation
-    )
-    routed = await route(backend, message.content)
+    options: ChatOptions = cl.user_session.get("options") or default_options(backend.model)
+    routed = await route(message.content)
     if routed is None:
         return
-    if routed is not backend and routed.kind != backend.kind:
-        options = ChatOptions.defaults(routed.model, options.system_prompt, settings.generation)
+    if routed.kind != backend.kind:  # Auto sent it elsewhere: that server's model answers
+        options = default_options(routed.model, options.system_prompt)
     history = [
         {"role": role, "content": m.content}
         for m in cl.chat_context.get()
@@ -170,10 +174,9 @@ async def answer(message: cl.Message) -> None:
     await reply_with(routed, options, messages)
 
 
-async def route(backend: Backend, prompt: str) -> Backend | None:
-    """Auto profile: pick the backend per message. Other profiles keep the chat's backend."""
-    if cl.user_session.get("chat_profile") not in (None, "", "Auto"):
-        return backend
+async def route(prompt: str) -> Backend | None:
+    """The backend for this message: the Auto profile routes each one; the other profiles always
+    get the chat's own backend (the resolver keeps one Backend per kind)."""
     try:
         return await backends.backend(cl.user_session.get("chat_profile"), len(prompt))
     except BackendUnavailable as error:
@@ -215,7 +218,7 @@ async def resume_chat(thread: ThreadDict) -> None:
     if backend is None:
         return
     served = await backend.served_models()
-    options = ChatOptions.defaults(backend.model, settings.system_prompt, settings.generation)
+    options = default_options(backend.model)
     try:
         options = apply_panel_values(options, cl.context.session.chat_settings or {}, served)
     except InvalidChatSettings as error:

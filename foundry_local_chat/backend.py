@@ -113,19 +113,19 @@ class BackendResolver:
         for listener in list(self._progress_listeners):
             listener(stage, percent)
 
+    def _reporter_for_threads(self) -> Progress:
+        """A Progress for the SDK's worker thread: it reports on this (the calling) event loop."""
+        loop = asyncio.get_running_loop()
+        return lambda stage, percent: loop.call_soon_threadsafe(self._report, stage, percent)
+
     async def start(self) -> None:
         """Start the local endpoint in a worker thread (the SDK blocks); never raises."""
         if not self.settings.use_foundry_local:
             self.local_error = "Foundry Local is switched off (FOUNDRY_LOCAL=0)."
             self._started.set()
             return
-        loop = asyncio.get_running_loop()
-
-        def report_from_thread(stage: str, percent: float | None) -> None:
-            loop.call_soon_threadsafe(self._report, stage, percent)
-
         try:
-            endpoint = await asyncio.to_thread(self.runtime.start, report_from_thread)
+            endpoint = await asyncio.to_thread(self.runtime.start, self._reporter_for_threads())
             log.info("Foundry Local serves %s at %s", endpoint.model_id, endpoint.url)
         except FoundryStartError as error:
             self.local_error = str(error)
@@ -222,13 +222,8 @@ class BackendResolver:
         """Make a Foundry Local model servable (download, load), reporting progress."""
         if backend.kind != FOUNDRY_LOCAL:
             return
-        loop = asyncio.get_running_loop()
-
-        def report_from_thread(stage: str, percent: float | None) -> None:
-            loop.call_soon_threadsafe(self._report, stage, percent)
-
         try:
-            await asyncio.to_thread(self.runtime.prepare_model, model, report_from_thread)
+            await asyncio.to_thread(self.runtime.prepare_model, model, self._reporter_for_threads())
         except FoundryStartError as error:
             raise BackendUnavailable(str(error)) from error
 

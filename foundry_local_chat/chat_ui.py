@@ -134,12 +134,13 @@ async def finish(
 ) -> None:
     if thinking is not None:
         await thinking.update()
-    reply.metadata["stats"] = stats.summary()
+    summary = stats.summary()
+    reply.metadata["stats"] = summary
     reply.metadata["backend"] = backend.kind
     reply.elements = [
         cl.CustomElement(
             name="AnswerStats",
-            props={"summary": stats.summary(), "backend": backend.kind, "stopped": stats.stopped},
+            props={"summary": summary, "backend": backend.kind, "stopped": stats.stopped},
             display="inline",
         )
     ]
