@@ -71,7 +71,7 @@ def _url(env: Mapping[str, str], name: str, default: str) -> str:
     return raw.rstrip("/")
 
 
-def _redact(url: str) -> str:
+def redact_url(url: str) -> str:
     """The URL without its password, fit for messages and logs."""
     scheme, sep, rest = url.partition("://")
     credentials, at, host = rest.rpartition("@")
@@ -90,7 +90,7 @@ def _database_url(env: Mapping[str, str], app_data_dir: Path) -> str:
     drivers |= {SQLITE_DRIVER: SQLITE_DRIVER, POSTGRES_DRIVER: POSTGRES_DRIVER}
     if not sep or scheme not in drivers or not rest:
         raise ConfigError(
-            f"DATABASE_URL={_redact(raw)!r} is not a database this app supports: use "
+            f"DATABASE_URL={redact_url(raw)!r} is not a database this app supports: use "
             f"{SQLITE_DRIVER}:////path/to/chat.db or {POSTGRES_DRIVER}://user:password@host/db."
         )
     return f"{drivers[scheme]}://{rest}"
@@ -187,7 +187,7 @@ class Settings:
 
     @property
     def database_url_redacted(self) -> str:
-        return _redact(self.database_url)
+        return redact_url(self.database_url)
 
     @property
     def endpoint_address(self) -> EndpointAddress:

@@ -23,7 +23,7 @@ from sqlalchemy import MetaData, event, func, select, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from foundry_local_chat.config import SQLITE_DRIVER
+from foundry_local_chat.config import SQLITE_DRIVER, redact_url
 
 VERSION_TABLE = "chat_schema_version"
 HISTORY_TABLES = ("users", "threads", "steps", "elements", "feedbacks")  # parents first
@@ -33,10 +33,6 @@ MIGRATION_LOCK_KEY = 0x46_4C_43_48_41_54  # "FLCHAT"
 
 class DatabaseError(RuntimeError):
     """The history database cannot be reached or prepared; the message says which and why."""
-
-
-def redacted(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
 
 
 def is_sqlite(url: str) -> bool:
@@ -126,7 +122,7 @@ def prepare(url: str) -> str | None:
     except Exception as error:
         reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
         raise DatabaseError(
-            f"the chat history database {redacted(url)} cannot be used: {reason}. "
+            f"the chat history database {redact_url(url)} cannot be used: {reason}. "
             "Check DATABASE_URL and that the database server is running."
         ) from error
 
@@ -148,7 +144,7 @@ async def copy_history(source: str, target: str) -> dict[str, int]:
             users = tables.tables["users"]
             if await target_db.scalar(select(func.count()).select_from(users)):
                 raise DatabaseError(
-                    f"{redacted(target)} already holds users: copy only into an empty history."
+                    f"{redact_url(target)} already holds users: copy only into an empty history."
                 )
             for name in HISTORY_TABLES:
                 table = tables.tables[name]
