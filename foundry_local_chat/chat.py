@@ -94,6 +94,8 @@ class ReplyStats:
         return " · ".join(parts)
 
 
+NOT_ABOUT_STREAMING = {401, 403, 404, 429}
+
 REPLY_MODEL_KEY = "reply_model"
 """Metadata key set on every answer message; only such assistant messages are conversation."""
 
@@ -152,7 +154,9 @@ async def stream_reply(
                     yield text
                 return
             except APIStatusError as error:
-                if stats.first_token_at is not None:
+                # Only a refusal of the request's form may be about streaming; a wrong key, an
+                # unknown model or a rate limit would fail the same way without it.
+                if stats.first_token_at is not None or error.status_code in NOT_ABOUT_STREAMING:
                     raise
                 log.warning("streaming failed (%s); retrying without streaming", error)
         stats.streamed = False

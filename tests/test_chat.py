@@ -64,3 +64,25 @@ def test_errors_are_explained_without_a_stack_trace() -> None:
     )
     rejected = APIStatusError("bad", response=response, body={"message": "Model not loaded"})
     assert explain(rejected) == "the model server refused the request (400): Model not loaded"
+
+
+async def test_an_unknown_model_is_not_asked_again_without_streaming() -> None:
+    from types import SimpleNamespace
+
+    from foundry_local_chat.chat import ChatError, ChatOptions, stream_reply
+    from foundry_local_chat.config import GenerationDefaults
+
+    request = httpx2.Request("POST", "http://127.0.0.1:1/v1/chat/completions")
+    calls: list[dict[str, object]] = []
+
+    async def create(**body: object) -> None:
+        calls.append(body)
+        response = httpx2.Response(404, request=request, json={"error": {"message": "no model"}})
+        raise APIStatusError("no model", response=response, body={"message": "no model"})
+
+    client = SimpleNamespace(chat=SimpleNamespace(completions=SimpleNamespace(create=create)))
+    options = ChatOptions.defaults("gone:1", "", GenerationDefaults())
+    with pytest.raises(ChatError, match=r"refused the request \(404\): no model"):
+        async for _ in stream_reply(client, options, [], ReplyStats(model="gone:1")):  # type: ignore[arg-type]
+            pass
+    assert [call.get("stream") for call in calls] == [True]  # no second, non-streaming try
