@@ -12,6 +12,8 @@
   (auto_tag_thread passes a list) while keeping the tags.
 - **the session's state is saved with every message**, not only on a clean disconnect, so a
   thread resumed on another instance after a crash gets its chat settings and profile back.
+- **an answer's speed line is kept**: Chainlit stores elements only as files in a blob store;
+  a CustomElement is all props (no file), so it is stored as a row and comes back on resume.
 - **a turn ends when it is saved**: `wait_for_saves` makes a message handler wait for the saves
   its turn started (Chainlit fires them as background tasks), so an instance killed right after
   an answer was shown has already stored it.
@@ -29,6 +31,7 @@ from typing import Any, ParamSpec, TypeVar
 from chainlit.context import ChainlitContextException, get_context
 from chainlit.data import get_data_layer
 from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
+from chainlit.element import CustomElement, Element
 from chainlit.message import ErrorMessage, Message
 from chainlit.session import WebsocketSession
 from chainlit.step import StepDict
@@ -225,6 +228,21 @@ class ChatDataLayer(SQLAlchemyDataLayer):
         self._track()
         await super().delete_step(step_id)
 
+    async def create_element(self, element: Element) -> None:
+        if isinstance(element, CustomElement) and element.for_id and self.storage_provider is None:
+            self._track()
+            row = {key: value for key, value in element.to_dict().items() if value is not None}
+            columns = ", ".join(f'"{column}"' for column in row)
+            values = ", ".join(f":{column}" for column in row)
+            updates = ", ".join(f'"{column}" = :{column}' for column in row if column != "id")
+            await self.execute_sql(
+                f"INSERT INTO elements ({columns}) VALUES ({values}) "
+                f"ON CONFLICT (id) DO UPDATE SET {updates}",
+                parameters=row,
+            )
+            return
+        await super().create_element(element)
+
     async def _save_chat_state(self, thread_id: str | None) -> None:
         """The chat's settings, profile and user session into the thread's metadata (Chainlit
         saves them only when the socket closes cleanly, which a crash never does)."""
@@ -244,6 +262,8 @@ class ChatDataLayer(SQLAlchemyDataLayer):
             thread["tags"] = _decoded(thread.get("tags"), list)
             for step in thread["steps"]:
                 _normalize_step(step)
+            for element in thread.get("elements") or []:
+                element["props"] = _decoded(element.get("props"), dict) or {}
         return threads
 
     async def get_step(self, step_id: str) -> StepDict | None:

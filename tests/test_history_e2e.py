@@ -75,6 +75,18 @@ async def test_history_is_listed_and_resumed_with_the_whole_conversation(
         resumed = await chat.wait_for("resume_thread")
         assert resumed["id"] == thread["id"]
         assert messages_of(resumed) == messages_of(thread)
+        # Each answer's speed line comes back with it.
+        speed_lines = {
+            element["forId"]: element["props"]["summary"]
+            for element in resumed["elements"]
+            if element["name"] == "AnswerStats"
+        }
+        assert speed_lines == {
+            step["id"]: step["metadata"]["stats"]
+            for step in resumed["steps"]
+            if step["type"] == "assistant_message"
+        }
+        assert len(speed_lines) == 2
         third = await chat.ask("Where do I live?")
 
     assert proxy.chat_requests()[-1].body["messages"] == [  # type: ignore[index]
