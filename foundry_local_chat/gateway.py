@@ -82,7 +82,13 @@ class _Service:
 
     async def _client_session(self, _: web.Application) -> AsyncIterator[None]:
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=5)  # generation may take minutes
-        self.session = aiohttp.ClientSession(timeout=timeout, auto_decompress=False)
+        # A fresh loopback connection per request (a handshake costs microseconds): a stream the
+        # gateway abandons (a client that left, an in-band error) never leaves a half-read
+        # connection in a pool for the next request to wait on forever.
+        connector = aiohttp.TCPConnector(force_close=True)
+        self.session = aiohttp.ClientSession(
+            connector=connector, timeout=timeout, auto_decompress=False
+        )
         yield
         await self.session.close()
 
