@@ -14,17 +14,18 @@ from foundry_local_chat.auth import Access, AuthError
 from foundry_local_chat.backend import Backend, BackendResolver, BackendUnavailable
 from foundry_local_chat.chat import ChatOptions, build_messages, turn_role
 from foundry_local_chat.chat_settings import InvalidChatSettings, apply_panel_values
-from foundry_local_chat.chat_ui import notice, reply_with, send_settings_panel, show_progress_while
+from foundry_local_chat.chat_ui import (
+    notice,
+    reply_with,
+    send_settings_panel,
+    show_progress_while,
+    words,
+)
 from foundry_local_chat.config import ConfigError, Settings
 from foundry_local_chat.database import DatabaseError
-from foundry_local_chat.persistence import (
-    HISTORY_OFF_NOTICE,
-    ChatDataLayer,
-    start_history,
-    wait_for_saves,
-)
+from foundry_local_chat.persistence import ChatDataLayer, start_history, wait_for_saves
 from foundry_local_chat.progress import terminal_progress
-from foundry_local_chat.ui_text import PROFILE_DESCRIPTIONS, STARTERS, language_of
+from foundry_local_chat.ui_text import PROFILE_DESCRIPTIONS, STARTERS, language_of, words_for
 
 try:
     settings = Settings.from_env()
@@ -75,12 +76,13 @@ async def chat_profiles(
     # The welcome screen shows the chosen profile's icon and description above the starters:
     # that is where a new chat says which backend, endpoint and model answer.
     descriptions = PROFILE_DESCRIPTIONS[language_of(language)]
+    history_off = "" if access.enabled else f"\n\n{words_for(language).history_off}"
     default = backends.default_profile()
     return [
         cl.ChatProfile(
             name=name,
             markdown_description=f"{descriptions[name]}\n\n{backends.describe_profile(name)}"
-            + ("" if access.enabled else f"\n\n{HISTORY_OFF_NOTICE}"),
+            + history_off,
             icon=PROFILE_ICONS[name],
             default=name == default,
         )
@@ -106,12 +108,12 @@ async def connect() -> Backend | None:
     """The chat's backend for its profile, or a notice saying why there is none."""
     if not backends.started:
         await show_progress_while(
-            backends, asyncio.ensure_future(backends.wait_started()), "Starting Foundry Local"
+            backends, asyncio.ensure_future(backends.wait_started()), words().starting_foundry
         )
     try:
         backend = await backends.backend(cl.user_session.get("chat_profile"))
     except BackendUnavailable as error:
-        await notice(f"**No model server is available.** {error}")
+        await notice(words().no_model_server.format(error=error))
         return None
     cl.user_session.set("backend", backend)
     return backend
@@ -134,18 +136,19 @@ async def update_settings(values: dict[str, Any]) -> None:
     backend: Backend | None = cl.user_session.get("backend")
     options: ChatOptions | None = cl.user_session.get("options")
     if backend is None or options is None:
-        await notice("Settings need a model server; none is available in this chat.")
+        await notice(words().settings_need_a_server)
         return
     served = await backend.served_models()
     try:
         updated = apply_panel_values(options, values, served)
         if updated.model != options.model:
             preparing = asyncio.ensure_future(backends.prepare_model(backend, updated.model))
-            await show_progress_while(backends, preparing, f"Preparing {updated.model}")
+            title = words().preparing_model.format(model=updated.model)
+            await show_progress_while(backends, preparing, title)
             await preparing
     except (InvalidChatSettings, BackendUnavailable) as error:
         await send_settings_panel(options, served)  # the panel shows what is still in force
-        await notice(f"**Settings not applied:** {error}. The chat keeps its previous settings.")
+        await notice(words().settings_not_applied.format(error=error))
         return
     cl.user_session.set("options", updated)
 
@@ -180,7 +183,7 @@ async def route(prompt: str) -> Backend | None:
     try:
         return await backends.backend(cl.user_session.get("chat_profile"), len(prompt))
     except BackendUnavailable as error:
-        await notice(f"**No model server is available.** {error}")
+        await notice(words().no_model_server.format(error=error))
         return None
 
 
@@ -222,6 +225,6 @@ async def resume_chat(thread: ThreadDict) -> None:
     try:
         options = apply_panel_values(options, cl.context.session.chat_settings or {}, served)
     except InvalidChatSettings as error:
-        await notice(f"**This chat's settings no longer apply:** {error}. It uses the defaults.")
+        await notice(words().settings_no_longer_apply.format(error=error))
     cl.user_session.set("options", options)
     await send_settings_panel(options, served)

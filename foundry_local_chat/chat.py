@@ -11,6 +11,7 @@ from typing import Any
 from openai import APIConnectionError, APIError, APIStatusError, APITimeoutError, AsyncOpenAI
 
 from foundry_local_chat.config import GenerationDefaults
+from foundry_local_chat.ui_text import ENGLISH, WORDS, Words
 
 log = logging.getLogger(__name__)
 
@@ -79,15 +80,15 @@ class ReplyStats:
         decode_seconds = (self.finished_at or time.perf_counter()) - self.first_token_at
         return (self.tokens - 1) / decode_seconds if decode_seconds > 0 else None
 
-    def summary(self) -> str:
-        parts = ["stopped"] if self.stopped else []
+    def summary(self, words: Words = WORDS[ENGLISH]) -> str:
+        parts = [words.stopped] if self.stopped else []
         if not self.streamed:
-            parts.append(f"not streamed: waited {self.total_seconds:.2f} s")
+            parts.append(words.not_streamed.format(seconds=f"{self.total_seconds:.2f}"))
         elif self.ttft_seconds is not None:
-            parts.append(f"first token {self.ttft_seconds * 1000:.0f} ms")
+            parts.append(words.first_token.format(ms=f"{self.ttft_seconds * 1000:.0f}"))
         if self.tokens_per_second is not None:
             parts.append(f"{self.tokens_per_second:.1f} tok/s")
-        parts.append(f"{self.tokens} tokens")
+        parts.append(words.tokens.format(count=self.tokens))
         if self.streamed:
             parts.append(f"{self.total_seconds:.2f} s")
         parts.append(self.model)

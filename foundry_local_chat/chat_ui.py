@@ -22,8 +22,14 @@ from foundry_local_chat.chat import (
 )
 from foundry_local_chat.chat_settings import MAX_TOKENS_RANGE, TEMPERATURE_RANGE
 from foundry_local_chat.thinking import ThinkSplitter
+from foundry_local_chat.ui_text import Words, words_for
 
 log = logging.getLogger(__name__)
+
+
+def words() -> Words:
+    """The app's words in this chat's language (the browser's, as Chainlit detected it)."""
+    return words_for(cl.context.session.language)
 
 
 async def notice(content: str) -> cl.Message:
@@ -58,18 +64,19 @@ async def show_progress_while(
 
 async def send_settings_panel(options: ChatOptions, served: list[str]) -> None:
     models = served if options.model in served else [options.model, *served]
+    said = words()
     await cl.ChatSettings(
         [
-            Select(id="model", label="Model", values=models, initial_value=options.model),
+            Select(id="model", label=said.model, values=models, initial_value=options.model),
             TextInput(
                 id="system_prompt",
-                label="System prompt",
+                label=said.system_prompt,
                 initial=options.system_prompt,
                 multiline=True,
             ),
             Slider(
                 id="temperature",
-                label="Temperature",
+                label=said.temperature,
                 initial=options.temperature,
                 min=TEMPERATURE_RANGE[0],
                 max=TEMPERATURE_RANGE[1],
@@ -77,13 +84,13 @@ async def send_settings_panel(options: ChatOptions, served: list[str]) -> None:
             ),
             Slider(
                 id="max_tokens",
-                label="Max tokens",
+                label=said.max_tokens,
                 initial=options.max_tokens,
                 min=MAX_TOKENS_RANGE[0],
                 max=MAX_TOKENS_RANGE[1],
                 step=16,
             ),
-            Switch(id="streaming", label="Stream the answer", initial=options.streaming),
+            Switch(id="streaming", label=said.stream_the_answer, initial=options.streaming),
         ]
     ).send()
 
@@ -107,7 +114,7 @@ async def reply_with(
                 await reply.stream_token(text)
                 continue
             if thinking is None:
-                thinking = cl.Step(name="Thinking", type="tool", show_input=False)
+                thinking = cl.Step(name=words().thinking, type="tool", show_input=False)
                 await thinking.send()
             await thinking.stream_token(text)
 
@@ -118,7 +125,7 @@ async def reply_with(
         await show(splitter.flush())
     except ChatError as error:
         log.warning("chat request failed: %s", error, exc_info=error.__cause__)
-        await reply.stream_token(f"\n\n⚠️ The answer was cut short: {error}.")
+        await reply.stream_token("\n\n" + words().answer_cut_short.format(error=error))
     except asyncio.CancelledError:
         # Stop pressed: keep what was streamed (the request is already closed by aclosing).
         stats.stopped = True
@@ -134,13 +141,19 @@ async def finish(
 ) -> None:
     if thinking is not None:
         await thinking.update()
-    summary = stats.summary()
+    said = words()
+    summary = stats.summary(said)
     reply.metadata["stats"] = summary
     reply.metadata["backend"] = backend.kind
     reply.elements = [
         cl.CustomElement(
             name="AnswerStats",
-            props={"summary": summary, "backend": backend.kind, "stopped": stats.stopped},
+            props={
+                "summary": summary,
+                "backend": backend.kind,
+                "stopped": stats.stopped,
+                "title": said.answered_by.format(backend=backend.kind),
+            },
             display="inline",
         )
     ]

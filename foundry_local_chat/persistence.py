@@ -43,6 +43,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from foundry_local_chat import database
 from foundry_local_chat.auth import Access, AuthError, ensure_auth_secret
 from foundry_local_chat.config import Settings
+from foundry_local_chat.ui_text import ENGLISH, WORDS, words_for
 
 log = logging.getLogger(__name__)
 
@@ -142,26 +143,17 @@ class ChatDataLayer(SQLAlchemyDataLayer):
         if chat.id in self._unsaved_chats:
             return  # already said in this chat
         self._unsaved_chats.add(chat.id)
+        said = words_for(chat.language)
         await self._tell(
-            ErrorMessage(
-                author=APP_AUTHOR,
-                content=f"⚠️ **This chat is not being saved**: the history database failed "
-                f"({reason}). You can keep chatting; what is said now may be missing from "
-                "your history.",
-            )
+            ErrorMessage(author=APP_AUTHOR, content=said.not_saved.format(reason=reason))
         )
 
     async def _saved(self) -> None:
         chat = _chat_session()
         if chat is not None and chat.id in self._unsaved_chats:
             self._unsaved_chats.discard(chat.id)
-            await self._tell(
-                Message(
-                    author=APP_AUTHOR,
-                    content="✅ Saving works again. Messages from while it failed are not in "
-                    "your history.",
-                )
-            )
+            said = words_for(chat.language)
+            await self._tell(Message(author=APP_AUTHOR, content=said.saving_again))
 
     @staticmethod
     async def _tell(message: Message) -> None:
@@ -271,12 +263,6 @@ class ChatDataLayer(SQLAlchemyDataLayer):
         return _normalize_step(step) if step is not None else None
 
 
-HISTORY_OFF_NOTICE = (
-    "History is off: nobody signs in to this app, so chats are not kept. To keep them, add a "
-    "user (`python -m foundry_local_chat users add NAME`) and restart the app."
-)
-
-
 def start_history(settings: Settings, access: Access, environ: MutableMapping[str, str]) -> None:
     """Before the app serves: the session-cookie secret and the database schema.
 
@@ -288,7 +274,7 @@ def start_history(settings: Settings, access: Access, environ: MutableMapping[st
                 "for signed-in users: add a user (`python -m foundry_local_chat users add "
                 "NAME`) or set AUTH_HEADER, or unset DATABASE_URL."
             )
-        log.warning(HISTORY_OFF_NOTICE)
+        log.warning(WORDS[ENGLISH].history_off)
         return
     ensure_auth_secret(settings.app_data_dir, environ)
     version = database.prepare(settings.database_url)

@@ -1,6 +1,13 @@
-"""The app's own words on the welcome screen, in English and Korean (the UI's two languages)."""
+"""The app's own words, in English and Korean (the UI's two languages): the welcome screen, the
+notices in a chat, the settings panel and the speed line under each answer.
+
+Details that come from elsewhere (a server's error message, a setting's problem) stay as they
+are inside these sentences; Chainlit's own interface is translated in .chainlit/translations.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 ENGLISH, KOREAN = "en", "ko"
 
@@ -40,3 +47,98 @@ STARTERS = {
 def language_of(code: str | None) -> str:
     """ko, ko-KR, … → Korean; anything else → English."""
     return KOREAN if (code or "").lower().split("-")[0] == KOREAN else ENGLISH
+
+
+@dataclass(frozen=True)
+class Words:
+    """Everything the app itself says in a chat; `{…}` fields are filled in with str.format."""
+
+    no_model_server: str  # {error}
+    settings_need_a_server: str
+    settings_not_applied: str  # {error}
+    settings_no_longer_apply: str  # {error}
+    starting_foundry: str
+    preparing_model: str  # {model}
+    answer_cut_short: str  # {error}
+    thinking: str
+    not_saved: str  # {reason}
+    saving_again: str
+    history_off: str
+    # the settings panel
+    model: str
+    system_prompt: str
+    temperature: str
+    max_tokens: str
+    stream_the_answer: str
+    # the speed line
+    stopped: str
+    first_token: str  # {ms}
+    not_streamed: str  # {seconds}
+    tokens: str  # {count}
+    answered_by: str  # {backend}
+
+
+ADD_A_USER = "python -m foundry_local_chat users add NAME"
+
+WORDS = {
+    ENGLISH: Words(
+        no_model_server="**No model server is available.** {error}",
+        settings_need_a_server="Settings need a model server; none is available in this chat.",
+        settings_not_applied="**Settings not applied:** {error}. "
+        "The chat keeps its previous settings.",
+        settings_no_longer_apply="**This chat's settings no longer apply:** {error}. "
+        "It uses the defaults.",
+        starting_foundry="Starting Foundry Local",
+        preparing_model="Preparing {model}",
+        answer_cut_short="⚠️ The answer was cut short: {error}.",
+        thinking="Thinking",
+        not_saved="⚠️ **This chat is not being saved**: the history database failed ({reason}). "
+        "You can keep chatting; what is said now may be missing from your history.",
+        saving_again="✅ Saving works again. Messages from while it failed are not in your "
+        "history.",
+        history_off="History is off: nobody signs in to this app, so chats are not kept. To keep "
+        f"them, add a user (`{ADD_A_USER}`) and restart the app.",
+        model="Model",
+        system_prompt="System prompt",
+        temperature="Temperature",
+        max_tokens="Max tokens",
+        stream_the_answer="Stream the answer",
+        stopped="stopped",
+        first_token="first token {ms} ms",
+        not_streamed="not streamed: waited {seconds} s",
+        tokens="{count} tokens",
+        answered_by="Answered by {backend}",
+    ),
+    KOREAN: Words(
+        no_model_server="**사용할 수 있는 모델 서버가 없습니다.** {error}",
+        settings_need_a_server="설정을 바꾸려면 모델 서버가 필요한데, 이 채팅에는 없습니다.",
+        settings_not_applied="**설정이 적용되지 않았습니다:** {error}. 채팅은 이전 설정을 그대로 "
+        "사용합니다.",
+        settings_no_longer_apply="**이 채팅의 설정을 더 이상 쓸 수 없습니다:** {error}. 기본 "
+        "설정을 사용합니다.",
+        starting_foundry="Foundry Local 시작 중",
+        preparing_model="{model} 준비 중",
+        answer_cut_short="⚠️ 답변이 중간에 끊겼습니다: {error}.",
+        thinking="생각 중",
+        not_saved="⚠️ **이 채팅은 저장되지 않고 있습니다**: 기록 데이터베이스에 문제가 생겼습니다 "
+        "({reason}). 채팅은 계속할 수 있지만, 지금 나누는 대화는 기록에 남지 않을 수 있습니다.",
+        saving_again="✅ 다시 저장됩니다. 저장이 안 되던 동안의 메시지는 기록에 없습니다.",
+        history_off="기록이 꺼져 있습니다: 이 앱은 로그인하지 않으므로 채팅이 보관되지 않습니다. "
+        f"보관하려면 사용자를 추가하고(`{ADD_A_USER}`) 앱을 다시 시작하세요.",
+        model="모델",
+        system_prompt="시스템 프롬프트",
+        temperature="온도",
+        max_tokens="최대 토큰 수",
+        stream_the_answer="답변 스트리밍",
+        stopped="중지됨",
+        first_token="첫 토큰 {ms} ms",
+        not_streamed="스트리밍 안 함: {seconds}초 대기",
+        tokens="{count} 토큰",
+        answered_by="{backend}에서 답변",
+    ),
+}
+
+
+def words_for(code: str | None) -> Words:
+    """The app's words for a browser language code (en-US, ko-KR, …)."""
+    return WORDS[language_of(code)]

@@ -8,9 +8,11 @@ import re
 import pytest
 from playwright.async_api import Page, expect
 
+from foundry_local_chat.ui_text import KOREAN, WORDS
 from tests.support.browser import (
     COMPOSER,
     README_BUTTON,
+    SETTINGS_BUTTON,
     STARTERS,
     WELCOME_SCREEN,
     last_answer_stats,
@@ -64,6 +66,13 @@ async def test_a_korean_browser_gets_the_korean_ui_and_welcome(page: Page, local
     await expect(readme).to_have_text(korean["navigation"]["header"]["readme"])
     if locale == "ko-KR":
         await save_screenshot(page, "korean")
+
+    await page.locator(SETTINGS_BUTTON).click()  # the app's own settings panel speaks Korean too
+    panel = page.get_by_role("dialog")
+    await expect(panel).to_contain_text(WORDS[KOREAN].temperature)
+    await expect(panel).to_contain_text(WORDS[KOREAN].system_prompt)
+    await page.keyboard.press("Escape")
+    await expect(panel).to_be_hidden()
 
     await readme.click()
     welcome = page.get_by_role("dialog")

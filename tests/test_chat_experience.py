@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from foundry_local_chat.config import BUNDLED_MODEL_ID
+from foundry_local_chat.ui_text import KOREAN, WORDS
 from tests.conftest import AppFactory
 from tests.support.chainlit_client import ChainlitSession
 from tests.support.recording_proxy import RecordingProxy
@@ -56,6 +57,30 @@ async def test_invalid_settings_are_refused_with_a_clear_message(
     assert "temperature 9 is outside 0–2" in refusal["output"]
     body = proxy.chat_requests()[-1].body
     assert body is not None and body["model"] == BUNDLED_MODEL_ID and body["temperature"] == 0.3
+
+
+async def test_a_korean_browser_hears_the_app_in_korean(
+    chainlit_app: AppFactory, proxy: RecordingProxy
+) -> None:
+    korean = WORDS[KOREAN]
+    url = chainlit_app(FOUNDRY_LOCAL="0", BASE_URL=proxy.url)
+    async with ChainlitSession(url, language="ko-KR") as chat:
+        await chat.ready()
+        panel = next(data for name, data in chat.history if name == "chat_settings")
+        await chat.change_settings({"temperature": 9})
+        reply = await chat.ask("프랑스의 수도는 어디인가요?")
+    labels = [widget["label"] for widget in panel]
+    assert labels == [korean.model, korean.system_prompt, korean.temperature,
+                      korean.max_tokens, korean.stream_the_answer]  # fmt: skip
+    [refusal] = [
+        data["output"]
+        for name, data in chat.history
+        if name == "new_message" and data["name"] == "Foundry Local Chat"
+    ]
+    assert refusal.startswith("**설정이 적용되지 않았습니다:** temperature 9 is outside")
+    stats = reply.stats()
+    assert stats["summary"].startswith("첫 토큰 ") and " 토큰 · " in stats["summary"]
+    assert stats["title"] == "BASE_URL에서 답변"
 
 
 async def test_each_answer_shows_its_speed(chainlit_app: AppFactory) -> None:

@@ -7,6 +7,7 @@ import pytest
 from foundry_local_chat.chat import ChatOptions, ReplyStats
 from foundry_local_chat.chat_settings import InvalidChatSettings, apply_panel_values
 from foundry_local_chat.config import GenerationDefaults
+from foundry_local_chat.ui_text import KOREAN, WORDS
 
 CURRENT = ChatOptions.defaults("a:1", "Be brief.", GenerationDefaults())
 
@@ -45,3 +46,10 @@ def test_a_stopped_answer_says_so_first() -> None:
     stats = ReplyStats(model="m", started=0.0, stopped=True)
     stats.first_token_at, stats.finished_at, stats.chunks = 0.1, 0.6, 11
     assert stats.summary().startswith("stopped · first token 100 ms · 20.0 tok/s")
+
+
+def test_the_speed_line_speaks_the_chats_language() -> None:
+    stats = ReplyStats(model="m", started=0.0, stopped=True)
+    stats.first_token_at, stats.finished_at, stats.chunks = 0.1, 0.6, 11
+    korean = stats.summary(WORDS[KOREAN])
+    assert korean == "중지됨 · 첫 토큰 100 ms · 20.0 tok/s · 11 토큰 · 0.60 s · m"

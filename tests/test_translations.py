@@ -6,8 +6,11 @@ import os
 import re
 import subprocess
 from collections.abc import Iterator
+from dataclasses import fields
+from string import Formatter
 from typing import Any
 
+from foundry_local_chat.ui_text import ENGLISH, KOREAN, WORDS, Words
 from tests.support.browser import translation
 from tests.support.processes import REPO, VENV_BIN
 
@@ -67,3 +70,15 @@ def test_a_browser_that_says_only_ko_gets_the_same_korean() -> None:
     """
     assert (TRANSLATIONS / "ko.json").resolve() == (TRANSLATIONS / "ko-KR.json").resolve()
     assert (REPO / "chainlit_ko.md").resolve() == (REPO / "chainlit_ko-KR.md").resolve()
+
+
+def test_the_apps_own_words_exist_in_both_languages_with_the_same_blanks() -> None:
+    english, korean = WORDS[ENGLISH], WORDS[KOREAN]
+    for name in (field.name for field in fields(Words)):
+        said_in_english, said_in_korean = getattr(english, name), getattr(korean, name)
+        assert HANGUL.search(said_in_korean), name
+        assert blanks(said_in_korean) == blanks(said_in_english), name
+
+
+def blanks(text: str) -> set[str]:
+    return {name for _, name, _, _ in Formatter().parse(text) if name}

@@ -4,7 +4,7 @@ export default function AnswerStats() {
     <div
       data-testid="answer-stats"
       className="text-xs text-muted-foreground"
-      title={`Answered by ${props.backend}`}
+      title={props.title || `Answered by ${props.backend}`}
     >
       {props.summary}
     </div>

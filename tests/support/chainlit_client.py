@@ -133,9 +133,11 @@ class ChainlitSession:
     resumes that thread (the sidebar's "open" of a past chat)."""
 
     def __init__(
-        self, base_url: str, token: str | None = None, thread_id: str = "", chat_profile: str = ""
-    ) -> None:
+        self, base_url: str, token: str | None = None, thread_id: str = "", chat_profile: str = "",
+        language: str = "en-US",
+    ) -> None:  # fmt: skip
         self.base_url = base_url
+        self.language = language  # sent as Accept-Language, as a browser does
         self.token = token
         self.thread_id = thread_id
         self.chat_profile = chat_profile
@@ -159,7 +161,9 @@ class ChainlitSession:
             "sessionId": self.session_id, "clientType": "webapp", "threadId": self.thread_id,
             "userEnv": "{}", "chatProfile": self.chat_profile,
         }  # fmt: skip
-        headers = {"Cookie": f"{AUTH_COOKIE}={self.token}"} if self.token else {}
+        headers = {"Accept-Language": self.language}
+        if self.token:
+            headers["Cookie"] = f"{AUTH_COOKIE}={self.token}"
         await self.client.connect(
             self.base_url,
             socketio_path="/ws/socket.io",
