@@ -140,7 +140,7 @@ async def update_settings(values: dict[str, Any]) -> None:
         return
     served = await backend.served_models()
     try:
-        updated = apply_panel_values(options, values, served)
+        updated = apply_panel_values(options, values, served, words())
         if updated.model != options.model:
             preparing = asyncio.ensure_future(backends.prepare_model(backend, updated.model))
             title = words().preparing_model.format(model=updated.model)
@@ -223,7 +223,8 @@ async def resume_chat(thread: ThreadDict) -> None:
     served = await backend.served_models()
     options = default_options(backend.model)
     try:
-        options = apply_panel_values(options, cl.context.session.chat_settings or {}, served)
+        saved = cl.context.session.chat_settings or {}
+        options = apply_panel_values(options, saved, served, words())
     except InvalidChatSettings as error:
         await notice(words().settings_no_longer_apply.format(error=error))
     cl.user_session.set("options", options)

@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 from foundry_local_chat.chat import ChatOptions
+from foundry_local_chat.ui_text import ENGLISH, WORDS, Words
 
 TEMPERATURE_RANGE = (0.0, 2.0)
 MAX_TOKENS_RANGE = (16, 4096)
@@ -18,21 +19,29 @@ class InvalidChatSettings(ValueError):
 
 
 def apply_panel_values(
-    current: ChatOptions, values: Mapping[str, Any], served_models: Sequence[str]
+    current: ChatOptions,
+    values: Mapping[str, Any],
+    served_models: Sequence[str],
+    words: Words = WORDS[ENGLISH],
 ) -> ChatOptions:
-    """New options for the next answer; raises InvalidChatSettings and changes nothing on error."""
+    """New options for the next answer; raises InvalidChatSettings (in `words`' language) and
+    changes nothing on error."""
     problems = []
     model = str(values.get("model", current.model))
     if model not in served_models:
-        problems.append(
-            f"the model {model!r} is no longer served by this endpoint "
-            f"(it serves: {', '.join(served_models) or 'nothing'})"
-        )
+        served = ", ".join(served_models) or words.nothing
+        problems.append(words.model_not_served.format(model=repr(model), served=served))
     system_prompt = str(values.get("system_prompt", current.system_prompt))
     if len(system_prompt) > SYSTEM_PROMPT_MAX_CHARS:
-        problems.append(f"the system prompt is longer than {SYSTEM_PROMPT_MAX_CHARS} characters")
-    temperature = _number(values, "temperature", current.temperature, TEMPERATURE_RANGE, problems)
-    max_tokens = _number(values, "max_tokens", current.max_tokens, MAX_TOKENS_RANGE, problems)
+        problems.append(words.system_prompt_too_long.format(limit=SYSTEM_PROMPT_MAX_CHARS))
+    temperature = _number(
+        values, "temperature", words.temperature, current.temperature, TEMPERATURE_RANGE, words,
+        problems,
+    )  # fmt: skip
+    max_tokens = _number(
+        values, "max_tokens", words.max_tokens, current.max_tokens, MAX_TOKENS_RANGE, words,
+        problems,
+    )  # fmt: skip
     if problems:
         raise InvalidChatSettings("; ".join(problems))
     return replace(
@@ -48,18 +57,22 @@ def apply_panel_values(
 def _number(
     values: Mapping[str, Any],
     key: str,
+    label: str,
     default: float,
     bounds: tuple[float, float],
+    words: Words,
     problems: list[str],
 ) -> float:
     raw = values.get(key, default)
     try:
         number = float(raw)
     except (TypeError, ValueError):
-        problems.append(f"{key.replace('_', ' ')} {raw!r} is not a number")
+        problems.append(words.not_a_number.format(setting=label, value=repr(raw)))
         return default
     low, high = bounds
     if not low <= number <= high:
-        problems.append(f"{key.replace('_', ' ')} {raw} is outside {low:g}–{high:g}")
+        problems.append(
+            words.out_of_range.format(setting=label, value=raw, low=f"{low:g}", high=f"{high:g}")
+        )
         return default
     return number

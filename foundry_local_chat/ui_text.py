@@ -70,6 +70,12 @@ class Words:
     temperature: str
     max_tokens: str
     stream_the_answer: str
+    # why the panel's values were refused
+    model_not_served: str  # {model} {served}
+    nothing: str
+    system_prompt_too_long: str  # {limit}
+    not_a_number: str  # {setting} {value}
+    out_of_range: str  # {setting} {value} {low} {high}
     # the speed line
     stopped: str
     first_token: str  # {ms}
@@ -103,6 +109,12 @@ WORDS = {
         temperature="Temperature",
         max_tokens="Max tokens",
         stream_the_answer="Stream the answer",
+        model_not_served="the model {model} is no longer served by this endpoint "
+        "(it serves: {served})",
+        nothing="nothing",
+        system_prompt_too_long="the system prompt is longer than {limit} characters",
+        not_a_number="{setting} {value} is not a number",
+        out_of_range="{setting} {value} is outside {low}–{high}",
         stopped="stopped",
         first_token="first token {ms} ms",
         not_streamed="not streamed: waited {seconds} s",
@@ -130,6 +142,12 @@ WORDS = {
         temperature="온도",
         max_tokens="최대 토큰 수",
         stream_the_answer="답변 스트리밍",
+        model_not_served="모델 {model}은(는) 이 엔드포인트에서 더 이상 제공되지 않습니다 "
+        "(제공 중: {served})",
+        nothing="없음",
+        system_prompt_too_long="시스템 프롬프트가 {limit}자보다 깁니다",
+        not_a_number="{setting} 값 {value}은(는) 숫자가 아닙니다",
+        out_of_range="{setting} 값 {value}이(가) {low}–{high} 범위를 벗어났습니다",
         stopped="중지됨",
         first_token="첫 토큰 {ms} ms",
         not_streamed="스트리밍 안 함: {seconds}초 대기",

@@ -54,7 +54,7 @@ async def test_invalid_settings_are_refused_with_a_clear_message(
             if name == "new_message" and data["output"].startswith("**Settings not applied:**")
         )
     assert "'vanished-model:1' is no longer served" in refusal["output"]
-    assert "temperature 9 is outside 0–2" in refusal["output"]
+    assert "Temperature 9 is outside 0–2" in refusal["output"]
     body = proxy.chat_requests()[-1].body
     assert body is not None and body["model"] == BUNDLED_MODEL_ID and body["temperature"] == 0.3
 
@@ -77,7 +77,7 @@ async def test_a_korean_browser_hears_the_app_in_korean(
         for name, data in chat.history
         if name == "new_message" and data["name"] == "Foundry Local Chat"
     ]
-    assert refusal.startswith("**설정이 적용되지 않았습니다:** temperature 9 is outside")
+    assert refusal.startswith("**설정이 적용되지 않았습니다:** 온도 값 9이(가) 0–2 범위를")
     stats = reply.stats()
     assert stats["summary"].startswith("첫 토큰 ") and " 토큰 · " in stats["summary"]
     assert stats["title"] == "BASE_URL에서 답변"
