@@ -76,13 +76,14 @@ async def chat_profiles(
     # The welcome screen shows the chosen profile's icon and description above the starters:
     # that is where a new chat says which backend, endpoint and model answer.
     descriptions = PROFILE_DESCRIPTIONS[language_of(language)]
-    history_off = "" if access.enabled else f"\n\n{words_for(language).history_off}"
+    said = words_for(language)
+    history_off = "" if access.enabled else f"\n\n{said.history_off}"
     default = backends.default_profile()
     return [
         cl.ChatProfile(
             name=name,
-            markdown_description=f"{descriptions[name]}\n\n{backends.describe_profile(name)}"
-            + history_off,
+            markdown_description=f"{descriptions[name]}\n\n"
+            f"{backends.describe_profile(name, said)}{history_off}",
             icon=PROFILE_ICONS[name],
             default=name == default,
         )

@@ -17,6 +17,7 @@ from openai import AsyncOpenAI, OpenAIError, Timeout
 from foundry_local_chat.config import Settings
 from foundry_local_chat.foundry_runtime import FoundryRuntime, FoundryStartError, RunningEndpoint
 from foundry_local_chat.routing import route_message
+from foundry_local_chat.ui_text import ENGLISH, WORDS, Words
 
 log = logging.getLogger(__name__)
 
@@ -144,28 +145,27 @@ class BackendResolver:
             else [FOUNDRY_PROFILE]
         )
 
-    def describe_profile(self, profile: str) -> str:
+    def describe_profile(self, profile: str, words: Words = WORDS[ENGLISH]) -> str:
         """One Markdown line: which backend, endpoint and model answer in this profile now."""
-        local = self._describe_local()
+        local = self._describe_local(words)
         remote = f"**BASE_URL** · `{self.settings.base_url}` · `{self.settings.model}`"
         if profile == REMOTE_PROFILE:
             return remote
         if profile == AUTO_PROFILE:
             if self.runtime.endpoint is None:
-                return f"{local} {remote} answers meanwhile."
-            return (
-                f"{local} first; {remote} when the local endpoint is down or the prompt is "
-                f"longer than {self.settings.auto_remote_prompt_chars} characters."
+                return words.auto_remote_meanwhile.format(local=local, remote=remote)
+            return words.auto_local_first.format(
+                local=local, remote=remote, chars=self.settings.auto_remote_prompt_chars
             )
         return local
 
-    def _describe_local(self) -> str:
+    def _describe_local(self, words: Words) -> str:
         if self.runtime.endpoint is not None:
             endpoint = self.runtime.endpoint
             return f"**Foundry Local** · `{endpoint.url}` · `{endpoint.model_id}`"
         if not self.started:
-            return "**Foundry Local** is starting…"
-        return f"**Foundry Local** is unavailable: {self.local_error.rstrip('.')}."
+            return words.local_starting
+        return words.local_unavailable.format(reason=self.local_error.rstrip("."))
 
     def default_profile(self) -> str:
         return AUTO_PROFILE if self.settings.base_url else FOUNDRY_PROFILE

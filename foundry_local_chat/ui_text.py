@@ -64,6 +64,11 @@ class Words:
     not_saved: str  # {reason}
     saving_again: str
     history_off: str
+    # which backend answers, under each chat profile on the welcome screen
+    local_starting: str
+    local_unavailable: str  # {reason}
+    auto_remote_meanwhile: str  # {local} {remote}
+    auto_local_first: str  # {local} {remote} {chars}
     # the settings panel
     model: str
     system_prompt: str
@@ -104,6 +109,11 @@ WORDS = {
         "history.",
         history_off="History is off: nobody signs in to this app, so chats are not kept. To keep "
         f"them, add a user (`{ADD_A_USER}`) and restart the app.",
+        local_starting="**Foundry Local** is starting…",
+        local_unavailable="**Foundry Local** is unavailable: {reason}.",
+        auto_remote_meanwhile="{local} {remote} answers meanwhile.",
+        auto_local_first="{local} first; {remote} when the local endpoint is down or the prompt "
+        "is longer than {chars} characters.",
         model="Model",
         system_prompt="System prompt",
         temperature="Temperature",
@@ -137,6 +147,11 @@ WORDS = {
         saving_again="✅ 다시 저장됩니다. 저장이 안 되던 동안의 메시지는 기록에 없습니다.",
         history_off="기록이 꺼져 있습니다: 이 앱은 로그인하지 않으므로 채팅이 보관되지 않습니다. "
         f"보관하려면 사용자를 추가하고(`{ADD_A_USER}`) 앱을 다시 시작하세요.",
+        local_starting="**Foundry Local** 시작 중…",
+        local_unavailable="**Foundry Local**을(를) 사용할 수 없습니다: {reason}.",
+        auto_remote_meanwhile="{local} 그동안 {remote}이(가) 답합니다.",
+        auto_local_first="{local} 우선입니다. 로컬 엔드포인트가 멈췄거나 프롬프트가 {chars}자보다 "
+        "길면 {remote}이(가) 답합니다.",
         model="모델",
         system_prompt="시스템 프롬프트",
         temperature="온도",

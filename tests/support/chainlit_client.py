@@ -222,7 +222,7 @@ class ChainlitSession:
 
     async def welcome(self) -> dict[str, str]:
         """The chat profiles' descriptions, as the welcome screen shows them."""
-        url = f"{self.base_url}/project/settings"
+        url = f"{self.base_url}/project/settings?language={self.language}"
         async with aiohttp.ClientSession() as http, http.get(url) as response:
             response.raise_for_status()
             profiles = (await response.json())["chatProfiles"]
