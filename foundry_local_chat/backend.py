@@ -110,6 +110,9 @@ class BackendResolver:
         return lambda: self._progress_listeners.remove(listener)
 
     def _report(self, stage: str, percent: float | None) -> None:
+        last_stage, last_percent = self.last_progress
+        if stage == last_stage and None not in (percent, last_percent) and percent < last_percent:
+            return  # the SDK downloads files in parallel, and their reports arrive out of order
         self.last_progress = (stage, percent)
         for listener in list(self._progress_listeners):
             listener(stage, percent)
@@ -222,6 +225,7 @@ class BackendResolver:
         """Make a Foundry Local model servable (download, load), reporting progress."""
         if backend.kind != FOUNDRY_LOCAL:
             return
+        self._report("checking the model cache", None)  # not the previous work's "ready 100%"
         try:
             await asyncio.to_thread(self.runtime.prepare_model, model, self._reporter_for_threads())
         except FoundryStartError as error:

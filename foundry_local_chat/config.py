@@ -107,6 +107,14 @@ def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return tuple(item.strip().rstrip("/") for item in env.get(name, "").split(",") if item.strip())
 
 
+def _urls(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    urls = _list(env, name)
+    for url in urls:
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(f"{name}: {url!r} is not an http(s) URL.")
+    return urls
+
+
 def is_loopback(host: str) -> bool:
     """True for addresses only this machine can reach (127.0.0.0/8, ::1, localhost)."""
     if host.lower() == "localhost":
@@ -174,6 +182,8 @@ class Settings:
     use_foundry_local: bool = True
     endpoint_url: str = DEFAULT_ENDPOINT_URL
     offline: bool | None = None  # None: detect whether the public catalog is reachable
+    catalog_urls: tuple[str, ...] = ()  # more asset-gallery catalogs to take models from
+    catalog_region: str = ""  # the Azure region catalog models download from; empty: auto
     endpoint_api_key: str = ""  # clients of the endpoint must send it; empty: any key works
     endpoint_cors_origins: tuple[str, ...] = ()  # browser origins allowed to call the endpoint
     base_url: str = ""
@@ -216,6 +226,8 @@ class Settings:
             endpoint_api_key=env.get("ENDPOINT_API_KEY", "").strip(),
             endpoint_cors_origins=_list(env, "ENDPOINT_CORS_ORIGINS"),
             offline=_optional_flag(env, "FOUNDRY_OFFLINE"),
+            catalog_urls=_urls(env, "FOUNDRY_CATALOG_URLS"),
+            catalog_region=env.get("FOUNDRY_CATALOG_REGION", "").strip(),
             base_url=_url(env, "BASE_URL", ""),
             api_key=env.get("API_KEY", "").strip(),
             model_cache_dir=_dir(env, "MODEL_CACHE_DIR", "XDG_CACHE_HOME", ".cache"),

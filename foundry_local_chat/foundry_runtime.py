@@ -2,7 +2,8 @@
 
 The bundled model reaches the web service the only way Foundry Local 2.2.1 allows offline: a
 private catalog on loopback names it, and a pre-populated model cache makes `download()` a cache
-hit. Catalog models (e.g. MODEL=phi-4-mini) come from the public catalog when it is reachable.
+hit. Catalog models (e.g. MODEL=phi-4-mini) come from the public catalog when it is reachable, or
+from the catalogs in FOUNDRY_CATALOG_URLS, and are downloaded with progress on first use.
 
 Foundry's web service listens on a private loopback port; clients use the gateway (gateway.py) on
 FOUNDRY_ENDPOINT_URL, which is bound first, so a busy port fails before any model work.
@@ -124,11 +125,12 @@ class FoundryRuntime:
                 f"The bundled model is not built yet ({self.settings.bundled_model_dir}). "
                 "Run `make model` (or `make run`, which builds it first)."
             )
+        urls += [(url, None) for url in self.settings.catalog_urls]
         if self.settings.offline is False or (
             self.settings.offline is None and public_catalog_reachable()
         ):
             urls.append((PUBLIC_CATALOG_URL, None))
-        elif not self.settings.wants_bundled_model:
+        elif not self.settings.wants_bundled_model and not self.settings.catalog_urls:
             raise FoundryStartError(
                 f"MODEL={self.settings.model} comes from Foundry's public catalog, which is "
                 "unreachable (offline, or FOUNDRY_OFFLINE=1). Unset MODEL to use the bundled "
@@ -150,6 +152,7 @@ class FoundryRuntime:
             catalog_urls=self._catalog_urls(),
             web=Configuration.WebService(urls=FOUNDRY_WEB_BIND),
             disable_nonessential_telemetry=True,
+            catalog_region=self.settings.catalog_region or None,
         )
         FoundryLocalManager.initialize(config)
         return FoundryLocalManager.instance

@@ -25,5 +25,6 @@ def terminal_progress() -> Progress:
         bar.update(max(0.0, percent - bar.n))
         if percent >= 100:
             bar.close()
+            del bars[stage]  # a later download (another model) gets a bar of its own
 
     return report

@@ -29,7 +29,8 @@ def clean_env(overrides: Mapping[str, str]) -> dict[str, str]:
     """The test process's environment without the app's settings, plus the overrides."""
     app_variables = {
         "MODEL", "BASE_URL", "API_KEY", "SYSTEM_PROMPT", "FOUNDRY_LOCAL", "FOUNDRY_ENDPOINT_URL",
-        "FOUNDRY_OFFLINE", "APP_DATA_DIR", "MAX_TOKENS", "TEMPERATURE", "TOP_P",
+        "FOUNDRY_OFFLINE", "FOUNDRY_CATALOG_URLS", "FOUNDRY_CATALOG_REGION", "APP_DATA_DIR",
+        "MAX_TOKENS", "TEMPERATURE", "TOP_P",
         "DATABASE_URL", "USERS_FILE", "AUTH_HEADER", "CHAINLIT_AUTH_SECRET",
         "ENDPOINT_API_KEY", "ENDPOINT_ALLOW_NO_KEY", "ENDPOINT_CORS_ORIGINS",
     }  # fmt: skip
