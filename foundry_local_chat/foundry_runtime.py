@@ -28,6 +28,7 @@ from urllib.parse import urlparse
 from foundry_local_chat.bundled_model import MANIFEST, is_built
 from foundry_local_chat.config import BUNDLED_MODEL_ALIAS, BUNDLED_MODEL_ID, Settings
 from foundry_local_chat.gateway import Gateway, GatewayConfig, Upstream
+from foundry_local_chat.openai_errors import readable
 from foundry_local_chat.private_catalog import CatalogEntry, PrivateCatalog
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,13 @@ Progress = Callable[[str, float | None], None]
 
 class FoundryStartError(RuntimeError):
     """Foundry Local could not serve the requested model; the message says why and what to do."""
+
+
+def sdk_reason(error: Exception) -> str:
+    """The SDK's native message in one readable line (the log keeps the whole of it)."""
+    lines = str(error).strip().splitlines() or [type(error).__name__]
+    # A failed HTTP call ends with the server's body: an HTML page says nothing to a person.
+    return readable(lines[0]).split(": <", 1)[0]
 
 
 @dataclass(frozen=True)
@@ -176,7 +184,9 @@ class FoundryRuntime:
             raise
         except Exception as error:  # the SDK raises plain exceptions with native messages
             self.stop()
-            raise FoundryStartError(f"Foundry Local failed to start: {error}") from error
+            raise FoundryStartError(
+                f"Foundry Local failed to start: {sdk_reason(error)}"
+            ) from error
         foundry_url = self._manager.urls[0].rstrip("/")
         self._gateway.route_to(Upstream(foundry_url, {model.alias: model.id}))
         log.info("Foundry Local's own web service (behind the endpoint): %s/v1", foundry_url)
@@ -203,7 +213,9 @@ class FoundryRuntime:
                 report("load", None)
                 model.load()
         except Exception as error:  # the SDK raises plain exceptions with native messages
-            raise FoundryStartError(f"Foundry Local could not prepare {name}: {error}") from error
+            raise FoundryStartError(
+                f"Foundry Local could not prepare {name}: {sdk_reason(error)}"
+            ) from error
         report("ready", 100.0)
 
     def _open_gateway(self) -> Gateway:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from openai import OpenAI
 
+from foundry_local_chat.config import BUNDLED_MODEL_ID
 from foundry_local_chat.private_catalog import CatalogEntry
 from tests.conftest import AppFactory
 from tests.support.chainlit_client import ChainlitSession
@@ -29,6 +30,14 @@ CATALOG_MODEL = CatalogEntry(
     display_name="SmolLM2 135M, served as a catalog model",
     file_size_bytes=90_000_000,
 )
+WITHDRAWN_MODEL = CatalogEntry(
+    publisher="stand-in-registry",
+    name="withdrawn-model-generic-cpu",
+    version="1",
+    alias="withdrawn-model",
+    display_name="Listed in the catalog, unknown to the registry",
+    file_size_bytes=1_000_000,
+)
 CAPITAL_QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
 
 
@@ -36,7 +45,10 @@ CAPITAL_QUESTION = [{"role": "user", "content": "What is the capital of France?"
 def registry(
     bundled_model_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ModelRegistry]:
-    stand_in = ModelRegistry(CATALOG_MODEL, bundled_model_dir, tmp_path_factory.mktemp("registry"))
+    stand_in = ModelRegistry(
+        CATALOG_MODEL, bundled_model_dir, tmp_path_factory.mktemp("registry"),
+        unavailable=(WITHDRAWN_MODEL,),
+    )  # fmt: skip
     yield stand_in
     stand_in.close()
 
@@ -105,4 +117,33 @@ async def test_choosing_a_catalog_model_downloads_it_with_progress_in_the_chat(
     assert any(name == "delete_message" for name, _ in chat.history)  # progress gone when done
     assert (downloaded_folder(cache) / "model.onnx").is_file()
     assert reply.stats()["summary"].endswith(CATALOG_MODEL.model_id)
+    assert "Paris" in reply.answer()["output"]
+
+
+async def test_a_catalog_model_that_cannot_be_downloaded_is_explained_and_the_chat_goes_on(
+    registry: ModelRegistry, chainlit_app: AppFactory, bundled_model_dir: Path, tmp_path: Path
+) -> None:
+    cache = tmp_path / "cache"
+    (cache / "bundled").mkdir(parents=True)
+    (cache / "bundled" / bundled_model_dir.name).symlink_to(bundled_model_dir)
+    url = chainlit_app(MODEL_CACHE_DIR=str(cache), TEMPERATURE="0", **registry.env())
+
+    async with ChainlitSession(url) as chat:
+        await chat.ready()
+        await chat.change_settings({"model": WITHDRAWN_MODEL.model_id})
+        [refusal] = [
+            data["output"]
+            for name, data in chat.history
+            if name == "new_message" and data["output"].startswith("**Settings not applied:**")
+        ]
+        reply = await chat.ask("What is the capital of France?")
+
+    assert refusal.startswith(
+        f"**Settings not applied:** Foundry Local could not prepare {WITHDRAWN_MODEL.model_id}: "
+        "Model registry API request failed for asset_id azureml://"
+    )
+    assert ".cc:" not in refusal and "<" not in refusal  # no native source location, no HTML
+    assert "The chat keeps its previous settings." in refusal
+    assert "Traceback" not in refusal
+    assert reply.stats()["summary"].endswith(BUNDLED_MODEL_ID)  # the chat goes on as before
     assert "Paris" in reply.answer()["output"]

@@ -58,15 +58,24 @@ def _serve(handler: type[BaseHTTPRequestHandler], name: str) -> ThreadingHTTPSer
 
 
 class ModelRegistry:
-    """Serves one model's folder as a catalog model; records what the runtime asked for."""
+    """Serves one model's folder as a catalog model; records what the runtime asked for.
 
-    def __init__(self, entry: CatalogEntry, model_dir: Path, workdir: Path) -> None:
+    `unavailable` entries are listed in the catalog too, but the registry does not know them (404),
+    as for a model withdrawn after the catalog was read."""
+
+    def __init__(
+        self,
+        entry: CatalogEntry,
+        model_dir: Path,
+        workdir: Path,
+        unavailable: tuple[CatalogEntry, ...] = (),
+    ) -> None:
         self.entry = entry
         files = sorted(path for path in model_dir.iterdir() if path.is_file())
         self.files = {path.name: path.read_bytes() for path in files}
         self.asset_ids: list[str] = []  # registry look-ups
         self.ranges: list[str] = []  # blob range requests
-        self.catalog = PrivateCatalog([entry])
+        self.catalog = PrivateCatalog([entry, *unavailable])
         self.blobs = _serve(self._blob_handler(), "stand-in-blobs")
         self.certificate, key = self_signed_certificate(workdir)
         self.registry = _serve(self._registry_handler(), "stand-in-registry")
