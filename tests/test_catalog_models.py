@@ -147,3 +147,27 @@ async def test_a_catalog_model_that_cannot_be_downloaded_is_explained_and_the_ch
     assert "Traceback" not in refusal
     assert reply.stats()["summary"].endswith(BUNDLED_MODEL_ID)  # the chat goes on as before
     assert "Paris" in reply.answer()["output"]
+
+
+async def test_a_catalog_model_downloading_at_start_shows_its_progress_in_the_chat(
+    registry: ModelRegistry, chainlit_app: AppFactory, tmp_path: Path
+) -> None:
+    registry.hold_downloads_after(5)  # a slow network: the download outlasts the app's start
+    try:
+        url = chainlit_app(
+            MODEL=CATALOG_MODEL.alias, MODEL_CACHE_DIR=str(tmp_path / "cache"), TEMPERATURE="0",
+            **registry.env(),
+        )  # fmt: skip
+        async with ChainlitSession(url) as chat:
+            stalled = await chat.wait_for(
+                "update_message", lambda m: re.search(r"download \d+%", m["output"]) is not None
+            )
+            registry.release_downloads()
+            assert await chat.ready() is None  # then the chat is ready: its settings panel
+            reply = await chat.ask("What is the capital of France?")
+    finally:
+        registry.release_downloads()
+
+    assert stalled["output"].startswith("Starting Foundry Local: download ")
+    assert reply.stats()["summary"].endswith(CATALOG_MODEL.model_id)
+    assert "Paris" in reply.answer()["output"]

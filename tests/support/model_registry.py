@@ -75,6 +75,8 @@ class ModelRegistry:
         self.files = {path.name: path.read_bytes() for path in files}
         self.asset_ids: list[str] = []  # registry look-ups
         self.ranges: list[str] = []  # blob range requests
+        self._held_after: int | None = None  # ranges served before the download stalls
+        self._released = threading.Event()
         self.catalog = PrivateCatalog([entry, *unavailable])
         self.blobs = _serve(self._blob_handler(), "stand-in-blobs")
         self.certificate, key = self_signed_certificate(workdir)
@@ -82,6 +84,20 @@ class ModelRegistry:
         tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         tls.load_cert_chain(self.certificate, key)
         self.registry.socket = tls.wrap_socket(self.registry.socket, server_side=True)
+
+    def hold_downloads_after(self, ranges: int) -> None:
+        """Serve this many more ranges, then stall every download (a slow network) until
+        release_downloads()."""
+        self._released.clear()
+        self._held_after = len(self.ranges) + ranges
+
+    def release_downloads(self) -> None:
+        self._held_after = None
+        self._released.set()
+
+    def _wait_if_held(self) -> None:
+        if self._held_after is not None and len(self.ranges) > self._held_after:
+            self._released.wait(timeout=300)
 
     def env(self) -> dict[str, str]:
         """The app's settings that make it take this model from here."""
@@ -160,6 +176,7 @@ class ModelRegistry:
                     self._reply(404, b"", {})
                     return
                 registry.ranges.append(wanted)
+                registry._wait_if_held()
                 first, last = (int(n) for n in wanted.removeprefix("bytes=").split("-"))
                 last = min(last, len(blob) - 1)
                 headers = {**BLOB_HEADERS, "Content-Type": "application/octet-stream",
