@@ -38,6 +38,7 @@ WITHDRAWN_MODEL = CatalogEntry(
     display_name="Listed in the catalog, unknown to the registry",
     file_size_bytes=1_000_000,
 )
+DOWNLOADING = re.compile(r"download (\d+)%")
 CAPITAL_QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
 
 
@@ -99,7 +100,13 @@ async def test_choosing_a_catalog_model_downloads_it_with_progress_in_the_chat(
         panel = next(data for name, data in chat.history if name == "chat_settings")
         offered = [item["value"] for widget in panel if widget["id"] == "model"
                    for item in widget["items"]]  # fmt: skip
-        await chat.change_settings({"model": CATALOG_MODEL.model_id})
+        registry.hold_downloads_after(5)  # so the chat is seen mid-download, however fast it is
+        try:
+            await chat.send_settings({"model": CATALOG_MODEL.model_id})
+            await chat.wait_for("update_message", lambda m: bool(DOWNLOADING.search(m["output"])))
+        finally:
+            registry.release_downloads()
+        await chat.wait_for("task_end")  # the settings are applied
         progress = [
             data["output"]
             for name, data in chat.history
@@ -109,7 +116,7 @@ async def test_choosing_a_catalog_model_downloads_it_with_progress_in_the_chat(
         reply = await chat.ask("What is the capital of France?")
 
     assert CATALOG_MODEL.model_id in offered
-    percents = [int(m[1]) for line in progress if (m := re.search(r"download (\d+)%", line))]
+    percents = [int(m[1]) for line in progress if (m := DOWNLOADING.search(line))]
     assert percents and percents[0] < 100, progress  # seen while downloading
     assert percents == sorted(percents), progress  # never going back
     before_download = list(takewhile(lambda line: "download" not in line, progress))
@@ -160,7 +167,7 @@ async def test_a_catalog_model_downloading_at_start_shows_its_progress_in_the_ch
         )  # fmt: skip
         async with ChainlitSession(url) as chat:
             stalled = await chat.wait_for(
-                "update_message", lambda m: re.search(r"download \d+%", m["output"]) is not None
+                "update_message", lambda m: DOWNLOADING.search(m["output"]) is not None
             )
             registry.release_downloads()
             assert await chat.ready() is None  # then the chat is ready: its settings panel

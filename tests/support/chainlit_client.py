@@ -252,10 +252,14 @@ class ChainlitSession:
         await self.send(text)
         return await self.collect_reply(timeout)
 
-    async def change_settings(self, values: dict[str, Any]) -> None:
-        """What the settings panel's confirm button sends; returns once the app applied them
-        (Chainlit runs on_settings_update as a task, between task_start and task_end)."""
+    async def send_settings(self, values: dict[str, Any]) -> None:
+        """What the settings panel's confirm button sends (Chainlit then runs on_settings_update
+        as a task, between task_start and task_end)."""
         await self.client.emit("chat_settings_change", values)
+
+    async def change_settings(self, values: dict[str, Any]) -> None:
+        """send_settings, returning once the app has applied them."""
+        await self.send_settings(values)
         await self.wait_for("task_start")
         await self.wait_for("task_end")
 
