@@ -44,12 +44,28 @@ def test_every_variable_is_read() -> None:
         ("TEMPERATURE", "3", "TEMPERATURE=3 is out of range"),
         ("MAX_TOKENS", "0", "MAX_TOKENS=0 is out of range"),
         ("BASE_URL", "localhost:8080", "BASE_URL='localhost:8080' is not an http(s) URL"),
+        (
+            "FOUNDRY_CATALOG_URLS",
+            "http://a/x, catalog.local",
+            "FOUNDRY_CATALOG_URLS: 'catalog.local' is not an http(s) URL",
+        ),
     ],
 )
 def test_bad_values_name_the_variable(variable: str, value: str, message: str) -> None:
     with pytest.raises(ConfigError) as error:
         Settings.from_env({variable: value})
     assert str(error.value).startswith(message)
+
+
+def test_more_catalogs_and_a_region_for_catalog_models() -> None:
+    settings = Settings.from_env({
+        "FOUNDRY_CATALOG_URLS": "https://models.example/asset-gallery/v1.0/models/, http://b/x",
+        "FOUNDRY_CATALOG_REGION": " westus3 ",
+    })  # fmt: skip
+    assert settings.catalog_urls == (
+        "https://models.example/asset-gallery/v1.0/models", "http://b/x"
+    )  # fmt: skip
+    assert settings.catalog_region == "westus3"
 
 
 def test_history_defaults_to_a_sqlite_file_in_the_data_dir() -> None:
