@@ -3,9 +3,11 @@
 `ChatDataLayer` keeps Chainlit's SQL and adds:
 
 - **failures are never silent**: Chainlit only logs a failed statement. Here a failed save is
-  logged as an error and, during a chat, shown in that chat once (and again "saving works again"
-  when a later save succeeds). Outside a chat (e.g. renaming a thread over HTTP) it raises, so
-  the request fails instead of pretending.
+  logged as an error and, during a chat, shown in that chat once. Outside a chat (e.g. renaming a
+  thread over HTTP) it raises, so the request fails instead of pretending.
+- **an outage loses nothing**: while the database cannot be reached, a chat keeps its unsaved
+  statements in memory, in order; its next save writes them first, and the chat says when it has
+  caught up. (A chat that ends before the database is back loses them, and the log says so.)
 - **one schema for SQLite and PostgreSQL** (see migrations/): lists and dicts Chainlit passes as
   parameters (thread and step `tags`, step `modes`) are stored as JSON text, and JSON read back
   is turned into dicts and lists again. This avoids Chainlit's SQLite bug with chat-profile tags
@@ -25,6 +27,7 @@ import asyncio
 import functools
 import json
 import logging
+import weakref
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, ParamSpec, TypeVar
 
@@ -38,6 +41,7 @@ from chainlit.step import StepDict
 from chainlit.types import ThreadDict
 from chainlit.utils import utc_now
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from foundry_local_chat import database
@@ -77,6 +81,17 @@ def _chat_session() -> WebsocketSession | None:
     return session if isinstance(session, WebsocketSession) else None
 
 
+Statement = tuple[str, dict[str, Any]]  # SQL and its (encoded) parameters
+
+
+def _is_outage(error: Exception) -> bool:
+    """The database could not be reached or used at all (worth retrying), as opposed to a
+    statement it refused (which would fail again)."""
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(error, OperationalError | InterfaceError | OSError | TimeoutError)
+
+
 def _encode(value: Any) -> Any:
     return json.dumps(value) if isinstance(value, list | dict) else value
 
@@ -105,7 +120,10 @@ class ChatDataLayer(SQLAlchemyDataLayer):
         self.engine = database.create_engine(url)
         self.async_session = async_sessionmaker(self.engine, expire_on_commit=False)
         self._writes: dict[str, set[asyncio.Task[Any]]] = {}
-        self._unsaved_chats: set[str] = set()
+        self._unsaved: dict[str, list[Statement]] = {}  # per chat, oldest first
+        self._chat_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
 
     async def get_current_timestamp(self) -> str:
         return utc_now()  # Chainlit's own uses local time with a "Z"
@@ -115,48 +133,74 @@ class ChatDataLayer(SQLAlchemyDataLayer):
     async def execute_sql(
         self, query: str, parameters: dict[str, Any]
     ) -> list[dict[str, Any]] | int | None:
-        encoded = {key: _encode(value) for key, value in parameters.items()}
+        statement = (query, {key: _encode(value) for key, value in parameters.items()})
+        chat = _chat_session()
+        if chat is not None and _is_write(query):
+            # A chat's saves run one at a time, in the order Chainlit started them.
+            async with self._chat_locks.setdefault(chat.id, asyncio.Lock()):
+                return await self._save(chat, statement)
         try:
-            async with self.async_session() as session, session.begin():
-                result = await session.execute(text(query), encoded)
-                if result.returns_rows:
-                    rows = [dict(row._mapping) for row in result.fetchall()]
-                    outcome: list[dict[str, Any]] | int = self.clean_result(rows)
-                else:
-                    outcome = result.rowcount
+            return await self._run(statement)
         except Exception as error:
-            await self._failed(query, error)
-            return None
-        if _is_write(query):
-            await self._saved()
-        return outcome
-
-    async def _failed(self, query: str, error: Exception) -> None:
-        reason = _reason(error)
-        if not _is_write(query):
-            log.error("reading the chat history failed: %s", reason)
-            return
-        log.error("saving the chat history failed: %s", reason)
-        chat = _chat_session()
-        if chat is None:
+            reason = _reason(error)
+            if not _is_write(query):
+                log.error("reading the chat history failed: %s", reason)
+                return None
+            log.error("saving the chat history failed: %s", reason)
             raise PersistenceError(f"saving the chat history failed: {reason}") from error
-        if chat.id in self._unsaved_chats:
-            return  # already said in this chat
-        self._unsaved_chats.add(chat.id)
-        said = words_for(chat.language)
-        await self._tell(
-            ErrorMessage(author=APP_AUTHOR, content=said.not_saved.format(reason=reason))
-        )
 
-    async def _saved(self) -> None:
-        chat = _chat_session()
-        if chat is not None and chat.id in self._unsaved_chats:
-            self._unsaved_chats.discard(chat.id)
+    async def _run(self, statement: Statement) -> list[dict[str, Any]] | int:
+        query, parameters = statement
+        async with self.async_session() as session, session.begin():
+            result = await session.execute(text(query), parameters)
+            if result.returns_rows:
+                return self.clean_result([dict(row._mapping) for row in result.fetchall()])
+            return result.rowcount
+
+    async def _save(self, chat: WebsocketSession, statement: Statement) -> int | None:
+        """Save for a chat. While the database is out, the chat's statements wait in order;
+        the first save that works again writes them all first."""
+        unsaved = self._unsaved.setdefault(chat.id, [])
+        behind = bool(unsaved)
+        unsaved.append(statement)
+        outcome = None
+        while unsaved:
+            try:
+                outcome = await self._run(unsaved[0])
+            except Exception as error:
+                reason = _reason(error)
+                log.error("saving the chat history failed: %s", reason)
+                if _is_outage(error):
+                    if not behind:  # the first failure of this outage: say it once
+                        said = words_for(chat.language)
+                        await self._tell(ErrorMessage(
+                            author=APP_AUTHOR, content=said.not_saved.format(reason=reason)
+                        ))  # fmt: skip
+                    log.warning("chat %s: %d saves wait for the database", chat.id, len(unsaved))
+                    return None
+                # This statement can never be saved (the database refused it, not an outage).
+                said = words_for(chat.language)
+                await self._tell(
+                    ErrorMessage(author=APP_AUTHOR, content=said.not_saved.format(reason=reason))
+                )
+            unsaved.pop(0)
+        del self._unsaved[chat.id]
+        if behind:
             said = words_for(chat.language)
             await self._tell(Message(author=APP_AUTHOR, content=said.saving_again))
+        return outcome if isinstance(outcome, int) else None
+
+    def forget(self, chat_id: str) -> None:
+        """The chat ended: what still waits for the database is lost, and the log says so."""
+        unsaved = self._unsaved.pop(chat_id, [])
+        if unsaved:
+            log.error(
+                "chat %s ended while the history database was out: %d saves are lost",
+                chat_id, len(unsaved),
+            )  # fmt: skip
 
     @staticmethod
-    async def _tell(message: Message) -> None:
+    async def _tell(message: Message | ErrorMessage) -> None:
         """Show a notice in the chat without saving it (it is about saving)."""
         try:
             await get_context().emitter.send_step(message.to_dict())
@@ -298,3 +342,10 @@ def wait_for_saves(handler: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[
                 await layer.settle(chat.id)
 
     return handler_then_settle
+
+
+def chat_ended() -> None:
+    """For on_chat_end: a chat that ends during an outage gives up what it could not save."""
+    layer, chat = get_data_layer(), _chat_session()
+    if isinstance(layer, ChatDataLayer) and chat is not None:
+        layer.forget(chat.id)

@@ -104,9 +104,9 @@ WORDS = {
         answer_cut_short="⚠️ The answer was cut short: {error}.",
         thinking="Thinking",
         not_saved="⚠️ **This chat is not being saved**: the history database failed ({reason}). "
-        "You can keep chatting; what is said now may be missing from your history.",
-        saving_again="✅ Saving works again. Messages from while it failed are not in your "
-        "history.",
+        "You can keep chatting: what is said meanwhile is kept and saved when the database is "
+        "back.",
+        saving_again="✅ Saving works again, and what could not be saved meanwhile is saved now.",
         history_off="History is off: nobody signs in to this app, so chats are not kept. To keep "
         f"them, add a user (`{ADD_A_USER}`) and restart the app.",
         local_starting="**Foundry Local** is starting…",
@@ -143,8 +143,9 @@ WORDS = {
         answer_cut_short="⚠️ 답변이 중간에 끊겼습니다: {error}.",
         thinking="생각 중",
         not_saved="⚠️ **이 채팅은 저장되지 않고 있습니다**: 기록 데이터베이스에 문제가 생겼습니다 "
-        "({reason}). 채팅은 계속할 수 있지만, 지금 나누는 대화는 기록에 남지 않을 수 있습니다.",
-        saving_again="✅ 다시 저장됩니다. 저장이 안 되던 동안의 메시지는 기록에 없습니다.",
+        "({reason}). 채팅은 계속할 수 있습니다. 그동안의 대화는 보관했다가 데이터베이스가 "
+        "돌아오면 저장합니다.",
+        saving_again="✅ 다시 저장됩니다. 그동안 저장하지 못했던 대화도 이제 저장했습니다.",
         history_off="기록이 꺼져 있습니다: 이 앱은 로그인하지 않으므로 채팅이 보관되지 않습니다. "
         f"보관하려면 사용자를 추가하고(`{ADD_A_USER}`) 앱을 다시 시작하세요.",
         local_starting="**Foundry Local** 시작 중…",
