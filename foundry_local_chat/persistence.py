@@ -170,18 +170,17 @@ class ChatDataLayer(SQLAlchemyDataLayer):
             except Exception as error:
                 reason = _reason(error)
                 log.error("saving the chat history failed: %s", reason)
+                said = words_for(chat.language)
                 if _is_outage(error):
-                    if not behind:  # the first failure of this outage: say it once
-                        said = words_for(chat.language)
+                    if not behind:  # an outage is told once
                         await self._tell(ErrorMessage(
                             author=APP_AUTHOR, content=said.not_saved.format(reason=reason)
                         ))  # fmt: skip
                     log.warning("chat %s: %d saves wait for the database", chat.id, len(unsaved))
                     return None
-                # This statement can never be saved (the database refused it, not an outage).
-                said = words_for(chat.language)
+                # Refused, not an outage: this statement would fail again; the rest may not.
                 await self._tell(
-                    ErrorMessage(author=APP_AUTHOR, content=said.not_saved.format(reason=reason))
+                    ErrorMessage(author=APP_AUTHOR, content=said.save_refused.format(reason=reason))
                 )
             unsaved.pop(0)
         del self._unsaved[chat.id]

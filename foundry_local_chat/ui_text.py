@@ -62,6 +62,7 @@ class Words:
     answer_cut_short: str  # {error}
     thinking: str
     not_saved: str  # {reason}
+    save_refused: str  # {reason}
     saving_again: str
     history_off: str
     # which backend answers, under each chat profile on the welcome screen
@@ -106,6 +107,8 @@ WORDS = {
         not_saved="⚠️ **This chat is not being saved**: the history database failed ({reason}). "
         "You can keep chatting: what is said meanwhile is kept and saved when the database is "
         "back.",
+        save_refused="⚠️ **A message of this chat could not be saved**: the history database "
+        "refused it ({reason}).",
         saving_again="✅ Saving works again, and what could not be saved meanwhile is saved now.",
         history_off="History is off: nobody signs in to this app, so chats are not kept. To keep "
         f"them, add a user (`{ADD_A_USER}`) and restart the app.",
@@ -145,6 +148,8 @@ WORDS = {
         not_saved="⚠️ **이 채팅은 저장되지 않고 있습니다**: 기록 데이터베이스에 문제가 생겼습니다 "
         "({reason}). 채팅은 계속할 수 있습니다. 그동안의 대화는 보관했다가 데이터베이스가 "
         "돌아오면 저장합니다.",
+        save_refused="⚠️ **이 채팅의 메시지 하나를 저장하지 못했습니다**: 기록 데이터베이스가 "
+        "거부했습니다 ({reason}).",
         saving_again="✅ 다시 저장됩니다. 그동안 저장하지 못했던 대화도 이제 저장했습니다.",
         history_off="기록이 꺼져 있습니다: 이 앱은 로그인하지 않으므로 채팅이 보관되지 않습니다. "
         f"보관하려면 사용자를 추가하고(`{ADD_A_USER}`) 앱을 다시 시작하세요.",

@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from tests.conftest import AppFactory
 from tests.support.chainlit_client import ChainlitApi, ChainlitSession, messages_of
-from tests.support.postgres import PostgresServer
+from tests.support.postgres import SUPERUSER, PostgresServer
 from tests.support.processes import (
     VENV_BIN,
     add_user,
@@ -114,4 +115,50 @@ async def test_database_down_mid_chat_keeps_the_chat_and_saves_it_all_when_it_is
         ("assistant_message", second.answer()["output"]),
         ("user_message", "Thank you."),
         ("assistant_message", third.answer()["output"]),
+    ]
+
+
+async def test_a_message_the_database_refuses_is_reported_and_the_rest_is_saved(
+    chainlit_app: AppFactory, proxy: RecordingProxy, postgres: PostgresServer, tmp_path: Path
+) -> None:
+    users = tmp_path / "users"
+    add_user(users, "alice", PASSWORD)
+    database_url = await postgres.create_database()
+    url = chainlit_app(
+        FOUNDRY_LOCAL="0", BASE_URL=proxy.url, USERS_FILE=str(users), DATABASE_URL=database_url,
+        MAX_TOKENS="24",
+    )  # fmt: skip
+    # A rule of the database's owner, not the app's: user messages may not say "classified".
+    connection = await asyncpg.connect(
+        host="127.0.0.1", port=postgres.port, user=SUPERUSER,
+        database=database_url.rsplit("/", 1)[1],
+    )  # fmt: skip
+    try:
+        await connection.execute(
+            "ALTER TABLE steps ADD CONSTRAINT no_secrets "
+            "CHECK (type <> 'user_message' OR output NOT LIKE '%classified%')"
+        )
+    finally:
+        await connection.close()
+
+    api = ChainlitApi(url)
+    token = await api.sign_in("alice", PASSWORD)
+    async with ChainlitSession(url, token) as chat:
+        await chat.ready()
+        await chat.ask("Remember the word tangerine.")
+        refused = await chat.ask("This line is classified.")
+        notice = await chat.wait_for_seen(
+            "new_message", lambda m: "could not be saved" in m["output"]
+        )
+        thanks = await chat.ask("Thank you.")
+
+    assert refused.answer()["output"]  # the chat went on
+    assert "refused it" in notice["output"] and "no_secrets" in notice["output"]
+    [thread] = await api.threads()
+    saved = messages_of(thread)
+    assert ("user_message", "This line is classified.") not in saved
+    assert ("user_message", "Remember the word tangerine.") in saved
+    assert saved[-2:] == [
+        ("user_message", "Thank you."),
+        ("assistant_message", thanks.answer()["output"]),
     ]
