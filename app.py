@@ -23,12 +23,7 @@ from foundry_local_chat.chat_ui import (
 )
 from foundry_local_chat.config import ConfigError, Settings
 from foundry_local_chat.database import DatabaseError
-from foundry_local_chat.persistence import (
-    ChatDataLayer,
-    chat_ended,
-    start_history,
-    wait_for_saves,
-)
+from foundry_local_chat.persistence import ChatDataLayer, start_history, wait_for_saves
 from foundry_local_chat.progress import terminal_progress
 from foundry_local_chat.ui_text import PROFILE_DESCRIPTIONS, STARTERS, language_of, words_for
 
@@ -216,11 +211,6 @@ if access.header:
     async def sign_in_from_proxy(headers: Headers) -> cl.User | None:
         name = access.user_from_headers(headers)
         return cl.User(identifier=name, metadata={"sign_in": "header"}) if name else None
-
-
-@cl.on_chat_end
-async def end_chat() -> None:
-    chat_ended()
 
 
 @cl.on_chat_resume

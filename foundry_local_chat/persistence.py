@@ -5,9 +5,10 @@
 - **failures are never silent**: Chainlit only logs a failed statement. Here a failed save is
   logged as an error and, during a chat, shown in that chat once. Outside a chat (e.g. renaming a
   thread over HTTP) it raises, so the request fails instead of pretending.
-- **an outage loses nothing**: while the database cannot be reached, a chat keeps its unsaved
-  statements in memory, in order; its next save writes them first, and the chat says when it has
-  caught up. (A chat that ends before the database is back loses them, and the log says so.)
+- **an outage loses nothing**: while the database cannot be reached, a conversation's unsaved
+  statements wait in memory, in order; its next save (in this chat, or after a reload that
+  resumes it) writes them first, and the chat says when it has caught up. They are lost only if
+  the app itself stops before the database is back.
 - **one schema for SQLite and PostgreSQL** (see migrations/): lists and dicts Chainlit passes as
   parameters (thread and step `tags`, step `modes`) are stored as JSON text, and JSON read back
   is turned into dicts and lists again. This avoids Chainlit's SQLite bug with chat-profile tags
@@ -120,8 +121,8 @@ class ChatDataLayer(SQLAlchemyDataLayer):
         self.engine = database.create_engine(url)
         self.async_session = async_sessionmaker(self.engine, expire_on_commit=False)
         self._writes: dict[str, set[asyncio.Task[Any]]] = {}
-        self._unsaved: dict[str, list[Statement]] = {}  # per chat, oldest first
-        self._chat_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
+        self._unsaved: dict[str, list[Statement]] = {}  # per thread, oldest first
+        self._thread_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
 
@@ -135,9 +136,9 @@ class ChatDataLayer(SQLAlchemyDataLayer):
     ) -> list[dict[str, Any]] | int | None:
         statement = (query, {key: _encode(value) for key, value in parameters.items()})
         chat = _chat_session()
-        if chat is not None and _is_write(query):
-            # A chat's saves run one at a time, in the order Chainlit started them.
-            async with self._chat_locks.setdefault(chat.id, asyncio.Lock()):
+        if chat is not None and chat.thread_id and _is_write(query):
+            # A conversation's saves run one at a time, in the order Chainlit started them.
+            async with self._thread_locks.setdefault(chat.thread_id, asyncio.Lock()):
                 return await self._save(chat, statement)
         try:
             return await self._run(statement)
@@ -158,9 +159,9 @@ class ChatDataLayer(SQLAlchemyDataLayer):
             return result.rowcount
 
     async def _save(self, chat: WebsocketSession, statement: Statement) -> int | None:
-        """Save for a chat. While the database is out, the chat's statements wait in order;
-        the first save that works again writes them all first."""
-        unsaved = self._unsaved.setdefault(chat.id, [])
+        """Save for a chat's conversation. While the database is out, its statements wait in
+        order; the first save that works again writes them all first."""
+        unsaved = self._unsaved.setdefault(chat.thread_id, [])
         behind = bool(unsaved)
         unsaved.append(statement)
         outcome = None
@@ -176,27 +177,20 @@ class ChatDataLayer(SQLAlchemyDataLayer):
                         await self._tell(ErrorMessage(
                             author=APP_AUTHOR, content=said.not_saved.format(reason=reason)
                         ))  # fmt: skip
-                    log.warning("chat %s: %d saves wait for the database", chat.id, len(unsaved))
+                    log.warning(
+                        "thread %s: %d saves wait for the database", chat.thread_id, len(unsaved)
+                    )
                     return None
                 # Refused, not an outage: this statement would fail again; the rest may not.
                 await self._tell(
                     ErrorMessage(author=APP_AUTHOR, content=said.save_refused.format(reason=reason))
                 )
             unsaved.pop(0)
-        del self._unsaved[chat.id]
+        del self._unsaved[chat.thread_id]
         if behind:
             said = words_for(chat.language)
             await self._tell(Message(author=APP_AUTHOR, content=said.saving_again))
         return outcome if isinstance(outcome, int) else None
-
-    def forget(self, chat_id: str) -> None:
-        """The chat ended: what still waits for the database is lost, and the log says so."""
-        unsaved = self._unsaved.pop(chat_id, [])
-        if unsaved:
-            log.error(
-                "chat %s ended while the history database was out: %d saves are lost",
-                chat_id, len(unsaved),
-            )  # fmt: skip
 
     @staticmethod
     async def _tell(message: Message | ErrorMessage) -> None:
@@ -341,10 +335,3 @@ def wait_for_saves(handler: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[
                 await layer.settle(chat.id)
 
     return handler_then_settle
-
-
-def chat_ended() -> None:
-    """For on_chat_end: a chat that ends during an outage gives up what it could not save."""
-    layer, chat = get_data_layer(), _chat_session()
-    if isinstance(layer, ChatDataLayer) and chat is not None:
-        layer.forget(chat.id)

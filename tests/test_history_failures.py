@@ -118,6 +118,43 @@ async def test_database_down_mid_chat_keeps_the_chat_and_saves_it_all_when_it_is
     ]
 
 
+async def test_what_waited_through_an_outage_is_saved_when_the_chat_is_resumed_later(
+    chainlit_app: AppFactory,
+    proxy: RecordingProxy,
+    own_postgres: PostgresServer,
+    tmp_path: Path,
+) -> None:
+    users = tmp_path / "users"
+    add_user(users, "alice", PASSWORD)
+    url = chainlit_app(
+        FOUNDRY_LOCAL="0", BASE_URL=proxy.url, USERS_FILE=str(users), MAX_TOKENS="24",
+        DATABASE_URL=await own_postgres.create_database(),
+    )  # fmt: skip
+    api = ChainlitApi(url)
+    token = await api.sign_in("alice", PASSWORD)
+    async with ChainlitSession(url, token) as chat:  # the tab is closed during the outage
+        await chat.ready()
+        first = await chat.ask("Remember the word tangerine.")
+        own_postgres.stop()
+        second = await chat.ask("Which word did I ask you to remember?")
+    own_postgres.start()
+
+    [thread] = await api.threads()
+    assert len(messages_of(thread)) == 2  # what was said during the outage still waits
+    async with ChainlitSession(url, token, thread_id=thread["id"]) as chat:
+        await chat.wait_for("resume_thread")
+        third = await chat.ask("Thank you.")
+
+    assert messages_of(await api.thread(thread["id"])) == [
+        ("user_message", "Remember the word tangerine."),
+        ("assistant_message", first.answer()["output"]),
+        ("user_message", "Which word did I ask you to remember?"),
+        ("assistant_message", second.answer()["output"]),
+        ("user_message", "Thank you."),
+        ("assistant_message", third.answer()["output"]),
+    ]
+
+
 async def test_a_message_the_database_refuses_is_reported_and_the_rest_is_saved(
     chainlit_app: AppFactory, proxy: RecordingProxy, postgres: PostgresServer, tmp_path: Path
 ) -> None:
