@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import sys
+import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
@@ -115,6 +117,7 @@ def open_gateway(foundry: FakeFoundry) -> Iterator[GatewayFactory]:
         gateway = Gateway(GatewayConfig(host="127.0.0.1", port=0, **config))
         gateway.start()
         gateways.append(gateway)
+        OPEN_GATEWAYS[f"http://127.0.0.1:{gateway.port}/v1"] = (gateway, foundry)
         if ready:
             gateway.route_to(Upstream(upstream or foundry.url, ALIASES))
         return f"http://127.0.0.1:{gateway.port}/v1"
@@ -122,12 +125,75 @@ def open_gateway(foundry: FakeFoundry) -> Iterator[GatewayFactory]:
     yield open_
     for gateway in gateways:
         gateway.close()
+        OPEN_GATEWAYS.pop(f"http://127.0.0.1:{gateway.port}/v1", None)
+
+
+def awaiting(coroutine: Any) -> list[str]:
+    """The chain of awaits a coroutine is suspended in, outermost first."""
+    lines = []
+    while coroutine is not None:
+        frame = getattr(coroutine, "cr_frame", None) or getattr(coroutine, "ag_frame", None)
+        if frame is not None:
+            code = frame.f_code
+            lines.append(f"  {code.co_filename}:{frame.f_lineno} in {code.co_name}")
+        coroutine = getattr(coroutine, "cr_await", None) or getattr(coroutine, "ag_await", None)
+    return lines
+
+
+# The gateways the running test opened (by URL), so a request that hangs can say where.
+OPEN_GATEWAYS: dict[str, tuple[Gateway, FakeFoundry]] = {}
+
+
+def requests_in_flight(gateway: Gateway, foundry: FakeFoundry) -> str:
+    """Where a gateway's unfinished requests are stuck, for a test that timed out."""
+    loop, thread = gateway._loop, gateway._thread
+
+    async def stacks() -> list[str]:
+        current = asyncio.current_task()
+        return [
+            "\n".join(awaiting(task.get_coro()))
+            for task in asyncio.all_tasks()
+            if task is not current and "_serve" not in repr(task.get_coro())
+        ]
+
+    assert loop is not None and thread is not None
+    try:
+        stuck = asyncio.run_coroutine_threadsafe(stacks(), loop).result(timeout=5)
+    except Exception as error:  # the gateway's loop does not answer: show its thread instead
+        frame = sys._current_frames().get(thread.ident or 0)
+        where = "".join(traceback.format_stack(frame)) if frame else "no frame"
+        return f"gateway loop not answering ({error!r}); its thread:\n{where}"
+    if not stuck:
+        return ""
+    return (
+        f"{len(stuck)} request(s) still in the gateway; Foundry stand-in got "
+        f"{len(foundry.bodies)} request(s):\n" + "\n---\n".join(stuck)
+    )
 
 
 async def post(url: str, body: dict[str, Any], **headers: str) -> tuple[int, Any, list[str]]:
-    """POST to /chat/completions: status, JSON body or event lines, and the Content-Type values."""
+    """POST to /chat/completions: status, JSON body or event lines, and the Content-Type values.
+
+    Should it hang, the failure says where the gateway's request is stuck."""
+    request = asyncio.ensure_future(_post(url, body, **headers))
+    done, _ = await asyncio.wait({request}, timeout=TIMEOUT.total)
+    if not done:
+        gateway, foundry = OPEN_GATEWAYS.get(url, (None, None))
+        report = requests_in_flight(gateway, foundry) if gateway and foundry else "no gateway"
+        stand_in = [  # the stand-in for Foundry runs on this loop
+            "\n".join(awaiting(task.get_coro()))
+            for task in asyncio.all_tasks()
+            if "_handle_request" in repr(task.get_coro()) or "start" in repr(task.get_coro())
+        ]
+        report += "\nFoundry stand-in tasks:\n" + "\n---\n".join(stand_in)
+        request.cancel()
+        raise AssertionError(f"no answer in {TIMEOUT.total} s. {report}")
+    return request.result()
+
+
+async def _post(url: str, body: dict[str, Any], **headers: str) -> tuple[int, Any, list[str]]:
     async with (
-        aiohttp.ClientSession(timeout=TIMEOUT) as session,
+        aiohttp.ClientSession() as session,
         session.post(f"{url}/chat/completions", json=body, headers=headers) as response,
     ):
         content_types = response.headers.getall("Content-Type", [])
