@@ -19,10 +19,15 @@ from typing import Any
 import aiohttp
 import openai
 import pytest
+import pytest_asyncio
 from aiohttp import web
 
 from foundry_local_chat.gateway import Gateway, GatewayConfig, Upstream
 from tests.support.processes import free_port
+
+# Each test gets an event loop of its own: the stand-in for Foundry serves on the test's loop, which
+# must not be the session's loop that browsers, socket.io clients and servers of earlier tests used.
+pytestmark = pytest.mark.asyncio(loop_scope="function")
 
 MODEL_ID = "smollm2-135m-instruct-generic-cpu:1"
 ALIASES = {"smollm2-135m-instruct": MODEL_ID}
@@ -98,7 +103,7 @@ class FakeFoundry:
         return reply
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="function")
 async def foundry() -> AsyncIterator[FakeFoundry]:
     fake = await FakeFoundry().start()
     yield fake
