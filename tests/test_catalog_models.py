@@ -77,11 +77,11 @@ def test_serve_downloads_a_catalog_model_with_progress_then_serves_it(
         for name, data in registry.files.items():
             assert (downloaded_folder(cache) / name).read_bytes() == data, name
 
-        client = OpenAI(base_url=endpoint.url, api_key="any", max_retries=0)
-        assert CATALOG_MODEL.model_id in [model.id for model in client.models.list()]
-        answer = client.chat.completions.create(
-            model=CATALOG_MODEL.alias, messages=CAPITAL_QUESTION, temperature=0, max_tokens=20
-        )
+        with OpenAI(base_url=endpoint.url, api_key="any", max_retries=0) as client:
+            assert CATALOG_MODEL.model_id in [model.id for model in client.models.list()]
+            answer = client.chat.completions.create(
+                model=CATALOG_MODEL.alias, messages=CAPITAL_QUESTION, temperature=0, max_tokens=20
+            )
         assert "Paris" in (answer.choices[0].message.content or "")
     finally:
         endpoint.process.stop()

@@ -17,25 +17,27 @@ def client(endpoint: Endpoint) -> AsyncOpenAI:
 
 
 async def test_models_lists_the_bundled_model(endpoint: Endpoint) -> None:
-    models = [model.id async for model in client(endpoint).models.list()]
+    async with client(endpoint) as sdk:
+        models = [model.id async for model in sdk.models.list()]
     assert models == [BUNDLED_MODEL_ID]
     assert (endpoint.model, endpoint.alias) == (BUNDLED_MODEL_ID, BUNDLED_MODEL_ALIAS)
 
 
 async def test_streamed_completion_yields_chunks_and_a_finish_reason(endpoint: Endpoint) -> None:
-    stream = await client(endpoint).chat.completions.create(
-        model=endpoint.model,
-        messages=[{"role": "user", "content": "Name three colours."}],
-        max_tokens=40,
-        stream=True,
-    )
     contents, finish_reasons = [], []
-    async for chunk in stream:
-        if chunk.choices:
-            if chunk.choices[0].delta.content:
-                contents.append(chunk.choices[0].delta.content)
-            if chunk.choices[0].finish_reason:
-                finish_reasons.append(chunk.choices[0].finish_reason)
+    async with client(endpoint) as sdk:
+        stream = await sdk.chat.completions.create(
+            model=endpoint.model,
+            messages=[{"role": "user", "content": "Name three colours."}],
+            max_tokens=40,
+            stream=True,
+        )
+        async for chunk in stream:
+            if chunk.choices:
+                if chunk.choices[0].delta.content:
+                    contents.append(chunk.choices[0].delta.content)
+                if chunk.choices[0].finish_reason:
+                    finish_reasons.append(chunk.choices[0].finish_reason)
     assert len(contents) >= 5
     assert finish_reasons in (["stop"], ["length"])
 

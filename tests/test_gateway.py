@@ -25,8 +25,11 @@ from aiohttp import web
 from foundry_local_chat.gateway import Gateway, GatewayConfig, Upstream
 from tests.support.processes import free_port
 
-# Each test gets an event loop of its own: the stand-in for Foundry serves on the test's loop, which
-# must not be the session's loop that browsers, socket.io clients and servers of earlier tests used.
+# Each test gets an event loop of its own, for the stand-in for Foundry and the test's client. The
+# gateways here run loops in threads of this process; an object of another loop that the garbage
+# collector finalizes in such a thread may act on its loop from the wrong thread (an unclosed
+# AsyncOpenAI client schedules its own close there). Tests close their clients; this keeps the
+# gateway tests apart from the session's loop as well.
 pytestmark = pytest.mark.asyncio(loop_scope="function")
 
 MODEL_ID = "smollm2-135m-instruct-generic-cpu:1"
@@ -245,11 +248,11 @@ async def test_an_error_as_the_first_stream_event_becomes_an_http_400(
     assert (status, content_types) == (400, ["application/json; charset=utf-8"])
     assert body["error"]["code"] == "context_length_exceeded"
 
-    client = openai.AsyncOpenAI(base_url=url, api_key="any", max_retries=0)
-    with pytest.raises(openai.BadRequestError):  # not a bare APIError without a status
-        await client.chat.completions.create(
-            model=MODEL_ID, messages=CHAT["messages"], max_tokens=2048, stream=True
-        )
+    async with openai.AsyncOpenAI(base_url=url, api_key="any", max_retries=0) as client:
+        with pytest.raises(openai.BadRequestError):  # not a bare APIError without a status
+            await client.chat.completions.create(
+                model=MODEL_ID, messages=CHAT["messages"], max_tokens=2048, stream=True
+            )
 
 
 async def test_keep_alive_comments_during_a_long_prefill_pass_through(

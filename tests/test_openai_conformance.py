@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -23,9 +24,25 @@ LONG_ANSWER = "Write a long story about a lighthouse keeper and a storm."
 TOO_LONG_PROMPT = "hello " * 10_000  # about 10,000 tokens; the model's context is 8192
 
 
+OPENED: list[openai.AsyncOpenAI] = []
+
+
 def sdk(endpoint: Endpoint, **options: Any) -> openai.AsyncOpenAI:
+    """An openai client for the endpoint, closed after the test (see close_clients)."""
     settings = {"base_url": endpoint.url, "api_key": endpoint.api_key, "max_retries": 0}
-    return openai.AsyncOpenAI(**{**settings, **options})
+    client = openai.AsyncOpenAI(**{**settings, **options})
+    OPENED.append(client)
+    return client
+
+
+@pytest.fixture(autouse=True)
+async def close_clients() -> AsyncIterator[None]:
+    """Close the test's clients on the test's loop. An AsyncOpenAI client left to the garbage
+    collector closes itself as a task on whatever loop runs in the collecting thread, which may be
+    another loop's thread (a gateway's, in tests/test_gateway.py): never leave one open."""
+    yield
+    while OPENED:
+        await OPENED.pop().close()
 
 
 def user(text: str) -> list[dict[str, Any]]:
