@@ -54,6 +54,18 @@ def registry(
     stand_in.close()
 
 
+@pytest.fixture
+def app_with_the_catalog(
+    registry: ModelRegistry, chainlit_app: AppFactory, bundled_model_dir: Path, tmp_path: Path
+) -> str:
+    """The app on the bundled model, with the stand-in's catalog too; its model cache (under
+    tmp_path/cache) holds only the bundled model, so a catalog model must be downloaded."""
+    cache = tmp_path / "cache"
+    (cache / "bundled").mkdir(parents=True)
+    (cache / "bundled" / bundled_model_dir.name).symlink_to(bundled_model_dir)
+    return chainlit_app(MODEL_CACHE_DIR=str(cache), TEMPERATURE="0", **registry.env())
+
+
 def downloaded_folder(model_cache_dir: Path) -> Path:
     entry = CATALOG_MODEL
     return model_cache_dir / "foundry" / entry.publisher / f"{entry.name}-{entry.version}"
@@ -88,12 +100,9 @@ def test_serve_downloads_a_catalog_model_with_progress_then_serves_it(
 
 
 async def test_choosing_a_catalog_model_downloads_it_with_progress_in_the_chat(
-    registry: ModelRegistry, chainlit_app: AppFactory, bundled_model_dir: Path, tmp_path: Path
+    registry: ModelRegistry, app_with_the_catalog: str, tmp_path: Path
 ) -> None:
-    cache = tmp_path / "cache"
-    (cache / "bundled").mkdir(parents=True)
-    (cache / "bundled" / bundled_model_dir.name).symlink_to(bundled_model_dir)
-    url = chainlit_app(MODEL_CACHE_DIR=str(cache), TEMPERATURE="0", **registry.env())
+    url, cache = app_with_the_catalog, tmp_path / "cache"
 
     async with ChainlitSession(url) as chat:
         await chat.ready()
@@ -128,12 +137,9 @@ async def test_choosing_a_catalog_model_downloads_it_with_progress_in_the_chat(
 
 
 async def test_a_catalog_model_that_cannot_be_downloaded_is_explained_and_the_chat_goes_on(
-    registry: ModelRegistry, chainlit_app: AppFactory, bundled_model_dir: Path, tmp_path: Path
+    app_with_the_catalog: str,
 ) -> None:
-    cache = tmp_path / "cache"
-    (cache / "bundled").mkdir(parents=True)
-    (cache / "bundled" / bundled_model_dir.name).symlink_to(bundled_model_dir)
-    url = chainlit_app(MODEL_CACHE_DIR=str(cache), TEMPERATURE="0", **registry.env())
+    url = app_with_the_catalog
 
     async with ChainlitSession(url) as chat:
         await chat.ready()
