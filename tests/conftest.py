@@ -13,6 +13,7 @@ from tests.support.postgres import PostgresServer
 from tests.support.processes import (
     Endpoint,
     RunningProcess,
+    add_user,
     clean_env,
     free_port,
     start_chainlit,
@@ -63,6 +64,17 @@ async def proxy(endpoint: Endpoint) -> AsyncIterator[RecordingProxy]:
 
 
 AppFactory = Callable[..., str]
+PASSWORD = "correct horse battery"  # every test user's
+
+
+def signed_in_app(
+    chainlit_app: AppFactory, proxy: RecordingProxy, tmp_path: Path, *names: str, **settings: str
+) -> str:
+    """An app whose users file has `names` (all with PASSWORD), answering through the proxy."""
+    users = tmp_path / "users"
+    for name in names:
+        add_user(users, name, PASSWORD)
+    return chainlit_app(FOUNDRY_LOCAL="0", BASE_URL=proxy.url, USERS_FILE=str(users), **settings)
 
 
 @pytest.fixture

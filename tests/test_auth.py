@@ -10,9 +10,8 @@ import pytest
 
 from foundry_local_chat import auth
 from foundry_local_chat.config import Settings
+from tests.conftest import PASSWORD
 from tests.support.processes import REPO, clean_env
-
-PASSWORD = "correct horse battery"
 
 
 def test_passwords_are_stored_as_argon2_hashes_only(tmp_path: Path) -> None:

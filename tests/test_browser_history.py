@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Page, expect
 
-from tests.conftest import AppFactory
+from tests.conftest import PASSWORD, AppFactory, signed_in_app
 from tests.support.browser import (
     ANSWER_STATS,
     ASSISTANT_MESSAGE,
@@ -19,20 +19,12 @@ from tests.support.browser import (
     send_prompt,
     wait_for_answer,
 )
-from tests.support.processes import add_user
 from tests.support.recording_proxy import RecordingProxy
-
-PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
 def app_url(chainlit_app: AppFactory, proxy: RecordingProxy, tmp_path: Path) -> str:
-    users = tmp_path / "users"
-    add_user(users, "alice", PASSWORD)
-    return chainlit_app(
-        FOUNDRY_LOCAL="0", BASE_URL=proxy.url, USERS_FILE=str(users),
-        TEMPERATURE="0", MAX_TOKENS="64",
-    )  # fmt: skip
+    return signed_in_app(chainlit_app, proxy, tmp_path, "alice", TEMPERATURE="0", MAX_TOKENS="64")
 
 
 async def test_a_chat_comes_back_whole_from_the_sidebar(page: Page) -> None:

@@ -13,22 +13,9 @@ import jwt
 import pytest
 import socketio
 
-from tests.conftest import AppFactory
+from tests.conftest import PASSWORD, AppFactory, signed_in_app
 from tests.support.chainlit_client import ChainlitApi, ChainlitSession, HttpError, messages_of
-from tests.support.processes import add_user
 from tests.support.recording_proxy import RecordingProxy
-
-PASSWORD = "correct horse battery"
-
-
-def signed_in_app(
-    chainlit_app: AppFactory, proxy: RecordingProxy, tmp_path: Path, *names: str, **settings: str
-) -> str:
-    """An app whose users file has `names` (all with PASSWORD), answering through the proxy."""
-    users = tmp_path / "users"
-    for name in names:
-        add_user(users, name, PASSWORD)
-    return chainlit_app(FOUNDRY_LOCAL="0", BASE_URL=proxy.url, USERS_FILE=str(users), **settings)
 
 
 async def test_history_is_listed_and_resumed_with_the_whole_conversation(

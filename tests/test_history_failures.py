@@ -9,7 +9,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from tests.conftest import AppFactory
+from tests.conftest import PASSWORD, AppFactory, signed_in_app
 from tests.support.chainlit_client import ChainlitApi, ChainlitSession, messages_of
 from tests.support.postgres import SUPERUSER, PostgresServer
 from tests.support.processes import (
@@ -20,8 +20,6 @@ from tests.support.processes import (
     start,
 )
 from tests.support.recording_proxy import RecordingProxy
-
-PASSWORD = "correct horse battery"
 
 
 def run_app_until_it_exits(env: dict[str, str]) -> tuple[int, str]:
@@ -72,12 +70,9 @@ async def test_database_down_mid_chat_keeps_the_chat_and_saves_it_all_when_it_is
     own_postgres: PostgresServer,
     tmp_path: Path,
 ) -> None:
-    users = tmp_path / "users"
-    add_user(users, "alice", PASSWORD)
-    url = chainlit_app(
-        FOUNDRY_LOCAL="0", BASE_URL=proxy.url, USERS_FILE=str(users),
-        DATABASE_URL=await own_postgres.create_database(),
-    )  # fmt: skip
+    url = signed_in_app(
+        chainlit_app, proxy, tmp_path, "alice", DATABASE_URL=await own_postgres.create_database()
+    )
     api = ChainlitApi(url)
     token = await api.sign_in("alice", PASSWORD)
     async with ChainlitSession(url, token) as chat:
@@ -124,11 +119,9 @@ async def test_what_waited_through_an_outage_is_saved_when_the_chat_is_resumed_l
     own_postgres: PostgresServer,
     tmp_path: Path,
 ) -> None:
-    users = tmp_path / "users"
-    add_user(users, "alice", PASSWORD)
-    url = chainlit_app(
-        FOUNDRY_LOCAL="0", BASE_URL=proxy.url, USERS_FILE=str(users), MAX_TOKENS="24",
-        DATABASE_URL=await own_postgres.create_database(),
+    url = signed_in_app(
+        chainlit_app, proxy, tmp_path, "alice",
+        MAX_TOKENS="24", DATABASE_URL=await own_postgres.create_database(),
     )  # fmt: skip
     api = ChainlitApi(url)
     token = await api.sign_in("alice", PASSWORD)
@@ -158,13 +151,10 @@ async def test_what_waited_through_an_outage_is_saved_when_the_chat_is_resumed_l
 async def test_a_message_the_database_refuses_is_reported_and_the_rest_is_saved(
     chainlit_app: AppFactory, proxy: RecordingProxy, postgres: PostgresServer, tmp_path: Path
 ) -> None:
-    users = tmp_path / "users"
-    add_user(users, "alice", PASSWORD)
     database_url = await postgres.create_database()
-    url = chainlit_app(
-        FOUNDRY_LOCAL="0", BASE_URL=proxy.url, USERS_FILE=str(users), DATABASE_URL=database_url,
-        MAX_TOKENS="24",
-    )  # fmt: skip
+    url = signed_in_app(
+        chainlit_app, proxy, tmp_path, "alice", DATABASE_URL=database_url, MAX_TOKENS="24"
+    )
     # A rule of the database's owner, not the app's: user messages may not say "classified".
     connection = await asyncpg.connect(
         host="127.0.0.1", port=postgres.port, user=SUPERUSER,

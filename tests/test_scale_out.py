@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import PASSWORD
 from tests.support.chainlit_client import ChainlitApi, ChainlitSession, messages_of
 from tests.support.nginx import start_nginx
 from tests.support.postgres import PostgresServer
@@ -25,8 +26,6 @@ from tests.support.processes import (
     start_chainlit,
 )
 from tests.support.recording_proxy import RecordingProxy
-
-PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
