@@ -48,7 +48,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from foundry_local_chat import database
 from foundry_local_chat.auth import Access, AuthError, ensure_auth_secret
 from foundry_local_chat.config import Settings
-from foundry_local_chat.ui_text import ENGLISH, WORDS, words_for
+from foundry_local_chat.ui_text import ADD_A_USER, ENGLISH, WORDS, words_for
 
 log = logging.getLogger(__name__)
 
@@ -308,8 +308,8 @@ def start_history(settings: Settings, access: Access, environ: MutableMapping[st
         if environ.get("DATABASE_URL", "").strip():
             raise AuthError(
                 "DATABASE_URL is set, but nobody can sign in, and Chainlit keeps history only "
-                "for signed-in users: add a user (`python -m foundry_local_chat users add "
-                "NAME`) or set AUTH_HEADER, or unset DATABASE_URL."
+                f"for signed-in users: add a user (`{ADD_A_USER}`) or set AUTH_HEADER, or unset "
+                "DATABASE_URL."
             )
         log.warning(WORDS[ENGLISH].history_off)
         return
