@@ -10,21 +10,31 @@ import chainlit as cl
 from chainlit.types import ThreadDict
 from starlette.datastructures import Headers
 
+from foundry_local_chat.answer_queue import AnswerQueue
 from foundry_local_chat.auth import Access, AuthError
-from foundry_local_chat.backend import Backend, BackendResolver, BackendUnavailable
-from foundry_local_chat.chat import ChatOptions, build_messages, turn_role
+from foundry_local_chat.backend import (
+    FOUNDRY_LOCAL,
+    Backend,
+    BackendResolver,
+    BackendUnavailable,
+)
+from foundry_local_chat.chat import ChatOptions, build_messages, system_messages, turn_role
 from foundry_local_chat.chat_settings import InvalidChatSettings, apply_panel_values
 from foundry_local_chat.chat_ui import (
     notice,
+    refuse,
     reply_with,
     send_settings_panel,
     show_progress_while,
     words,
 )
 from foundry_local_chat.config import ConfigError, Settings
+from foundry_local_chat.context_window import MessageTooLong, fit_request
 from foundry_local_chat.database import DatabaseError
+from foundry_local_chat.left_chats import cancel_unless_back
 from foundry_local_chat.persistence import ChatDataLayer, start_history, wait_for_saves
 from foundry_local_chat.progress import terminal_progress
+from foundry_local_chat.text_repair import has_lone_surrogates, repair_unicode
 from foundry_local_chat.ui_text import PROFILE_DESCRIPTIONS, STARTERS, language_of, words_for
 
 try:
@@ -44,6 +54,8 @@ except (AuthError, DatabaseError) as error:
 backends = BackendResolver(settings)
 backends.on_progress(terminal_progress())
 _startup_tasks: set[asyncio.Task[None]] = set()
+# Foundry Local generates one answer at a time: this app's chats take turns (and see their place).
+answer_queues = {FOUNDRY_LOCAL: AnswerQueue(concurrency=1)}
 STARTUP_WAIT_SECONDS = 15
 
 PROFILE_ICONS = {
@@ -160,6 +172,10 @@ async def answer(message: cl.Message) -> None:
     # An edited message re-runs this handler inline in the edit event's task: make that the task
     # the stop button cancels.
     cl.context.session.current_task = asyncio.current_task()
+    if has_lone_surrogates(message.content):
+        message.content = repair_unicode(message.content)
+        await message.update()
+        await notice(words().unicode_repaired)
     backend: Backend | None = cl.user_session.get("backend") or await connect()
     if backend is None:
         return
@@ -169,13 +185,33 @@ async def answer(message: cl.Message) -> None:
         return
     if routed.kind != backend.kind:  # Auto sent it elsewhere: that server's model answers
         options = default_options(routed.model, options.system_prompt)
-    history = [
+    earlier = build_messages("", [
         {"role": role, "content": m.content}
         for m in cl.chat_context.get()
-        if (role := turn_role(m.type, m.metadata))
-    ]
-    messages = build_messages(options.system_prompt, history)
-    await reply_with(routed, options, messages)
+        if m.id != message.id and (role := turn_role(m.type, m.metadata))
+    ])  # fmt: skip
+    question = {"role": "user", "content": message.content}
+    window = await backends.context_window(routed, options.model)
+    try:
+        request = fit_request(
+            system_messages(options.system_prompt), earlier, question, options.max_tokens, window
+        )
+    except MessageTooLong as error:
+        await refuse(message, error)
+        return
+    if window is not None and request.left_out and not cl.user_session.get("told_left_out"):
+        cl.user_session.set("told_left_out", True)
+        await notice(words().earlier_turns_left_out.format(context=f"{window.context_length:,}"))
+    context_length = window.context_length if window is not None else None
+    await reply_with(
+        message, routed, options, request, answer_queues.get(routed.kind), context_length
+    )
+
+
+@cl.on_chat_end
+async def browser_left() -> None:
+    # Chainlit calls this whenever a chat's socket closes; the session itself lives on.
+    cancel_unless_back(cl.context.session, settings.abandoned_answer_grace_seconds)
 
 
 async def route(prompt: str) -> Backend | None:

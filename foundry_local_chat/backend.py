@@ -14,7 +14,9 @@ from functools import cached_property
 
 from openai import AsyncOpenAI, OpenAIError, Timeout
 
-from foundry_local_chat.config import Settings
+from foundry_local_chat.bundled_model import is_built
+from foundry_local_chat.config import BUNDLED_MODEL_ALIAS, BUNDLED_MODEL_ID, Settings
+from foundry_local_chat.context_window import ContextWindow, read_window
 from foundry_local_chat.foundry_runtime import FoundryRuntime, FoundryStartError, RunningEndpoint
 from foundry_local_chat.routing import route_message
 from foundry_local_chat.ui_text import ENGLISH, WORDS, Words
@@ -230,6 +232,22 @@ class BackendResolver:
             await asyncio.to_thread(self.runtime.prepare_model, model, self._reporter_for_threads())
         except FoundryStartError as error:
             raise BackendUnavailable(str(error)) from error
+
+    async def context_window(self, backend: Backend, model: str) -> ContextWindow | None:
+        """The model's context length and exact token counter, when its files are on this
+        machine: Foundry Local's own models, and the bundled model wherever it is served (e.g.
+        by `serve` endpoints behind BASE_URL). None: the request goes as it is."""
+        model_dir = None
+        if backend.kind == FOUNDRY_LOCAL:
+            model_dir = await asyncio.to_thread(self.runtime.model_dir, model)
+        bundled = self.settings.bundled_model_dir
+        if (
+            model_dir is None
+            and model in {BUNDLED_MODEL_ALIAS, BUNDLED_MODEL_ID}
+            and is_built(bundled)
+        ):
+            model_dir = bundled
+        return None if model_dir is None else await asyncio.to_thread(read_window, model_dir)
 
     def stop(self) -> None:
         self.runtime.stop()

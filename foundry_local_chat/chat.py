@@ -11,7 +11,7 @@ from typing import Any
 from openai import APIConnectionError, APIError, APIStatusError, APITimeoutError, AsyncOpenAI
 
 from foundry_local_chat.config import GenerationDefaults
-from foundry_local_chat.ui_text import ENGLISH, WORDS, Words
+from foundry_local_chat.text_repair import repair_unicode
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,18 @@ class ChatError(RuntimeError):
     """The request failed; the message is fit to show in the chat."""
 
 
+class ServerBusy(ChatError):
+    """The model server turned the request away (429/503): too many answers wait already."""
+
+    def __init__(self, message: str, retry_after_seconds: int | None) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
+
+
+class ContextExceeded(ChatError):
+    """The server found the conversation longer than the model's context."""
+
+
 @dataclass
 class ReplyStats:
     model: str
@@ -57,6 +69,9 @@ class ReplyStats:
     finish_reason: str | None = None
     streamed: bool = True  # False: one non-streaming request (chosen, or the fallback)
     stopped: bool = False
+    prompt_tokens: int | None = None  # from the server's usage, else the app's own count
+    context_length: int | None = None  # the model's, when known
+    queued_seconds: float = 0.0  # waited for its turn at the model server before starting
 
     @property
     def ttft_seconds(self) -> float | None:
@@ -80,19 +95,12 @@ class ReplyStats:
         decode_seconds = (self.finished_at or time.perf_counter()) - self.first_token_at
         return (self.tokens - 1) / decode_seconds if decode_seconds > 0 else None
 
-    def summary(self, words: Words = WORDS[ENGLISH]) -> str:
-        parts = [words.stopped] if self.stopped else []
-        if not self.streamed:
-            parts.append(words.not_streamed.format(seconds=f"{self.total_seconds:.2f}"))
-        elif self.ttft_seconds is not None:
-            parts.append(words.first_token.format(ms=f"{self.ttft_seconds * 1000:.0f}"))
-        if self.tokens_per_second is not None:
-            parts.append(f"{self.tokens_per_second:.1f} tok/s")
-        parts.append(words.tokens.format(count=self.tokens))
-        if self.streamed:
-            parts.append(f"{self.total_seconds:.2f} s")
-        parts.append(self.model)
-        return " · ".join(parts)
+    @property
+    def context_used(self) -> int | None:
+        """Tokens of the context this turn filled: its prompt and its answer."""
+        if self.prompt_tokens is None:
+            return None
+        return self.prompt_tokens + self.tokens
 
 
 NOT_ABOUT_STREAMING = {401, 403, 404, 429}
@@ -101,25 +109,50 @@ REPLY_MODEL_KEY = "reply_model"
 """Metadata key set on every answer message; only such assistant messages are conversation."""
 
 
+REFUSED_KEY = "refused"
+"""Metadata key set on a user message the model was never sent (it cannot fit): it stays in the
+chat and its history, and is left out of every later request."""
+
+
 def turn_role(message_type: str, metadata: Mapping[str, object] | None) -> str | None:
-    """The OpenAI role of a chat message, or None for app notices and Chainlit's own messages
-    (e.g. "Task manually stopped."), which must not reach the model."""
+    """The OpenAI role of a chat message, or None for app notices, Chainlit's own messages
+    (e.g. "Task manually stopped.") and refused messages, which must not reach the model."""
     if message_type == "user_message":
-        return "user"
+        return None if (metadata or {}).get(REFUSED_KEY) else "user"
     if message_type == "assistant_message" and (metadata or {}).get(REPLY_MODEL_KEY):
         return "assistant"
     return None
 
 
 def build_messages(system_prompt: str, history: Iterable[Message]) -> list[Message]:
-    """The request's messages: the system prompt, then the turns that have text."""
-    messages = [{"role": "system", "content": system_prompt}] if system_prompt.strip() else []
+    """The request's messages: the system prompt, then the turns that have text (as valid
+    Unicode: one lone surrogate would make every later request of the chat unsendable)."""
+    messages = system_messages(system_prompt)
     messages += [
-        {"role": turn["role"], "content": turn["content"]}
+        {"role": turn["role"], "content": repair_unicode(turn["content"])}
         for turn in history
         if turn["role"] in {"user", "assistant"} and turn["content"].strip()
     ]
     return messages
+
+
+def system_messages(system_prompt: str) -> list[Message]:
+    prompt = repair_unicode(system_prompt)
+    return [{"role": "system", "content": prompt}] if prompt.strip() else []
+
+
+def _retry_after(error: APIStatusError) -> int | None:
+    raw = error.response.headers.get("retry-after", "")
+    return int(raw) if raw.isdigit() else None
+
+
+def chat_error(error: APIError) -> ChatError:
+    """The failure as the chat shows it: busy and context-length refusals are told apart."""
+    if isinstance(error, APIStatusError) and error.status_code in (429, 503):
+        return ServerBusy(explain(error), _retry_after(error))
+    if getattr(error, "code", None) == "context_length_exceeded":
+        return ContextExceeded(explain(error))
+    return ChatError(explain(error))
 
 
 def explain(error: Exception) -> str:
@@ -157,7 +190,11 @@ async def stream_reply(
             except APIStatusError as error:
                 # Only a refusal of the request's form may be about streaming; a wrong key, an
                 # unknown model or a rate limit would fail the same way without it.
-                if stats.first_token_at is not None or error.status_code in NOT_ABOUT_STREAMING:
+                if (
+                    stats.first_token_at is not None
+                    or error.status_code in NOT_ABOUT_STREAMING
+                    or error.code == "context_length_exceeded"
+                ):
                     raise
                 log.warning("streaming failed (%s); retrying without streaming", error)
         stats.streamed = False
@@ -165,7 +202,7 @@ async def stream_reply(
         if answer:
             yield answer
     except APIError as error:
-        raise ChatError(explain(error)) from error
+        raise chat_error(error) from error
     finally:
         stats.finished_at = time.perf_counter()
 
@@ -190,6 +227,7 @@ async def _stream(
         async for chunk in stream:
             if chunk.usage is not None:
                 stats.completion_tokens = chunk.usage.completion_tokens
+                stats.prompt_tokens = chunk.usage.prompt_tokens or stats.prompt_tokens
             if not chunk.choices:  # the usage chunk has no choices
                 continue
             choice = chunk.choices[0]
@@ -210,6 +248,7 @@ async def _complete(
     stats.first_token_at = time.perf_counter()
     if completion.usage is not None:
         stats.completion_tokens = completion.usage.completion_tokens
+        stats.prompt_tokens = completion.usage.prompt_tokens or stats.prompt_tokens
     if not completion.choices:
         return ""
     stats.finish_reason = completion.choices[0].finish_reason

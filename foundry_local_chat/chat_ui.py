@@ -6,21 +6,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
+import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import chainlit as cl
 from chainlit.input_widget import Select, Slider, Switch, TextInput
 
+from foundry_local_chat.answer_queue import AnswerQueue
 from foundry_local_chat.backend import Backend, BackendResolver
 from foundry_local_chat.chat import (
+    REFUSED_KEY,
     REPLY_MODEL_KEY,
     ChatError,
     ChatOptions,
+    ContextExceeded,
     ReplyStats,
+    ServerBusy,
     stream_reply,
 )
 from foundry_local_chat.chat_settings import MAX_TOKENS_RANGE, TEMPERATURE_RANGE
+from foundry_local_chat.context_window import FittedRequest, MessageTooLong
 from foundry_local_chat.thinking import ThinkSplitter
 from foundry_local_chat.ui_text import Words, words_for
 
@@ -95,14 +103,94 @@ async def send_settings_panel(options: ChatOptions, served: list[str]) -> None:
     ).send()
 
 
+def speed_line(stats: ReplyStats, said: Words) -> str:
+    """The line under an answer: how fast it came, how much of the context it filled, and who
+    answered."""
+    parts = [said.stopped] if stats.stopped else []
+    if stats.queued_seconds >= 0.5:
+        parts.append(said.waited_in_line.format(seconds=f"{stats.queued_seconds:.1f}"))
+    if not stats.streamed:
+        parts.append(said.not_streamed.format(seconds=f"{stats.total_seconds:.2f}"))
+    elif stats.ttft_seconds is not None:
+        parts.append(said.first_token.format(ms=f"{stats.ttft_seconds * 1000:.0f}"))
+    if stats.tokens_per_second is not None:
+        parts.append(f"{stats.tokens_per_second:.1f} tok/s")
+    parts.append(said.tokens.format(count=stats.tokens))
+    if stats.streamed:
+        parts.append(f"{stats.total_seconds:.2f} s")
+    if stats.context_used is not None and stats.context_length:
+        percent = min(100, round(100 * stats.context_used / stats.context_length))
+        parts.append(
+            said.context_gauge.format(
+                percent=percent, used=stats.context_used, limit=stats.context_length
+            )
+        )
+    parts.append(stats.model)
+    return " · ".join(parts)
+
+
+async def refuse(message: cl.Message, error: MessageTooLong | ContextExceeded) -> None:
+    """The message stays in the chat, marked so that no later request carries it, and the chat
+    says why it was not answered."""
+    message.metadata = {**(message.metadata or {}), REFUSED_KEY: True}
+    await message.update()
+    said = words()
+    if isinstance(error, MessageTooLong):
+        await notice(
+            said.message_too_long.format(
+                tokens=f"{error.message_tokens:,}",
+                limit=f"{error.limit:,}",
+                context=f"{error.context_length:,}",
+            )
+        )
+    else:
+        await notice(said.message_did_not_fit.format(error=error))
+
+
+@contextlib.asynccontextmanager
+async def turn_at(queue: AnswerQueue | None) -> AsyncIterator[None]:
+    """Hold this answer's turn at the model server; while it waits, the chat says how many
+    answers are ahead of it."""
+    if queue is None:
+        yield
+        return
+    status: cl.Message | None = None
+
+    async def show_place(ahead: int) -> None:
+        nonlocal status
+        said = words()
+        text = said.one_answer_ahead if ahead == 1 else said.answers_ahead.format(count=ahead)
+        if status is None:
+            status = await notice(text)
+        else:
+            status.content = text
+            await status.update()
+
+    try:
+        async with queue.turn(show_place):
+            if status is not None:
+                await status.remove()
+                status = None
+            yield
+    finally:
+        if status is not None:  # left the line (stopped, or the browser went away)
+            await status.remove()
+
+
 async def reply_with(
-    backend: Backend, options: ChatOptions, messages: list[dict[str, str]]
+    question: cl.Message,
+    backend: Backend,
+    options: ChatOptions,
+    request: FittedRequest,
+    queue: AnswerQueue | None = None,
+    context_length: int | None = None,
 ) -> None:
+    options = dataclasses.replace(options, max_tokens=request.max_tokens)
     reply = cl.Message(content="", author=options.model, metadata={REPLY_MODEL_KEY: options.model})
     thinking: cl.Step | None = None
     splitter = ThinkSplitter()
-    stats = ReplyStats(model=options.model)
-    tokens = stream_reply(backend.client, options, messages, stats)
+    asked = time.perf_counter()
+    stats = ReplyStats(model=options.model, context_length=context_length)
 
     async def show(parts: Any) -> None:
         nonlocal thinking
@@ -119,15 +207,34 @@ async def reply_with(
             await thinking.stream_token(text)
 
     try:
-        async with contextlib.aclosing(tokens):
-            async for token in tokens:
-                await show(splitter.feed(token))
-        await show(splitter.flush())
+        async with turn_at(queue):
+            stats = ReplyStats(
+                model=options.model,
+                context_length=context_length,
+                prompt_tokens=request.prompt_tokens,
+                queued_seconds=time.perf_counter() - asked,
+            )
+            tokens = stream_reply(backend.client, options, request.messages, stats)
+            async with contextlib.aclosing(tokens):
+                async for token in tokens:
+                    await show(splitter.feed(token))
+            await show(splitter.flush())
+    except ServerBusy as error:
+        log.warning("the model server is busy: %s", error)
+        said = words()
+        seconds = error.retry_after_seconds
+        await notice(said.server_busy.format(seconds=seconds) if seconds else said.server_busy_now)
+        return
+    except ContextExceeded as error:
+        log.warning("the server found the conversation too long: %s", error)
+        await refuse(question, error)
+        return
     except ChatError as error:
         log.warning("chat request failed: %s", error, exc_info=error.__cause__)
         await reply.stream_token("\n\n" + words().answer_cut_short.format(error=error))
     except asyncio.CancelledError:
-        # Stop pressed: keep what was streamed (the request is already closed by aclosing).
+        # Stop pressed, or the browser left: keep what was streamed (the request is already
+        # closed by aclosing, which stops the model server's work on it).
         stats.stopped = True
         reply.metadata["stopped"] = True
         if reply.content:
@@ -142,7 +249,7 @@ async def finish(
     if thinking is not None:
         await thinking.update()
     said = words()
-    summary = stats.summary(said)
+    summary = speed_line(stats, said)
     reply.metadata["stats"] = summary
     reply.metadata["backend"] = backend.kind
     reply.elements = [

@@ -190,6 +190,8 @@ class Settings:
     api_key: str = ""
     generation: GenerationDefaults = GenerationDefaults()
     auto_remote_prompt_chars: int = 4000  # Auto profile: longer prompts go to BASE_URL
+    # An answer whose browser left and did not come back within this many seconds is cancelled.
+    abandoned_answer_grace_seconds: float = 10.0
     # Sign-in and chat history (see auth.py and persistence.py).
     database_url: str = ""  # SQLAlchemy URL; from_env fills in the SQLite default
     users_file: Path | None = None  # USERS_FILE; None: <app_data_dir>/users
@@ -234,6 +236,9 @@ class Settings:
             app_data_dir=app_data_dir,
             auto_remote_prompt_chars=int(
                 _number(env, "AUTO_REMOTE_PROMPT_CHARS", 4000, 1, 10_000_000)
+            ),
+            abandoned_answer_grace_seconds=_number(
+                env, "ABANDONED_ANSWER_GRACE_SECONDS", 10.0, 0, 3600
             ),
             generation=GenerationDefaults(
                 max_tokens=int(_number(env, "MAX_TOKENS", defaults.max_tokens, 1, 32768)),

@@ -218,6 +218,17 @@ class FoundryRuntime:
             ) from error
         report("ready", 100.0)
 
+    def model_dir(self, name: str) -> Path | None:
+        """The folder of a downloaded model (its tokenizer and context length live there)."""
+        if self._manager is None:
+            return None
+        try:
+            model = self._find_model(name)
+            return Path(model.get_path()) if model.is_cached else None
+        except Exception as error:  # the SDK raises plain exceptions with native messages
+            log.info("no model folder for %s: %s", name, sdk_reason(error))
+            return None
+
     def _open_gateway(self) -> Gateway:
         address = self.settings.endpoint_address
         gateway = Gateway(

@@ -88,6 +88,18 @@ class Words:
     not_streamed: str  # {seconds}
     tokens: str  # {count}
     answered_by: str  # {backend}
+    context_gauge: str  # {percent} {used} {limit}
+    waited_in_line: str  # {seconds}
+    # what happens to input that cannot go to the model as it is
+    message_too_long: str  # {tokens} {limit} {context}
+    message_did_not_fit: str  # {error}
+    earlier_turns_left_out: str  # {context}
+    unicode_repaired: str
+    # waiting for the model server
+    one_answer_ahead: str
+    answers_ahead: str  # {count}
+    server_busy: str  # {seconds}
+    server_busy_now: str
 
 
 ADD_A_USER = "python -m foundry_local_chat users add NAME"
@@ -133,6 +145,24 @@ WORDS = {
         not_streamed="not streamed: waited {seconds} s",
         tokens="{count} tokens",
         answered_by="Answered by {backend}",
+        context_gauge="context {percent}%",
+        waited_in_line="waited {seconds} s in line",
+        message_too_long="**This message is too long for the model**: it is {tokens} tokens, and "
+        "at most {limit} fit (the model reads {context} tokens at once, answer included). It was "
+        "not sent, and later messages are sent without it: shorten it, or send it in parts.",
+        message_did_not_fit="**This message did not fit in the model's context** ({error}). Later "
+        "messages are sent without it: shorten it, or send it in parts.",
+        earlier_turns_left_out="ℹ️ This conversation is now longer than the model can read at "
+        "once ({context} tokens): the oldest messages are left out of what it is sent. They stay "
+        "in the chat.",
+        unicode_repaired="ℹ️ Your message contained characters that are not valid text (lone "
+        "surrogates); each was replaced with �.",
+        one_answer_ahead="⏳ 1 answer is ahead of yours: it starts when that one is done.",
+        answers_ahead="⏳ {count} answers are ahead of yours: it starts when they are done.",
+        server_busy="**The model server is busy**: too many answers are waiting. Try again in "
+        "{seconds} s.",
+        server_busy_now="**The model server is busy**: too many answers are waiting. Try again "
+        "in a moment.",
     ),
     KOREAN: Words(
         no_model_server="**사용할 수 있는 모델 서버가 없습니다.** {error}",
@@ -174,6 +204,23 @@ WORDS = {
         not_streamed="스트리밍 안 함: {seconds}초 대기",
         tokens="{count} 토큰",
         answered_by="{backend}에서 답변",
+        context_gauge="컨텍스트 {percent}%",
+        waited_in_line="대기 {seconds}초",
+        message_too_long="**이 메시지는 모델이 읽기에 너무 깁니다**: {tokens} 토큰인데 최대 "
+        "{limit} 토큰까지 들어갑니다 (모델은 답변을 포함해 한 번에 {context} 토큰을 읽습니다). "
+        "메시지는 보내지 않았고, 이후 메시지도 이 메시지 없이 보냅니다. 줄이거나 나누어 보내세요.",
+        message_did_not_fit="**이 메시지는 모델의 컨텍스트에 들어가지 않았습니다** ({error}). 이후 "
+        "메시지는 이 메시지 없이 보냅니다. 줄이거나 나누어 보내세요.",
+        earlier_turns_left_out="ℹ️ 대화가 모델이 한 번에 읽을 수 있는 길이({context} 토큰)를 "
+        "넘었습니다: 가장 오래된 메시지는 모델에 보내지 않습니다. 채팅에는 그대로 남아 있습니다.",
+        unicode_repaired="ℹ️ 메시지에 올바른 텍스트가 아닌 문자(짝 없는 서로게이트)가 있어 각각 "
+        "�로 바꾸었습니다.",
+        one_answer_ahead="⏳ 앞에 답변 1개가 있습니다: 그 답변이 끝나면 시작합니다.",
+        answers_ahead="⏳ 앞에 답변 {count}개가 있습니다: 그 답변들이 끝나면 시작합니다.",
+        server_busy="**모델 서버가 바쁩니다**: 기다리는 답변이 너무 많습니다. {seconds}초 후에 "
+        "다시 시도하세요.",
+        server_busy_now="**모델 서버가 바쁩니다**: 기다리는 답변이 너무 많습니다. 잠시 후에 다시 "
+        "시도하세요.",
     ),
 }
 

@@ -13,6 +13,8 @@ from foundry_local_chat.chat import (
     explain,
     turn_role,
 )
+from foundry_local_chat.chat_ui import speed_line
+from foundry_local_chat.ui_text import ENGLISH, WORDS
 
 
 def test_only_user_messages_and_model_answers_are_conversation() -> None:
@@ -43,7 +45,10 @@ def test_stats_measure_time_to_first_token_and_decode_speed() -> None:
     assert stats.ttft_seconds == pytest.approx(0.2)
     assert stats.tokens_per_second == pytest.approx(50.0)
     assert stats.total_seconds == pytest.approx(1.2)
-    assert stats.summary() == "first token 200 ms · 50.0 tok/s · 51 tokens · 1.20 s · m"
+    assert (
+        speed_line(stats, WORDS[ENGLISH])
+        == "first token 200 ms · 50.0 tok/s · 51 tokens · 1.20 s · m"
+    )
     stats.completion_tokens = 101  # the server's count wins over the chunk count
     assert stats.tokens_per_second == pytest.approx(100.0)
 
@@ -52,7 +57,7 @@ def test_stats_without_tokens_do_not_invent_a_speed() -> None:
     stats = ReplyStats(model="m", started=1.0)
     stats.finished_at = 2.0
     assert stats.ttft_seconds is None and stats.tokens_per_second is None
-    assert stats.summary() == "0 tokens · 1.00 s · m"
+    assert speed_line(stats, WORDS[ENGLISH]) == "0 tokens · 1.00 s · m"
 
 
 def test_errors_are_explained_without_a_stack_trace() -> None:

@@ -6,8 +6,9 @@ import pytest
 
 from foundry_local_chat.chat import ChatOptions, ReplyStats
 from foundry_local_chat.chat_settings import InvalidChatSettings, apply_panel_values
+from foundry_local_chat.chat_ui import speed_line
 from foundry_local_chat.config import GenerationDefaults
-from foundry_local_chat.ui_text import KOREAN, WORDS
+from foundry_local_chat.ui_text import ENGLISH, KOREAN, WORDS
 
 CURRENT = ChatOptions.defaults("a:1", "Be brief.", GenerationDefaults())
 
@@ -39,19 +40,22 @@ def test_a_non_streamed_answer_reports_how_long_the_user_waited() -> None:
     stats = ReplyStats(model="m", started=0.0, streamed=False)
     stats.first_token_at = stats.finished_at = 2.0
     stats.completion_tokens = 40
-    assert stats.summary() == "not streamed: waited 2.00 s · 20.0 tok/s · 40 tokens · m"
+    assert (
+        speed_line(stats, WORDS[ENGLISH])
+        == "not streamed: waited 2.00 s · 20.0 tok/s · 40 tokens · m"
+    )
 
 
 def test_a_stopped_answer_says_so_first() -> None:
     stats = ReplyStats(model="m", started=0.0, stopped=True)
     stats.first_token_at, stats.finished_at, stats.chunks = 0.1, 0.6, 11
-    assert stats.summary().startswith("stopped · first token 100 ms · 20.0 tok/s")
+    assert speed_line(stats, WORDS[ENGLISH]).startswith("stopped · first token 100 ms · 20.0 tok/s")
 
 
 def test_the_speed_line_speaks_the_chats_language() -> None:
     stats = ReplyStats(model="m", started=0.0, stopped=True)
     stats.first_token_at, stats.finished_at, stats.chunks = 0.1, 0.6, 11
-    korean = stats.summary(WORDS[KOREAN])
+    korean = speed_line(stats, WORDS[KOREAN])
     assert korean == "중지됨 · 첫 토큰 100 ms · 20.0 tok/s · 11 토큰 · 0.60 s · m"
 
 
