@@ -48,6 +48,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from foundry_local_chat import database
 from foundry_local_chat.auth import Access, AuthError, ensure_auth_secret
 from foundry_local_chat.config import Settings
+from foundry_local_chat.text_repair import repair_unicode
 from foundry_local_chat.ui_text import ADD_A_USER, ENGLISH, WORDS, words_for
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,8 @@ def _is_outage(error: Exception) -> bool:
 
 
 def _encode(value: Any) -> Any:
+    if isinstance(value, str):
+        return repair_unicode(value)  # a lone surrogate cannot be stored as UTF-8 text
     return json.dumps(value) if isinstance(value, list | dict) else value
 
 

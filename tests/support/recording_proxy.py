@@ -39,6 +39,10 @@ class RecordingProxy:
         self.reject_streaming = False
         # A reasoning model: these deltas go out before the real answer's first event.
         self.thinking_deltas: list[str] = []
+        # Short answers whatever the app asks for: the app may reserve a large part of the
+        # context for its answer (so a conversation outgrows it in a few short turns) while the
+        # model writes only this many tokens. The recorded body is what the app sent.
+        self.max_tokens_cap: int | None = None
 
     def chat_requests(self) -> list[RecordedRequest]:
         return [r for r in self.requests if r.path.endswith("/chat/completions")]
@@ -72,6 +76,8 @@ class RecordingProxy:
             return web.json_response(
                 {"error": {"message": "streaming is not supported"}}, status=400
             )
+        if self.max_tokens_cap is not None and body and body.get("max_tokens"):
+            raw = json.dumps({**body, "max_tokens": self.max_tokens_cap}).encode()
         target = self.upstream + request.path.removeprefix("/v1")
         headers = {"Content-Type": request.headers.get("Content-Type", "application/json")}
         if self.api_key:
