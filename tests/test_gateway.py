@@ -23,6 +23,7 @@ import pytest_asyncio
 from aiohttp import web
 
 from foundry_local_chat.gateway import Gateway, GatewayConfig, Upstream
+from tests.support.endpoint_probes import MANAGEMENT_PROBES
 from tests.support.processes import free_port
 from tests.support.raw_http import raw_request
 
@@ -405,38 +406,6 @@ async def test_paths_outside_the_api_get_an_openai_shaped_404(
 
 
 # -- only the allow-listed routes, decided on the raw path ---------------------------------------
-
-# Foundry's management routes reached through dot segments or encoded separators, as an attacker
-# sent them, and variants in other encodings and positions.
-MANAGEMENT_PROBES = [
-    "/v1/%2e%2e/status",
-    "/v1/%2E%2E/status",
-    "/v1/%2e./status",
-    "/v1/.%2e/models/loaded",
-    "/v1/%252e%252e/status",
-    "/v1/%25252e%25252e/status",
-    "/v1/../status",
-    "/v1/./models",
-    "/v1/models/..%2F..%2Fmodels%2Floaded",
-    "/v1/models/..%2f..%2fmodels%2funload%2fsmollm2-135m-instruct",
-    "/v1/models/..%252F..%252Fmodels%252Floaded",
-    "/v1/models/%2e%2e%2f%2e%2e%2fstatus",
-    "/v1/models/..\\..\\status",
-    "/v1/models/%5c..%5cstatus",
-    "/v1/models/x%2F..%2F..%2Fstatus",
-    "/v1/models/%2e%2e",
-    "/v1/models/..",
-    "/v1/chat/completions/../../status",
-    "/v1/chat/%2e%2e/%2e%2e/models/unload/smollm2-135m-instruct",
-    "//status",
-    "/status",
-    "/models/loaded",
-    "/models/unload/smollm2-135m-instruct",
-    "/v1/models/loaded/../../../status",
-    "/v1/%2fstatus",
-    "/v1/models/%00",
-    "http://127.0.0.1/status",
-]
 
 
 @pytest.mark.parametrize("target", MANAGEMENT_PROBES)
