@@ -1,11 +1,15 @@
 """The public OpenAI-compatible endpoint: a thin gateway in front of Foundry Local's web service.
 
-Foundry Local listens on a private loopback port; the gateway listens on FOUNDRY_ENDPOINT_URL and
-adds what Open WebUI and the openai SDK need (README, "The endpoint"): an optional API key, model
-aliases, errors with the right HTTP status (also when Foundry sends one inside a 200 stream), one
-copy of each header, a 400 instead of a 500 for unsupported options, and optional CORS. Streams
-pass through chunk by chunk; when a client goes away the request to Foundry is closed, which stops
-its generation.
+Foundry Local listens on a private loopback address; the gateway listens on FOUNDRY_ENDPOINT_URL
+and serves only the routes endpoint_routes allows (decided on the raw path: Foundry's management
+routes stay out of reach). It adds what Open WebUI and the openai SDK need (README, "The
+endpoint"): an optional API key, model aliases, chat requests checked against OpenAI's schema
+(request_schema), errors with the right HTTP status (also when Foundry sends one inside a 200
+stream), one copy of each header, and optional CORS; a browser request from an origin that is
+not allowed is refused, as is a POST that is not JSON. Completions pass a bounded FIFO queue
+(admission_queue): Foundry answers one at a time, and who cannot wait gets a 429 at once.
+Streams pass through chunk by chunk; when a client goes away the request to Foundry is closed,
+which stops its generation.
 
 The gateway runs its own event loop in a daemon thread, so it never competes with Chainlit's
 loop. It listens before the model is ready (a busy port fails at once); until `route_to()` it
