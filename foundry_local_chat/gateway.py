@@ -126,6 +126,12 @@ class _Service:
             return error_response(
                 ApiError(502, f"Foundry Local's web service did not answer: {error}", SERVER_ERROR)
             )
+        except Exception:  # a bug here: logged in full, and still an OpenAI-shaped answer
+            log.exception("the endpoint failed on %s %s", request.method, request.path)
+            return error_response(
+                ApiError(500, "The endpoint failed on this request; its log has the details.",
+                         SERVER_ERROR)
+            )  # fmt: skip
 
     def _refusal(self, request: web.Request) -> tuple[ApiError | None, dict[str, str]]:
         """Why this request is refused before any work, with the headers that go with it."""
