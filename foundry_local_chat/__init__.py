@@ -1,7 +1,8 @@
 """Foundry Local Chat: everything that is not a Chainlit handler.
 
 Modules import one way: config → bundled_model / foundry_runtime → backend → chat → chat_ui;
-foundry_runtime → gateway (the public endpoint) → request_rules → openai_errors; and for
+foundry_runtime → gateway (the public endpoint) → endpoint_routes / request_schema /
+request_rules / admission_queue → openai_errors; and for
 sign-in and history config → auth / database → persistence.
 This package must stay importable without a running Chainlit server, and
 `config` and `bundled_model` must import with the standard library alone (the

@@ -64,6 +64,17 @@ def _number(env: Mapping[str, str], name: str, default: float, low: float, high:
     return value
 
 
+def _whole_number(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not (raw.isascii() and raw.isdigit()):
+        raise ConfigError(f"{name}={raw!r} is not a whole number.")
+    if not low <= int(raw) <= high:
+        raise ConfigError(f"{name}={raw} is out of range: it must lie between {low} and {high}.")
+    return int(raw)
+
+
 def _url(env: Mapping[str, str], name: str, default: str) -> str:
     raw = env.get(name, "").strip() or default
     if raw and not raw.startswith(("http://", "https://")):
@@ -186,6 +197,9 @@ class Settings:
     catalog_region: str = ""  # the Azure region catalog models download from; empty: auto
     endpoint_api_key: str = ""  # clients of the endpoint must send it; empty: any key works
     endpoint_cors_origins: tuple[str, ...] = ()  # browser origins allowed to call the endpoint
+    endpoint_concurrency: int = 1  # completions sent to Foundry at once (it runs one at a time)
+    endpoint_max_queue: int = 16  # completions that may wait for a place; more get a 429
+    endpoint_max_body_bytes: int = 1024**2  # larger request bodies get a 413
     base_url: str = ""
     api_key: str = ""
     generation: GenerationDefaults = GenerationDefaults()
@@ -227,6 +241,11 @@ class Settings:
             endpoint_url=_url(env, "FOUNDRY_ENDPOINT_URL", DEFAULT_ENDPOINT_URL),
             endpoint_api_key=env.get("ENDPOINT_API_KEY", "").strip(),
             endpoint_cors_origins=_list(env, "ENDPOINT_CORS_ORIGINS"),
+            endpoint_concurrency=_whole_number(env, "ENDPOINT_CONCURRENCY", 1, 1, 64),
+            endpoint_max_queue=_whole_number(env, "ENDPOINT_MAX_QUEUE", 16, 0, 10_000),
+            endpoint_max_body_bytes=_whole_number(
+                env, "ENDPOINT_MAX_BODY_BYTES", 1024**2, 1024, 256 * 1024**2
+            ),
             offline=_optional_flag(env, "FOUNDRY_OFFLINE"),
             catalog_urls=_urls(env, "FOUNDRY_CATALOG_URLS"),
             catalog_region=env.get("FOUNDRY_CATALOG_REGION", "").strip(),

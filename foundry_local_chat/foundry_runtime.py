@@ -17,8 +17,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 import shutil
 import socket
+import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,7 +36,6 @@ from foundry_local_chat.private_catalog import CatalogEntry, PrivateCatalog
 log = logging.getLogger(__name__)
 
 PUBLIC_CATALOG_URL = "https://api.catalog.azureml.ms/asset-gallery/v1.0/models"
-FOUNDRY_WEB_BIND = "http://127.0.0.1:0"  # Foundry's own web service: loopback, a free port
 BUNDLED_ENTRY = CatalogEntry(
     publisher="foundry-local-chat",
     name=BUNDLED_MODEL_ID.split(":")[0],
@@ -66,6 +67,18 @@ class RunningEndpoint:
     model_alias: str  # accepted in requests as well
     api_key: str = ""  # clients must send it; empty: any key works
     foundry_url: str = ""  # Foundry's own web service behind the gateway (for benchmarks)
+
+
+def private_web_bind() -> str:
+    """Where Foundry's own web service listens: loopback, a free port, and on Linux a random
+    address in 127.0.0.0/8 (Linux routes all of it to loopback; Foundry 2.2.1 binds it).
+
+    That service has management routes with no authentication (`/models/unload/{name}`, …);
+    a web page that port-scans 127.0.0.1 finds it, one among 16 million addresses it does not."""
+    if not sys.platform.startswith("linux"):
+        return "http://127.0.0.1:0"
+    host = ".".join(str(1 + secrets.randbelow(254)) for _ in range(3))
+    return f"http://127.{host}:0"
 
 
 def public_catalog_reachable(timeout: float = 1.5) -> bool:
@@ -158,7 +171,7 @@ class FoundryRuntime:
             model_cache_dir=str(self.foundry_cache),
             logs_dir=str(data_dir / "logs"),
             catalog_urls=self._catalog_urls(),
-            web=Configuration.WebService(urls=FOUNDRY_WEB_BIND),
+            web=Configuration.WebService(urls=private_web_bind()),
             disable_nonessential_telemetry=True,
             catalog_region=self.settings.catalog_region or None,
         )
@@ -237,6 +250,9 @@ class FoundryRuntime:
                 port=address.port,
                 api_key=self.settings.endpoint_api_key,
                 cors_origins=self.settings.endpoint_cors_origins,
+                concurrency=self.settings.endpoint_concurrency,
+                max_queue=self.settings.endpoint_max_queue,
+                max_body_bytes=self.settings.endpoint_max_body_bytes,
             )
         )
         try:

@@ -1,11 +1,15 @@
 """The public OpenAI-compatible endpoint: a thin gateway in front of Foundry Local's web service.
 
-Foundry Local listens on a private loopback port; the gateway listens on FOUNDRY_ENDPOINT_URL and
-adds what Open WebUI and the openai SDK need (README, "The endpoint"): an optional API key, model
-aliases, errors with the right HTTP status (also when Foundry sends one inside a 200 stream), one
-copy of each header, a 400 instead of a 500 for unsupported options, and optional CORS. Streams
-pass through chunk by chunk; when a client goes away the request to Foundry is closed, which stops
-its generation.
+Foundry Local listens on a private loopback address; the gateway listens on FOUNDRY_ENDPOINT_URL
+and serves only the routes endpoint_routes allows (decided on the raw path: Foundry's management
+routes stay out of reach). It adds what Open WebUI and the openai SDK need (README, "The
+endpoint"): an optional API key, model aliases, chat requests checked against OpenAI's schema
+(request_schema), errors with the right HTTP status (also when Foundry sends one inside a 200
+stream), one copy of each header, and optional CORS; a browser request from an origin that is
+not allowed is refused, as is a POST that is not JSON. Completions pass a bounded FIFO queue
+(admission_queue): Foundry answers one at a time, and who cannot wait gets a 429 at once.
+Streams pass through chunk by chunk; when a client goes away the request to Foundry is closed,
+which stops its generation.
 
 The gateway runs its own event loop in a daemon thread, so it never competes with Chainlit's
 loop. It listens before the model is ready (a busy port fails at once); until `route_to()` it
@@ -26,9 +30,13 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from yarl import URL
 
+from foundry_local_chat import endpoint_routes
+from foundry_local_chat.admission_queue import AdmissionQueue, QueueFull
 from foundry_local_chat.openai_errors import SERVER_ERROR, ApiError, context_budget, from_foundry
 from foundry_local_chat.request_rules import resolve_model, unsupported, with_room_for_output
+from foundry_local_chat.request_schema import check_chat_request, parse_body
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +48,7 @@ SSE_HEADERS = {
 }
 CORS_METHODS = "GET, POST, OPTIONS"
 CORS_HEADERS = "Authorization, Content-Type"
+DEFAULT_MAX_BODY_BYTES = 1024**2
 
 
 @dataclass(frozen=True)
@@ -56,11 +65,15 @@ class GatewayConfig:
     port: int  # 0 picks a free port
     api_key: str = ""  # empty: any key (or none) is accepted
     cors_origins: tuple[str, ...] = ()  # browser origins allowed to call the endpoint; "*" for any
+    concurrency: int = 1  # completions Foundry works on at once (it runs them one by one anyway)
+    max_queue: int = 16  # completions that may wait for a place; more get a 429
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES  # a larger request body gets a 413
 
 
-def error_response(error: ApiError) -> web.Response:
-    headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
-    return web.json_response(error.body(), status=error.status, headers=headers)
+def error_response(error: ApiError, headers: Mapping[str, str] | None = None) -> web.Response:
+    extra = {"WWW-Authenticate": "Bearer"} if error.status == 401 else {}
+    extra.update(headers or {})
+    return web.json_response(error.body(), status=error.status, headers=extra)
 
 
 class _Service:
@@ -70,14 +83,14 @@ class _Service:
         self.config = config
         self.upstream: Upstream | None = None
         self.session: aiohttp.ClientSession | None = None
+        self.queue = AdmissionQueue(config.concurrency, config.max_queue)
 
     def app(self) -> web.Application:
-        app = web.Application(middlewares=[self._guard], client_max_size=64 * 1024**2)
+        app = web.Application(client_max_size=self.config.max_body_bytes)
         app.cleanup_ctx.append(self._client_session)
         app.on_response_prepare.append(self._add_cors_headers)
-        app.router.add_post("/v1/chat/completions", self.chat_completions)
-        app.router.add_get("/v1/models/{model}", self.retrieve_model)
-        app.router.add_route("*", "/v1/{tail:.*}", self.pass_through)
+        # One handler for every path: endpoint_routes decides on the raw path what is served.
+        app.router.add_route("*", "/{path:.*}", self._handle)
         return app
 
     async def _client_session(self, _: web.Application) -> AsyncIterator[None]:
@@ -94,38 +107,71 @@ class _Service:
 
     # -- checks every request passes ----------------------------------------------------------
 
-    @web.middleware
-    async def _guard(self, request: web.Request, handler: Any) -> web.StreamResponse:
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        refused, headers = self._refusal(request)
+        if refused is not None:
+            return error_response(refused, headers)
         if request.method == "OPTIONS":
             return self._preflight(request)
-        if not self._authorized(request):
-            return error_response(
-                ApiError(
-                    401,
-                    "Missing or wrong API key: send `Authorization: Bearer <key>` with the key "
-                    "this endpoint was started with (ENDPOINT_API_KEY).",
-                    code="invalid_api_key",
-                )
-            )
-        if self.upstream is None:
-            return error_response(
-                ApiError(503, "Foundry Local is still starting: the model is not ready yet.",
-                         SERVER_ERROR, code="model_not_ready")
-            )  # fmt: skip
+        match = endpoint_routes.resolve(request.method, request.raw_path)
+        assert isinstance(match, endpoint_routes.Match)  # _refusal returned its error otherwise
         try:
-            return await handler(request)
-        except web.HTTPException as http_error:  # e.g. no such route, or a body too large
-            message = (
-                f"{request.method} {request.path} is not served here: "
-                "the OpenAI-compatible API is under /v1."
-                if http_error.status in (404, 405)
-                else http_error.text or http_error.reason
-            )
-            return error_response(ApiError(http_error.status, message))
+            if match.route.name == "chat_completions":
+                return await self.chat_completions(request)
+            if match.route.name == "retrieve_model":
+                assert match.model is not None
+                return await self.retrieve_model(match.model)
+            return await self._get("/v1/models")
         except aiohttp.ClientError as error:
             return error_response(
                 ApiError(502, f"Foundry Local's web service did not answer: {error}", SERVER_ERROR)
             )
+        except Exception:  # a bug here: logged in full, and still an OpenAI-shaped answer
+            log.exception("the endpoint failed on %s %s", request.method, request.path)
+            return error_response(
+                ApiError(500, "The endpoint failed on this request; its log has the details.",
+                         SERVER_ERROR)
+            )  # fmt: skip
+
+    def _refusal(self, request: web.Request) -> tuple[ApiError | None, dict[str, str]]:
+        """Why this request is refused before any work, with the headers that go with it."""
+        segments = endpoint_routes.split_path(request.raw_path)
+        if isinstance(segments, ApiError):
+            return segments, {}
+        origin = request.headers.get("Origin")
+        if origin is not None and self._allowed_origin(origin) is None:
+            # Refused, not merely hidden from the page by the browser: a "simple" request from a
+            # web page (a GET, a form POST) would otherwise still be carried out.
+            return ApiError(
+                403, f"Origin {origin} may not call this endpoint from a browser: add it to "
+                "ENDPOINT_CORS_ORIGINS.", code="cors_origin_not_allowed",
+            ), {}  # fmt: skip
+        if request.method == "OPTIONS":
+            if not endpoint_routes.allowed_methods(segments):
+                return endpoint_routes.resolve("GET", request.raw_path), {}  # its 404
+            return None, {}
+        if not self._authorized(request):
+            return ApiError(
+                401,
+                "Missing or wrong API key: send `Authorization: Bearer <key>` with the key "
+                "this endpoint was started with (ENDPOINT_API_KEY).",
+                code="invalid_api_key",
+            ), {}
+        match = endpoint_routes.resolve(request.method, request.raw_path)
+        if isinstance(match, ApiError):
+            allowed = ", ".join(endpoint_routes.allowed_methods(segments))
+            return match, ({"Allow": allowed} if match.status == 405 else {})
+        if request.method == "POST" and request.content_type != JSON_TYPE:
+            # A web page may POST text/plain or a form without a CORS preflight: JSON only.
+            return ApiError(
+                415, f"The request body must be JSON, sent with `Content-Type: {JSON_TYPE}` "
+                f"(got {request.headers.get('Content-Type', 'none')}).",
+                code="unsupported_media_type",
+            ), {}  # fmt: skip
+        if self.upstream is None:
+            return ApiError(503, "Foundry Local is still starting: the model is not ready yet.",
+                            SERVER_ERROR, code="model_not_ready"), {}  # fmt: skip
+        return None, {}
 
     def _authorized(self, request: web.Request) -> bool:
         if not self.config.api_key:
@@ -146,14 +192,9 @@ class _Service:
         return origin if origin.rstrip("/") in origins else None
 
     def _preflight(self, request: web.Request) -> web.Response:
-        origin = request.headers.get("Origin")
-        if origin is None:  # not a CORS preflight: say what the endpoint accepts
+        """A preflight from an allowed origin (others were refused), or a plain OPTIONS."""
+        if request.headers.get("Origin") is None:  # not a CORS preflight: say what is accepted
             return web.Response(status=204, headers={"Allow": CORS_METHODS})
-        if self._allowed_origin(origin) is None:
-            return error_response(
-                ApiError(403, f"Origin {origin} may not call this endpoint from a browser: add it "
-                         "to ENDPOINT_CORS_ORIGINS.", code="cors_origin_not_allowed")
-            )  # fmt: skip
         requested = request.headers.get("Access-Control-Request-Headers")
         return web.Response(
             status=204,
@@ -168,34 +209,64 @@ class _Service:
         allowed = self._allowed_origin(request.headers.get("Origin"))
         if allowed is not None:
             response.headers["Access-Control-Allow-Origin"] = allowed
+            response.headers["Access-Control-Expose-Headers"] = "Retry-After"
             response.headers["Vary"] = "Origin"
 
     # -- routes ---------------------------------------------------------------------------------
 
+    async def _read_body(self, request: web.Request) -> bytes | ApiError:
+        limit = self.config.max_body_bytes
+        too_large = ApiError(
+            413, f"The request body is larger than {limit} bytes (ENDPOINT_MAX_BODY_BYTES).",
+            code="request_too_large",
+        )  # fmt: skip
+        if request.content_length is not None and request.content_length > limit:
+            return too_large
+        try:
+            return await request.read()
+        except web.HTTPRequestEntityTooLarge:  # a chunked body that grew past the limit
+            return too_large
+
     async def chat_completions(self, request: web.Request) -> web.StreamResponse:
         assert self.upstream is not None
-        raw = await request.read()
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
-            return error_response(ApiError(400, "The request body must be a JSON object."))
-        if refused := unsupported(body):
+        raw = await self._read_body(request)
+        if isinstance(raw, ApiError):
+            return error_response(raw)
+        body = parse_body(raw)
+        if isinstance(body, ApiError):
+            return error_response(body)
+        if refused := check_chat_request(body) or unsupported(body):
             return error_response(refused)
         resolved = resolve_model(body, self.upstream.aliases)
-        data = raw if resolved is body else json.dumps(resolved).encode()
-        result = await self._complete(request, data)
-        if isinstance(result, ApiError):
-            retry = with_room_for_output(resolved, context_budget(result.message))
-            if retry is not None:
-                result = await self._complete(request, json.dumps(retry).encode())
+        try:
+            async with self.queue.slot():
+                result = await self._complete(request, json.dumps(resolved).encode())
+                if isinstance(result, ApiError):
+                    retry = with_room_for_output(resolved, context_budget(result.message))
+                    if retry is not None:
+                        result = await self._complete(request, json.dumps(retry).encode())
+        except QueueFull as full:
+            log.warning(
+                "endpoint busy: refused a completion (%d answering, %d waiting)",
+                full.active, full.waiting,
+            )  # fmt: skip
+            return error_response(
+                ApiError(
+                    429,
+                    f"The endpoint is busy: {full.active} request(s) being answered and "
+                    f"{full.waiting} waiting, the most it queues (ENDPOINT_MAX_QUEUE). Retry in "
+                    f"about {full.retry_after_s} s.",
+                    "requests",
+                    code="rate_limit_exceeded",
+                ),
+                {"Retry-After": str(full.retry_after_s)},
+            )
         return error_response(result) if isinstance(result, ApiError) else result
 
     async def _complete(self, request: web.Request, data: bytes) -> web.StreamResponse | ApiError:
         """One request to Foundry; its error (also one sent as a stream's first event) returned."""
         assert self.session is not None and self.upstream is not None
-        url = f"{self.upstream.url}/v1/chat/completions"
+        url = URL(f"{self.upstream.url}/v1/chat/completions", encoded=True)
         async with self.session.post(url, data=data, headers={"Content-Type": JSON_TYPE}) as reply:
             try:
                 if reply.status != 200:
@@ -211,42 +282,20 @@ class _Service:
                 reply.close()  # a client that went away must not keep Foundry generating
                 raise
 
-    async def retrieve_model(self, request: web.Request) -> web.StreamResponse:
+    async def retrieve_model(self, model: str) -> web.StreamResponse:
         assert self.upstream is not None
-        model = request.match_info["model"]  # decoded: `%3A` works as well as `:`
-        model = self.upstream.aliases.get(model, model)
-        return await self._forward(request, f"/v1/models/{model}", b"")
+        return await self._get(endpoint_routes.model_path(self.upstream.aliases.get(model, model)))
 
-    async def pass_through(self, request: web.Request) -> web.StreamResponse:
-        """Any other /v1 route as Foundry serves it, with aliases resolved and errors translated."""
-        assert self.upstream is not None
-        data = await request.read()
-        if data and request.content_type == JSON_TYPE:
-            with contextlib.suppress(ValueError):
-                body = json.loads(data)
-                if isinstance(body, dict):
-                    resolved = resolve_model(body, self.upstream.aliases)
-                    data = data if resolved is body else json.dumps(resolved).encode()
-        return await self._forward(request, request.rel_url.raw_path_qs, data)
-
-    async def _forward(self, request: web.Request, path_qs: str, data: bytes) -> web.StreamResponse:
+    async def _get(self, path: str) -> web.StreamResponse:
+        """GET one of Foundry's /v1 routes; `path` comes from endpoint_routes, never a client."""
         assert self.session is not None and self.upstream is not None
-        headers = {"Content-Type": request.headers.get("Content-Type", JSON_TYPE)}
-        url = f"{self.upstream.url}{path_qs}"
-        async with self.session.request(
-            request.method, url, data=data or None, headers=headers
-        ) as reply:
-            try:
-                if reply.status >= 400:
-                    return error_response(from_foundry(reply.status, await _payload(reply)))
-                if reply.content_type == "text/event-stream":
-                    return await _relay(request, reply, b"")
-                return web.Response(
-                    status=reply.status, body=await reply.read(), content_type=reply.content_type
-                )
-            except BaseException:
-                reply.close()
-                raise
+        url = URL(f"{self.upstream.url}{path}", encoded=True)  # sent exactly as built
+        async with self.session.get(url) as reply:
+            if reply.status >= 400:
+                return error_response(from_foundry(reply.status, await _payload(reply)))
+            return web.Response(
+                status=reply.status, body=await reply.read(), content_type=reply.content_type
+            )
 
 
 async def _payload(reply: aiohttp.ClientResponse) -> Any:
@@ -340,6 +389,10 @@ class Gateway:
     def route_to(self, upstream: Upstream) -> None:
         """From now on, forward to Foundry Local's web service at `upstream`."""
         self._service.upstream = upstream
+
+    def wait_for_queue(self, active: int, waiting: int, timeout: float) -> None:
+        """Block until `active` completions are admitted and `waiting` wait (for tests, tools)."""
+        self._service.queue.wait_until(active, waiting, timeout)
 
     def close(self) -> None:
         if self._loop is not None and self._stopping is not None:

@@ -44,6 +44,11 @@ def test_every_variable_is_read() -> None:
         ("TEMPERATURE", "3", "TEMPERATURE=3 is out of range"),
         ("MAX_TOKENS", "0", "MAX_TOKENS=0 is out of range"),
         ("BASE_URL", "localhost:8080", "BASE_URL='localhost:8080' is not an http(s) URL"),
+        ("ENDPOINT_CONCURRENCY", "0", "ENDPOINT_CONCURRENCY=0 is out of range"),
+        ("ENDPOINT_CONCURRENCY", "1.5", "ENDPOINT_CONCURRENCY='1.5' is not a whole number"),
+        ("ENDPOINT_MAX_QUEUE", "-1", "ENDPOINT_MAX_QUEUE='-1' is not a whole number"),
+        ("ENDPOINT_MAX_QUEUE", "many", "ENDPOINT_MAX_QUEUE='many' is not a whole number"),
+        ("ENDPOINT_MAX_BODY_BYTES", "10", "ENDPOINT_MAX_BODY_BYTES=10 is out of range"),
         (
             "FOUNDRY_CATALOG_URLS",
             "http://a/x, catalog.local",
@@ -112,6 +117,17 @@ def test_the_endpoint_settings_are_read() -> None:
     address = settings.endpoint_address
     assert (address.host, address.port, address.is_loopback) == ("0.0.0.0", 6000, False)
     assert address.client_url() == "http://127.0.0.1:6000/v1"  # how this machine reaches it
+
+
+def test_the_endpoint_queue_and_body_limit() -> None:
+    defaults = Settings.from_env({})
+    assert (defaults.endpoint_concurrency, defaults.endpoint_max_queue) == (1, 16)
+    assert defaults.endpoint_max_body_bytes == 1024**2
+    settings = Settings.from_env({
+        "ENDPOINT_CONCURRENCY": "2", "ENDPOINT_MAX_QUEUE": "0", "ENDPOINT_MAX_BODY_BYTES": "4096",
+    })  # fmt: skip
+    assert (settings.endpoint_concurrency, settings.endpoint_max_queue) == (2, 0)
+    assert settings.endpoint_max_body_bytes == 4096
 
 
 @pytest.mark.parametrize(
