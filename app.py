@@ -54,8 +54,9 @@ except (AuthError, DatabaseError) as error:
 backends = BackendResolver(settings)
 backends.on_progress(terminal_progress())
 _startup_tasks: set[asyncio.Task[None]] = set()
-# Foundry Local generates one answer at a time: this app's chats take turns (and see their place).
-answer_queues = {FOUNDRY_LOCAL: AnswerQueue(concurrency=1)}
+# The endpoint admits ENDPOINT_CONCURRENCY answers at once: this app's chats take turns at it
+# here, where each can be told its place, instead of waiting unseen inside the endpoint.
+answer_queues = {FOUNDRY_LOCAL: AnswerQueue(settings.endpoint_concurrency)}
 STARTUP_WAIT_SECONDS = 15
 
 PROFILE_ICONS = {
