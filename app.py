@@ -7,6 +7,7 @@ import os
 from typing import Any
 
 import chainlit as cl
+from chainlit.server import sio
 from chainlit.types import ThreadDict
 from starlette.datastructures import Headers
 
@@ -19,6 +20,7 @@ from foundry_local_chat.backend import (
     BackendUnavailable,
 )
 from foundry_local_chat.chat import ChatOptions, build_messages, system_messages, turn_role
+from foundry_local_chat.chat_server import accept_long_messages
 from foundry_local_chat.chat_settings import InvalidChatSettings, apply_panel_values
 from foundry_local_chat.chat_ui import (
     notice,
@@ -48,6 +50,8 @@ try:
     start_history(settings, access, os.environ)
 except (AuthError, DatabaseError) as error:
     raise SystemExit(f"error: {error}") from None
+
+accept_long_messages(sio)
 
 # Process-wide: one Foundry Local runtime per server process.
 # Per-chat state lives in cl.user_session, never in module globals.
@@ -194,8 +198,13 @@ async def answer(message: cl.Message) -> None:
     question = {"role": "user", "content": message.content}
     window = await backends.context_window(routed, options.model)
     try:
-        request = fit_request(
-            system_messages(options.system_prompt), earlier, question, options.max_tokens, window
+        request = await asyncio.to_thread(  # counting a long paste takes a while: not on the loop
+            fit_request,
+            system_messages(options.system_prompt),
+            earlier,
+            question,
+            options.max_tokens,
+            window,
         )
     except MessageTooLong as error:
         await refuse(message, error)

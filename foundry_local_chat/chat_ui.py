@@ -136,9 +136,10 @@ async def refuse(message: cl.Message, error: MessageTooLong | ContextExceeded) -
     await message.update()
     said = words()
     if isinstance(error, MessageTooLong):
+        tokens = f"{error.message_tokens:,}"
         await notice(
             said.message_too_long.format(
-                tokens=f"{error.message_tokens:,}",
+                tokens=tokens if error.exact else said.at_least.format(tokens=tokens),
                 limit=f"{error.limit:,}",
                 context=f"{error.context_length:,}",
             )

@@ -30,19 +30,29 @@ MIN_ANSWER_TOKENS = 64
 class ContextWindow:
     context_length: int
     count_tokens: Callable[[Sequence[Message]], int]  # prompt tokens of these messages
+    max_token_bytes: int = 1  # the longest token's UTF-8 bytes: text of n bytes has ≥ n/this
+
+    def fewest_tokens(self, text: str) -> int:
+        """A lower bound on the tokens of `text`, without tokenizing it (a huge paste would
+        take seconds)."""
+        return -(-len(text.encode("utf-8", "replace")) // self.max_token_bytes)
 
 
 class MessageTooLong(ValueError):
     """The new message cannot fit in the context even alone (with the system prompt)."""
 
-    def __init__(self, message_tokens: int, limit: int, context_length: int) -> None:
+    def __init__(
+        self, message_tokens: int, limit: int, context_length: int, exact: bool = True
+    ) -> None:
+        size = f"{message_tokens}" if exact else f"at least {message_tokens}"
         super().__init__(
-            f"the message is {message_tokens} tokens; at most {limit} fit "
+            f"the message is {size} tokens; at most {limit} fit "
             f"(the model's context is {context_length} tokens, answer included)"
         )
         self.message_tokens = message_tokens
         self.limit = limit
         self.context_length = context_length
+        self.exact = exact  # False: message_tokens is a lower bound (too long to count)
 
 
 @dataclass(frozen=True)
@@ -72,6 +82,9 @@ def fit_request(
     def request(start: int) -> list[Message]:
         return [*system, *earlier[start:], new]
 
+    most = window.context_length - MIN_ANSWER_TOKENS
+    if (fewest := window.fewest_tokens(new["content"])) > most:
+        raise MessageTooLong(fewest, most, window.context_length, exact=False)
     alone = window.count_tokens(request(len(earlier)))
     if alone + MIN_ANSWER_TOKENS > window.context_length:
         around = window.count_tokens(system) if system else 0
@@ -162,4 +175,9 @@ def read_window(model_dir: Path) -> ContextWindow | None:
         name: _special_token(tokenizer_config.get(name))
         for name in ("bos_token", "eos_token", "unk_token", "pad_token")
     }
-    return ContextWindow(context_length, TemplateCounter(tokenizer, template, special))
+    # A vocabulary entry's UTF-8 length is at least the bytes of text it stands for (byte-level
+    # BPE writes a byte as one character, SentencePiece a space as "▁"), so the bound is safe.
+    max_token_bytes = max(len(token.encode()) for token in tokenizer.get_vocab())
+    return ContextWindow(
+        context_length, TemplateCounter(tokenizer, template, special), max_token_bytes
+    )

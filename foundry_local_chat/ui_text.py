@@ -92,6 +92,7 @@ class Words:
     waited_in_line: str  # {seconds}
     # what happens to input that cannot go to the model as it is
     message_too_long: str  # {tokens} {limit} {context}
+    at_least: str  # {tokens}: a size too large to count exactly
     message_did_not_fit: str  # {error}
     earlier_turns_left_out: str  # {context}
     unicode_repaired: str
@@ -150,6 +151,7 @@ WORDS = {
         message_too_long="**This message is too long for the model**: it is {tokens} tokens, and "
         "at most {limit} fit (the model reads {context} tokens at once, answer included). It was "
         "not sent, and later messages are sent without it: shorten it, or send it in parts.",
+        at_least="at least {tokens}",
         message_did_not_fit="**This message did not fit in the model's context** ({error}). Later "
         "messages are sent without it: shorten it, or send it in parts.",
         earlier_turns_left_out="ℹ️ This conversation is now longer than the model can read at "
@@ -209,6 +211,7 @@ WORDS = {
         message_too_long="**이 메시지는 모델이 읽기에 너무 깁니다**: {tokens} 토큰인데 최대 "
         "{limit} 토큰까지 들어갑니다 (모델은 답변을 포함해 한 번에 {context} 토큰을 읽습니다). "
         "메시지는 보내지 않았고, 이후 메시지도 이 메시지 없이 보냅니다. 줄이거나 나누어 보내세요.",
+        at_least="최소 {tokens}",
         message_did_not_fit="**이 메시지는 모델의 컨텍스트에 들어가지 않았습니다** ({error}). 이후 "
         "메시지는 이 메시지 없이 보냅니다. 줄이거나 나누어 보내세요.",
         earlier_turns_left_out="ℹ️ 대화가 모델이 한 번에 읽을 수 있는 길이({context} 토큰)를 "

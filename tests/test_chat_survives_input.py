@@ -110,6 +110,21 @@ async def test_a_conversation_that_outgrows_the_context_leaves_out_its_oldest_tu
     assert "context " in last.stats()["summary"], "the speed line shows how full the context is"
 
 
+async def test_a_huge_paste_is_refused_without_losing_the_connection(
+    chainlit_app: AppFactory, proxy: RecordingProxy
+) -> None:
+    url = chainlit_app(FOUNDRY_LOCAL="0", BASE_URL=proxy.url, MAX_TOKENS="32")
+    huge = "x " * 1_500_000  # 3 MB: beyond socket.io's default limit, which drops the socket
+    async with ChainlitSession(url) as chat:
+        await chat.ready()
+        await chat.ask(huge)
+        after = await chat.ask("What is the capital of France?")
+    [refusal] = [n for n in notices(chat) if "too long for the model" in n]
+    assert "it is at least " in refusal  # too long to be worth counting exactly
+    assert "Paris" in after.answer()["output"]
+    assert len(proxy.chat_requests()) == 1
+
+
 async def test_a_lone_surrogate_is_repaired_and_the_chat_goes_on(
     chainlit_app: AppFactory, proxy: RecordingProxy
 ) -> None:
