@@ -1,7 +1,7 @@
 """Which web origins may use the chat server: its own, and the ones ALLOWED_ORIGINS lists.
 
-A browser names the page behind a request in the `Origin` header (on every WebSocket handshake
-and on every request a script or form sends, except same-origin GET/HEAD). A page on another
+A browser names the page behind a request in the `Origin` header (on every WebSocket handshake,
+every POST, PUT or DELETE, and every cross-origin request a script makes). A page on another
 origin must not use a signed-in user's session cookie, which the browser also sends to other
 ports of the same host (SameSite=lax). Pure functions: origin_guard.py applies them to requests.
 """
@@ -21,7 +21,7 @@ _HOST = re.compile(r"(\[[0-9a-f:.]+\]|[a-z0-9_~.-]+)(?::([0-9]{0,5}))?")
 _PAGE_SCHEMES = {"http": "http", "ws": "http", "https": "https", "wss": "https"}
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Origin:
     """scheme://host:port of a web page, with the port always spelled out."""
 
