@@ -169,13 +169,17 @@ class ChainlitSession:
             headers["Cookie"] = f"{AUTH_COOKIE}={self.token}"
         if self.origin:
             headers["Origin"] = self.origin
-        await self.client.connect(
-            self.base_url,
-            socketio_path="/ws/socket.io",
-            auth=auth,
-            headers=headers,
-            transports=[self.transport],
-        )
+        try:
+            await self.client.connect(
+                self.base_url,
+                socketio_path="/ws/socket.io",
+                auth=auth,
+                headers=headers,
+                transports=[self.transport],
+            )
+        except socketio.exceptions.ConnectionError:
+            await self.client.disconnect()  # a refused connect leaves its HTTP session open
+            raise
         await self.client.emit("connection_successful")
         return self
 
