@@ -13,6 +13,7 @@ import aiohttp
 import pytest
 import socketio
 
+from foundry_local_chat.origin_guard import REFUSAL
 from tests.conftest import PASSWORD, AppFactory, signed_in_app
 from tests.support.chainlit_client import AUTH_COOKIE, ChainlitApi, ChainlitSession, HttpError
 from tests.support.processes import (
@@ -115,6 +116,8 @@ async def test_preflights_are_answered_for_trusted_origins_only(app: str) -> Non
             async with http.options(f"{app}/project/thread", headers=headers) as response:
                 assert response.status == 403, origin
                 assert ACAO not in response.headers
+                # The guard's refusal, not Chainlit's CORS middleware's (which would say 400).
+                assert (await response.json())["detail"] == REFUSAL
         headers = {"Origin": TRUSTED, **asking}
         async with http.options(f"{app}/project/thread", headers=headers) as response:
             assert response.status == 200
