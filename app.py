@@ -7,6 +7,7 @@ import os
 from typing import Any
 
 import chainlit as cl
+from chainlit.server import app as chainlit_server
 from chainlit.server import sio
 from chainlit.types import ThreadDict
 from starlette.datastructures import Headers
@@ -34,6 +35,8 @@ from foundry_local_chat.config import ConfigError, Settings
 from foundry_local_chat.context_window import MessageTooLong, fit_request
 from foundry_local_chat.database import DatabaseError
 from foundry_local_chat.left_chats import cancel_unless_back
+from foundry_local_chat.origin_guard import install_origin_guard
+from foundry_local_chat.origins import OriginPolicy
 from foundry_local_chat.persistence import ChatDataLayer, start_history, wait_for_saves
 from foundry_local_chat.progress import terminal_progress
 from foundry_local_chat.text_repair import has_lone_surrogates, repair_unicode
@@ -43,6 +46,9 @@ try:
     settings = Settings.from_env()
 except ConfigError as error:
     raise SystemExit(f"configuration error: {error}") from None
+
+# Only the app's own pages, and ALLOWED_ORIGINS, may use a signed-in user's session.
+install_origin_guard(chainlit_server, OriginPolicy(frozenset(settings.allowed_origins)))
 
 # Sign-in and history are decided once, here: Chainlit checks its auth secret after this import.
 try:

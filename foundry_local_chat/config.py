@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+from foundry_local_chat.origins import Origin, parse_origin
+
 BUNDLED_MODEL_ALIAS = "smollm2-135m-instruct"
 BUNDLED_MODEL_ID = "smollm2-135m-instruct-generic-cpu:1"
 DEFAULT_ENDPOINT_URL = "http://127.0.0.1:5273"
@@ -126,6 +128,25 @@ def _urls(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return urls
 
 
+def _origins(env: Mapping[str, str], name: str) -> tuple[Origin, ...]:
+    origins = []
+    for item in _list(env, name):
+        if item == "*":
+            raise ConfigError(
+                f"{name}: '*' would let every web page act with a signed-in user's session; "
+                "list the origins instead, e.g. http://localhost:3000."
+            )
+        origin = parse_origin(item)
+        if origin is None:
+            raise ConfigError(
+                f"{name}: {item!r} is not an origin: write scheme://host[:port] as the page's "
+                "address shows it, without a path (e.g. http://localhost:3000; an international "
+                "name in its xn-- form)."
+            )
+        origins.append(origin)
+    return tuple(origins)
+
+
 def is_loopback(host: str) -> bool:
     """True for addresses only this machine can reach (127.0.0.0/8, ::1, localhost)."""
     if host.lower() == "localhost":
@@ -210,6 +231,8 @@ class Settings:
     database_url: str = ""  # SQLAlchemy URL; from_env fills in the SQLite default
     users_file: Path | None = None  # USERS_FILE; None: <app_data_dir>/users
     auth_header: str = ""  # lower-case header a trusted proxy sets to the signed-in user
+    # Web pages besides the app's own that may use the chat server with a user's session.
+    allowed_origins: tuple[Origin, ...] = ()
 
     @property
     def database_url_redacted(self) -> str:
@@ -267,6 +290,7 @@ class Settings:
             database_url=_database_url(env, app_data_dir),
             users_file=Path(users_file).expanduser() if users_file else None,
             auth_header=_header_name(env, "AUTH_HEADER"),
+            allowed_origins=_origins(env, "ALLOWED_ORIGINS"),
         )
         if settings.use_foundry_local:
             _check_endpoint_exposure(settings, _flag(env, "ENDPOINT_ALLOW_NO_KEY", False))

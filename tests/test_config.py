@@ -163,3 +163,29 @@ def test_an_endpoint_other_machines_can_reach_needs_a_key(
 def test_the_endpoint_serves_plain_http() -> None:
     with pytest.raises(ConfigError, match=r"^FOUNDRY_ENDPOINT_URL='https://127.0.0.1:5273'"):
         Settings.from_env({"FOUNDRY_ENDPOINT_URL": "https://127.0.0.1:5273"})
+
+
+def test_allowed_origins_are_read_as_a_browser_writes_them() -> None:
+    assert Settings.from_env({}).allowed_origins == ()
+    settings = Settings.from_env({
+        "ALLOWED_ORIGINS": "http://localhost:3000/, HTTPS://Chat.Example.org:443,http://[::1]:8080"
+    })  # fmt: skip
+    assert [str(origin) for origin in settings.allowed_origins] == [
+        "http://localhost:3000", "https://chat.example.org", "http://[::1]:8080",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("*", "ALLOWED_ORIGINS: '*' would let every web page act with a signed-in user's session"),
+        ("http://localhost:3000, localhost:3000", "ALLOWED_ORIGINS: 'localhost:3000' is not an"),
+        ("https://chat.example/chat", "ALLOWED_ORIGINS: 'https://chat.example/chat' is not"),
+        ("http://localhost:99999", "ALLOWED_ORIGINS: 'http://localhost:99999' is not an origin"),
+        ("null", "ALLOWED_ORIGINS: 'null' is not an origin"),
+    ],
+)
+def test_bad_allowed_origins_are_refused(value: str, message: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        Settings.from_env({"ALLOWED_ORIGINS": value})
+    assert str(error.value).startswith(message)

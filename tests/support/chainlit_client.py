@@ -130,13 +130,16 @@ class Reply:
 
 class ChainlitSession:
     """One browser tab's chat. With `token` it is a signed-in user's; with `thread_id` it
-    resumes that thread (the sidebar's "open" of a past chat)."""
+    resumes that thread (the sidebar's "open" of a past chat). `origin` is the Origin header of
+    the page it claims to be (none by default, as curl); `transport` is socket.io's."""
 
     def __init__(
         self, base_url: str, token: str | None = None, thread_id: str = "", chat_profile: str = "",
-        language: str = "en-US",
+        language: str = "en-US", origin: str | None = None, transport: str = "websocket",
     ) -> None:  # fmt: skip
         self.base_url = base_url
+        self.origin = origin
+        self.transport = transport
         self.language = language  # sent as Accept-Language, as a browser does
         self.token = token
         self.thread_id = thread_id
@@ -164,13 +167,19 @@ class ChainlitSession:
         headers = {"Accept-Language": self.language}
         if self.token:
             headers["Cookie"] = f"{AUTH_COOKIE}={self.token}"
-        await self.client.connect(
-            self.base_url,
-            socketio_path="/ws/socket.io",
-            auth=auth,
-            headers=headers,
-            transports=["websocket"],
-        )
+        if self.origin:
+            headers["Origin"] = self.origin
+        try:
+            await self.client.connect(
+                self.base_url,
+                socketio_path="/ws/socket.io",
+                auth=auth,
+                headers=headers,
+                transports=[self.transport],
+            )
+        except socketio.exceptions.ConnectionError:
+            await self.client.disconnect()  # a refused connect leaves its HTTP session open
+            raise
         await self.client.emit("connection_successful")
         return self
 

@@ -32,8 +32,9 @@ def clean_env(overrides: Mapping[str, str]) -> dict[str, str]:
         "FOUNDRY_OFFLINE", "FOUNDRY_CATALOG_URLS", "FOUNDRY_CATALOG_REGION", "APP_DATA_DIR",
         "MAX_TOKENS", "TEMPERATURE", "TOP_P",
         "DATABASE_URL", "USERS_FILE", "AUTH_HEADER", "CHAINLIT_AUTH_SECRET",
-        "ENDPOINT_API_KEY", "ENDPOINT_ALLOW_NO_KEY", "ENDPOINT_CORS_ORIGINS",
+        "ENDPOINT_API_KEY", "ENDPOINT_ALLOW_NO_KEY", "ENDPOINT_CORS_ORIGINS", "ALLOWED_ORIGINS",
         "ENDPOINT_CONCURRENCY", "ENDPOINT_MAX_QUEUE", "ENDPOINT_MAX_BODY_BYTES",
+        "ABANDONED_ANSWER_GRACE_SECONDS",
     }  # fmt: skip
     env = {k: v for k, v in os.environ.items() if k not in app_variables}
     env["PYTHONUNBUFFERED"] = "1"
