@@ -8,6 +8,7 @@ ports of the same host (SameSite=lax). Pure functions: origin_guard.py applies t
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 
@@ -66,9 +67,23 @@ def addressed_origin(scheme: str, host_header: str | None) -> Origin | None:
     return None if port is None else Origin(page_scheme, host, port)
 
 
+def names_an_address(host: str) -> bool:
+    """An IP address or `localhost`: a name no web site can make a browser resolve to this
+    machine. Any other host name can be rebound to 127.0.0.1 by whoever owns it (DNS rebinding),
+    so a page under it is the app's own only when ALLOWED_ORIGINS says so."""
+    if host == "localhost":
+        return True
+    try:
+        ipaddress.ip_address(host.removeprefix("[").removesuffix("]"))
+    except ValueError:
+        return False
+    return True
+
+
 @dataclass(frozen=True)
 class OriginPolicy:
-    """The app's own origin (whatever address the request was sent to) plus `allowed`."""
+    """The app's own origin (the address the request was sent to, when that is an IP address or
+    localhost) plus `allowed`."""
 
     allowed: frozenset[Origin] = frozenset()
 
@@ -80,4 +95,6 @@ class OriginPolicy:
         origin = parse_origin(origin_header)
         if origin is None:
             return False
-        return origin in self.allowed or origin == addressed_origin(scheme, host_header)
+        if origin in self.allowed:
+            return True
+        return origin == addressed_origin(scheme, host_header) and names_an_address(origin.host)

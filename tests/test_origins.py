@@ -4,6 +4,7 @@ test_browser_origins.py."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from typing import Any
 from urllib.parse import urlsplit
@@ -15,7 +16,13 @@ from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
 
 from foundry_local_chat.origin_guard import OriginGuard, install_origin_guard
-from foundry_local_chat.origins import Origin, OriginPolicy, addressed_origin, parse_origin
+from foundry_local_chat.origins import (
+    Origin,
+    OriginPolicy,
+    addressed_origin,
+    names_an_address,
+    parse_origin,
+)
 
 NOBODY_ELSE = OriginPolicy()
 OPEN_WEBUI = Origin("http", "localhost", 3000)
@@ -23,7 +30,7 @@ WITH_OPEN_WEBUI = OriginPolicy(frozenset({OPEN_WEBUI}))
 
 
 @pytest.mark.parametrize(
-    "host", ["127.0.0.1:8000", "localhost:8000", "chat.example.org:8443", "[::1]:8000"]
+    "host", ["127.0.0.1:8000", "localhost:8000", "192.0.2.10:8443", "[::1]:8000"]
 )
 def test_a_page_is_allowed_on_the_address_it_was_loaded_from(host: str) -> None:
     assert NOBODY_ELSE.allows(f"http://{host}", "http", host)
@@ -50,6 +57,15 @@ def test_any_other_origin_is_refused(origin: str, host: str | None) -> None:
     assert not NOBODY_ELSE.allows(origin, "ws", host)
 
 
+def test_a_page_under_a_host_name_is_the_apps_own_only_when_configured() -> None:
+    """DNS rebinding: evil.example's page, its name now resolving to 127.0.0.1, sends requests
+    addressed to evil.example, so Origin and Host agree; only a configured name is trusted."""
+    assert not NOBODY_ELSE.allows("http://evil.example:8000", "http", "evil.example:8000")
+    assert not NOBODY_ELSE.allows("http://evil.example:8000", "ws", "evil.example:8000")
+    chat = OriginPolicy(frozenset({Origin("https", "chat.example.org", 443)}))
+    assert chat.allows("https://chat.example.org", "wss", "chat.example.org")
+
+
 def test_a_request_without_origin_goes_on() -> None:
     """curl, navigations and same-origin GETs send none; a browser never omits it cross-origin
     on anything but a GET or HEAD, which cannot read the answer without CORS."""
@@ -59,17 +75,17 @@ def test_a_request_without_origin_goes_on() -> None:
 
 def test_the_scheme_is_the_one_the_request_came_in_with() -> None:
     # Behind a TLS proxy uvicorn takes the scheme from X-Forwarded-Proto (FORWARDED_ALLOW_IPS).
-    assert NOBODY_ELSE.allows("https://chat.example.org", "https", "chat.example.org")
-    assert NOBODY_ELSE.allows("https://chat.example.org", "wss", "chat.example.org:443")
-    assert not NOBODY_ELSE.allows("https://chat.example.org", "http", "chat.example.org")
-    assert not NOBODY_ELSE.allows("http://chat.example.org", "https", "chat.example.org")
-    assert not NOBODY_ELSE.allows("http://chat.example.org", "ftp", "chat.example.org")
+    assert NOBODY_ELSE.allows("https://192.0.2.10", "https", "192.0.2.10")
+    assert NOBODY_ELSE.allows("https://192.0.2.10", "wss", "192.0.2.10:443")
+    assert not NOBODY_ELSE.allows("https://192.0.2.10", "http", "192.0.2.10")
+    assert not NOBODY_ELSE.allows("http://192.0.2.10", "https", "192.0.2.10")
+    assert not NOBODY_ELSE.allows("http://192.0.2.10", "ftp", "192.0.2.10")
 
 
 def test_default_ports_and_case_do_not_matter() -> None:
-    assert NOBODY_ELSE.allows("http://chat.example.org", "http", "Chat.Example.org:80")
-    assert NOBODY_ELSE.allows("http://chat.example.org:80", "http", "chat.example.org")
-    assert not NOBODY_ELSE.allows("http://chat.example.org:8080", "http", "chat.example.org")
+    assert NOBODY_ELSE.allows("http://192.0.2.10", "http", "192.0.2.10:80")
+    assert NOBODY_ELSE.allows("http://192.0.2.10:80", "http", "192.0.2.10")
+    assert not NOBODY_ELSE.allows("http://192.0.2.10:8080", "http", "192.0.2.10")
 
 
 def test_configured_origins_are_allowed_wherever_the_request_went() -> None:
@@ -123,7 +139,8 @@ def test_only_the_address_the_request_was_sent_to_counts_as_own(data: st.DataObj
     host_header = with_port(request_host.upper() if shouting else request_host, request_port)
 
     same = (
-        page_scheme == PAGE_SCHEME[request_scheme]
+        names_an_address(page_host)
+        and page_scheme == PAGE_SCHEME[request_scheme]
         and page_host == request_host
         and (page_port or DEFAULT_PORT[page_scheme])
         == (request_port or DEFAULT_PORT[PAGE_SCHEME[request_scheme]])
@@ -154,12 +171,14 @@ def test_nothing_else_is_ever_allowed_and_nothing_raises(
     assert isinstance(allowed, bool)
     if not allowed or origin is None or parse_origin(origin) in configured:
         return
-    # Allowed and not configured: the origin is exactly scheme://host[:port] of the Host header.
+    # Allowed and not configured: the origin is exactly scheme://host[:port] of the Host header,
+    # and that host an IP address or localhost.
     page = urlsplit(origin.strip().lower())
     assert page.path == "" and not page.query and not page.fragment and "@" not in origin
     assert host is not None
     addressed = urlsplit(f"//{host.strip().lower()}")
     assert page.hostname == addressed.hostname
+    assert page.hostname == "localhost" or ipaddress.ip_address(page.hostname or "")
     assert (page.port or DEFAULT_PORT[page.scheme]) == (
         addressed.port or DEFAULT_PORT[PAGE_SCHEME[scheme.lower()]]
     )
