@@ -18,12 +18,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from foundry_local_chat.errors import FoundryLocalChatError
+
 FIRST_ESTIMATE_S = 7.0  # before any measure: 512 tokens (MAX_TOKENS' default) at ≈80 tokens/s
 SMOOTHING = 0.3  # weight of the latest completion's duration in the running estimate
 
 
 @dataclass
-class QueueFull(Exception):
+class QueueFull(FoundryLocalChatError):
     active: int
     waiting: int
     retry_after_s: int

@@ -23,6 +23,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from foundry_local_chat.config import USERS_FILE_NAME, Settings
+from foundry_local_chat.errors import FoundryLocalChatError
 
 SECRET_VARIABLE = "CHAINLIT_AUTH_SECRET"
 SECRET_FILE = "auth-secret"
@@ -37,7 +38,7 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
 
-class AuthError(ValueError):
+class AuthError(FoundryLocalChatError, ValueError):
     """A user name, password or users file the app cannot use; the message says which."""
 
 

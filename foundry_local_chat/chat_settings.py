@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 from foundry_local_chat.chat import ChatOptions
+from foundry_local_chat.errors import FoundryLocalChatError
 from foundry_local_chat.ui_text import ENGLISH, WORDS, Words
 
 TEMPERATURE_RANGE = (0.0, 2.0)
@@ -14,7 +15,7 @@ MAX_TOKENS_RANGE = (16, 4096)
 SYSTEM_PROMPT_MAX_CHARS = 8000
 
 
-class InvalidChatSettings(ValueError):
+class InvalidChatSettings(FoundryLocalChatError, ValueError):
     """A setting the next answer cannot use; the message says which and why."""
 
 

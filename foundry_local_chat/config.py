@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+from foundry_local_chat.errors import FoundryLocalChatError
 from foundry_local_chat.origins import Origin, parse_origin
 
 BUNDLED_MODEL_ALIAS = "smollm2-135m-instruct"
@@ -21,7 +22,7 @@ HISTORY_DB_FILE = "chat.db"
 USERS_FILE_NAME = "users"
 
 
-class ConfigError(ValueError):
+class ConfigError(FoundryLocalChatError, ValueError):
     """A setting has a value the app cannot use; the message names the variable."""
 
 

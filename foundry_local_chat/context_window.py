@@ -19,6 +19,8 @@ from typing import Any
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from tokenizers import Tokenizer
 
+from foundry_local_chat.errors import FoundryLocalChatError
+
 log = logging.getLogger(__name__)
 
 Message = dict[str, str]
@@ -38,7 +40,7 @@ class ContextWindow:
         return -(-len(text.encode("utf-8", "replace")) // self.max_token_bytes)
 
 
-class MessageTooLong(ValueError):
+class MessageTooLong(FoundryLocalChatError, ValueError):
     """The new message cannot fit in the context even alone (with the system prompt)."""
 
     def __init__(

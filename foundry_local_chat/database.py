@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from foundry_local_chat.config import SQLITE_DRIVER, redact_url
+from foundry_local_chat.errors import FoundryLocalChatError, one_line
 
 VERSION_TABLE = "chat_schema_version"
 HISTORY_TABLES = ("users", "threads", "steps", "elements", "feedbacks")  # parents first
@@ -31,8 +32,13 @@ HISTORY_TABLES = ("users", "threads", "steps", "elements", "feedbacks")  # paren
 MIGRATION_LOCK_KEY = 0x46_4C_43_48_41_54  # "FLCHAT"
 
 
-class DatabaseError(RuntimeError):
+class DatabaseError(FoundryLocalChatError, RuntimeError):
     """The history database cannot be reached or prepared; the message says which and why."""
+
+
+def driver_reason(error: BaseException) -> str:
+    """One line a person can read: the database driver's message, not SQLAlchemy's SQL dump."""
+    return one_line(getattr(error, "orig", None) or error)
 
 
 def is_sqlite(url: str) -> bool:
@@ -120,9 +126,9 @@ def prepare(url: str) -> str | None:
         with _sqlite_migration_lock(url) if is_sqlite(url) else contextlib.nullcontext():
             return asyncio.run(upgrade(url))
     except Exception as error:
-        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
         raise DatabaseError(
-            f"the chat history database {redact_url(url)} cannot be used: {reason}. "
+            f"the chat history database {redact_url(url)} cannot be used: "
+            f"{driver_reason(error)}. "
             "Check DATABASE_URL and that the database server is running."
         ) from error
 

@@ -29,6 +29,7 @@ from urllib.parse import urlparse
 
 from foundry_local_chat.bundled_model import MANIFEST, is_built
 from foundry_local_chat.config import BUNDLED_MODEL_ALIAS, BUNDLED_MODEL_ID, Settings
+from foundry_local_chat.errors import FoundryLocalChatError, one_line
 from foundry_local_chat.gateway import Gateway, GatewayConfig, Upstream
 from foundry_local_chat.openai_errors import readable
 from foundry_local_chat.private_catalog import CatalogEntry, PrivateCatalog
@@ -49,15 +50,14 @@ Progress = Callable[[str, float | None], None]
 """Called with a stage ("download", "load", …) and a percent, or None when there is no percent."""
 
 
-class FoundryStartError(RuntimeError):
+class FoundryStartError(FoundryLocalChatError, RuntimeError):
     """Foundry Local could not serve the requested model; the message says why and what to do."""
 
 
 def sdk_reason(error: Exception) -> str:
     """The SDK's native message in one readable line (the log keeps the whole of it)."""
-    lines = str(error).strip().splitlines() or [type(error).__name__]
     # A failed HTTP call ends with the server's body: an HTML page says nothing to a person.
-    return readable(lines[0]).split(": <", 1)[0]
+    return readable(one_line(error)).split(": <", 1)[0]
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from yarl import URL
 
 from foundry_local_chat import endpoint_routes
 from foundry_local_chat.admission_queue import AdmissionQueue, QueueFull
+from foundry_local_chat.errors import one_line
 from foundry_local_chat.openai_errors import SERVER_ERROR, ApiError, context_budget, from_foundry
 from foundry_local_chat.request_rules import resolve_model, unsupported, with_room_for_output
 from foundry_local_chat.request_schema import check_chat_request, parse_body
@@ -123,8 +124,9 @@ class _Service:
                 return await self.retrieve_model(match.model)
             return await self._get("/v1/models")
         except aiohttp.ClientError as error:
+            reason = one_line(error)
             return error_response(
-                ApiError(502, f"Foundry Local's web service did not answer: {error}", SERVER_ERROR)
+                ApiError(502, f"Foundry Local's web service did not answer: {reason}", SERVER_ERROR)
             )
         except Exception:  # a bug here: logged in full, and still an OpenAI-shaped answer
             log.exception("the endpoint failed on %s %s", request.method, request.path)

@@ -48,6 +48,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from foundry_local_chat import database
 from foundry_local_chat.auth import Access, AuthError, ensure_auth_secret
 from foundry_local_chat.config import Settings
+from foundry_local_chat.errors import FoundryLocalChatError
 from foundry_local_chat.text_repair import repair_unicode
 from foundry_local_chat.ui_text import ADD_A_USER, ENGLISH, WORDS, words_for
 
@@ -59,7 +60,7 @@ WRITES = ("INSERT", "UPDATE", "DELETE")
 MESSAGE_TYPES = ("user_message", "assistant_message")
 
 
-class PersistenceError(RuntimeError):
+class PersistenceError(FoundryLocalChatError, RuntimeError):
     """A save failed outside a chat (e.g. an HTTP request), where nobody would see a notice."""
 
 
@@ -69,9 +70,7 @@ def _is_write(query: str) -> bool:
 
 def _reason(error: BaseException) -> str:
     """One line a person can read: the driver's message, not SQLAlchemy's SQL dump."""
-    original = getattr(error, "orig", None) or error
-    lines = str(original).strip().splitlines()
-    return (lines[0] if lines else type(original).__name__)[:300]
+    return database.driver_reason(error)
 
 
 def _chat_session() -> WebsocketSession | None:

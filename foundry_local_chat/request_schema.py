@@ -17,6 +17,7 @@ import math
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from foundry_local_chat.errors import FoundryLocalChatError
 from foundry_local_chat.openai_errors import ApiError
 
 MAX_DEPTH = 32  # the deepest legitimate body (a tool's JSON schema) nests far less
@@ -27,7 +28,7 @@ REASONING_EFFORTS = ("minimal", "low", "medium", "high")
 UNSUPPORTED_PARTS = ("image_url", "input_audio", "file")
 
 
-class Invalid(Exception):
+class Invalid(FoundryLocalChatError):
     def __init__(self, param: str, problem: str) -> None:
         super().__init__(f"{param}: {problem}")
         self.param = param

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from chainlit.session import HTTPSession
 from chainlit.step import Step
 from chainlit.user import User
 from sqlalchemy import inspect
+from sqlalchemy.exc import OperationalError
 
 from foundry_local_chat import database
 from foundry_local_chat.chat import REPLY_MODEL_KEY, turn_role
@@ -122,6 +124,28 @@ def test_an_unreachable_database_is_a_clear_error_without_its_password() -> None
     message = str(error.value)
     assert message.startswith("the chat history database postgresql+asyncpg://chat:***@")
     assert "hunter22" not in message and "Check DATABASE_URL" in message
+
+
+def test_a_database_server_that_never_answers_is_a_clear_error() -> None:
+    """asyncpg gives up after its connect timeout with a bare TimeoutError, whose message is
+    empty: the error still names the database (its first line once raised IndexError)."""
+    with socket.socket() as silent:  # accepts connections, never says a word
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        url = f"postgresql+asyncpg://chat@127.0.0.1:{silent.getsockname()[1]}/chat"
+        with pytest.raises(database.DatabaseError) as error:
+            database.prepare(url)
+    assert str(error.value) == (
+        f"the chat history database {url} cannot be used: TimeoutError. "
+        "Check DATABASE_URL and that the database server is running."
+    )
+
+
+def test_a_drivers_error_reads_as_its_first_line_or_its_type() -> None:
+    statement = "INSERT INTO steps VALUES (?)"
+    refused = OperationalError(statement, {}, Exception("database is locked\n[SQL: …]"))
+    assert database.driver_reason(refused) == "database is locked"
+    assert database.driver_reason(OperationalError(statement, {}, TimeoutError())) == "TimeoutError"
 
 
 async def test_history_moves_from_a_sqlite_file_into_postgresql(
