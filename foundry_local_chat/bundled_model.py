@@ -17,11 +17,12 @@ import contextlib
 import fcntl
 import json
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from foundry_local_chat.config import ConfigError, Settings
@@ -157,13 +158,13 @@ def _run_steps(gguf_path: Path, partial: Path, progress: bool) -> Path:
 
     started = time.monotonic()
     hf_dir, onnx_dir = partial / "hf", partial / "onnx"
-    steps = [
+    steps: list[tuple[str, Callable[[], object]]] = [
         ("dequantize GGUF", lambda: dequantize_to_hf(gguf_path, hf_dir)),
         ("build ONNX int4", lambda: build_onnx(hf_dir, onnx_dir, partial / "builder-cache")),
         ("tune defaults", lambda: tune_search_defaults(onnx_dir)),
         ("smoke check", lambda: smoke_check(onnx_dir)),
     ]
-    results = {}
+    results: dict[str, object] = {}
     with tqdm(total=len(steps), unit="step", disable=not progress, desc="bundled model") as bar:
         for name, step in steps:
             bar.set_postfix_str(name)
@@ -222,6 +223,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
+    # Ctrl-C stops the build however it was started: a background job of a shell without job
+    # control starts with SIGINT ignored, and Python then installs no KeyboardInterrupt for it.
+    # The builder subprocess inherits the default action (exec resets a handled signal).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         model_dir = args.model_dir or Settings.from_env().bundled_model_dir
         built = build(model_dir, progress=not args.quiet)

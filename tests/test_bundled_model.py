@@ -11,7 +11,7 @@ import pytest
 
 from foundry_local_chat import bundled_model
 from foundry_local_chat.bundled_model import BuildError, build, is_built
-from tests.support.processes import REPO, clean_env, start
+from tests.support.processes import REPO, clean_env, start, with_sigint_ignored
 
 BUILD_PYTHON = REPO / ".venv-build" / "bin" / "python"
 
@@ -48,11 +48,21 @@ def test_a_failing_step_installs_nothing_and_cleans_up(
     assert list(model_dir.parent.iterdir()) == [model_dir.parent / ".build.lock"]
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill-9"])
-def test_interrupted_build_leaves_no_usable_model(tmp_path: Path, signum: signal.Signals) -> None:
+@pytest.mark.parametrize(
+    ("signum", "sigint_ignored"),
+    [(signal.SIGINT, False), (signal.SIGINT, True), (signal.SIGKILL, False)],
+    ids=["ctrl-c", "ctrl-c-to-a-background-job", "kill-9"],
+)
+def test_interrupted_build_leaves_no_usable_model(
+    tmp_path: Path, signum: signal.Signals, sigint_ignored: bool
+) -> None:
+    """Ctrl-C stops the build even when it starts with SIGINT ignored, as a background job of a
+    shell script (`make model &`) does. Each case sets that disposition itself, so the outcome
+    does not depend on how the test run was started."""
     model_dir = tmp_path / "bundled" / "model"
     command = [str(BUILD_PYTHON), "-m", "foundry_local_chat.bundled_model"]
-    running = start([*command, "--model-dir", str(model_dir)], clean_env({}))
+    command = with_sigint_ignored([*command, "--model-dir", str(model_dir)], sigint_ignored)
+    running = start(command, clean_env({}))
     running.wait_for_line(r"bundled model: build ONNX int4", timeout=300)
     running.process.send_signal(signum)
     assert running.process.wait(60) != 0

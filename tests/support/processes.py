@@ -120,6 +120,18 @@ class RunningProcess:
         self.process.wait()
 
 
+def with_sigint_ignored(command: list[str], ignored: bool) -> list[str]:
+    """`command` started with SIGINT ignored (as a background job of a shell without job control
+    starts) or at its default action (as from a terminal), whatever this test process inherited.
+    The wrapper sets the disposition and execs the command, which keeps its process id."""
+    wrapper = (
+        "import os, signal, sys; "
+        "signal.signal(signal.SIGINT, signal.SIG_IGN if sys.argv[1] == 'ignored' else "
+        "signal.SIG_DFL); os.execvp(sys.argv[2], sys.argv[2:])"
+    )
+    return [sys.executable, "-c", wrapper, "ignored" if ignored else "default", *command]
+
+
 def start(
     command: list[str], env: Mapping[str, str], cwd: Path = REPO, user: str | None = None
 ) -> RunningProcess:
