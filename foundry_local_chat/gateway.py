@@ -150,7 +150,9 @@ class _Service:
             ), {}  # fmt: skip
         if request.method == "OPTIONS":
             if not endpoint_routes.allowed_methods(segments):
-                return endpoint_routes.resolve("GET", request.raw_path), {}  # its 404
+                not_found = endpoint_routes.resolve("GET", request.raw_path)
+                assert isinstance(not_found, ApiError)  # no method is served on this path
+                return not_found, {}
             return None, {}
         if not self._authorized(request):
             return ApiError(

@@ -64,6 +64,12 @@ class OriginGuard:
         await send({"type": "http.response.body", "body": body})
 
 
+def _is_cors_middleware(factory: object) -> bool:
+    # `object`: Starlette types a middleware's class as a factory protocol that mypy finds
+    # disjoint from CORSMiddleware's class, so an identity check on the typed value is an error.
+    return factory is CORSMiddleware
+
+
 def install_origin_guard(app: Starlette, policy: OriginPolicy) -> None:
     """Put the guard in front of everything `app` (Chainlit's server) runs, its CORS middleware
     included, and let that CORS middleware answer exactly the ALLOWED_ORIGINS (whatever
@@ -74,7 +80,7 @@ def install_origin_guard(app: Starlette, policy: OriginPolicy) -> None:
     """
     if app.middleware_stack is not None:  # running: installed when it started
         return
-    cors = [entry for entry in app.user_middleware if entry.cls is CORSMiddleware]
+    cors = [entry for entry in app.user_middleware if _is_cors_middleware(entry.cls)]
     if len(cors) != 1:
         raise RuntimeError(
             f"expected Chainlit's one CORSMiddleware on its app, found {len(cors)}: the origin "

@@ -72,6 +72,7 @@ class PrivateCatalog:
             def log_message(self, format: str, *args: object) -> None:
                 pass  # the runtime polls this; its requests are not worth a log line each
 
+        self._host = host
         self._server = ThreadingHTTPServer((host, port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
@@ -81,8 +82,7 @@ class PrivateCatalog:
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}{CATALOG_PATH}"
+        return f"http://{self._host}:{self._server.server_port}{CATALOG_PATH}"
 
     def close(self) -> None:
         self._server.shutdown()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Never
 
 from tqdm import tqdm
 
@@ -11,7 +12,7 @@ from foundry_local_chat.foundry_runtime import Progress
 
 def terminal_progress() -> Progress:
     """A Progress callback that draws one bar per stage with a percent, and a line otherwise."""
-    bars: dict[str, tqdm] = {}
+    bars: dict[str, tqdm[Never]] = {}  # bars without an iterable: they yield nothing
 
     def report(stage: str, percent: float | None) -> None:
         if percent is None:

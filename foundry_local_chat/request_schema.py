@@ -148,10 +148,11 @@ def _array(param: str, value: Any, *, non_empty: bool = False) -> list[Any]:
     return value
 
 
-def _one_of(param: str, value: Any, allowed: tuple[str, ...]) -> None:
-    _string(param, value)
-    if value not in allowed:
-        raise Invalid(param, f"must be one of {', '.join(allowed)}, got {value!r}")
+def _one_of(param: str, value: Any, allowed: tuple[str, ...]) -> str:
+    text = _string(param, value)
+    if text not in allowed:
+        raise Invalid(param, f"must be one of {', '.join(allowed)}, got {text!r}")
+    return text
 
 
 def _only_keys(param: str, value: dict[str, Any], allowed: tuple[str, ...]) -> None:
@@ -169,8 +170,8 @@ def _content_part(param: str, value: Any, role: str) -> None:
     text_kinds = ("text", "refusal") if role == "assistant" else ("text",)
     if kind in UNSUPPORTED_PARTS:
         raise Invalid(f"{param}.type", f"{kind} parts are not supported: the model reads text only")
-    _one_of(f"{param}.type", kind, text_kinds)
-    _string(f"{param}.{kind}", part.get(kind))
+    text_kind = _one_of(f"{param}.type", kind, text_kinds)
+    _string(f"{param}.{text_kind}", part.get(text_kind))
 
 
 def _message(param: str, value: Any) -> None:
@@ -259,7 +260,7 @@ def _strings(param: str, value: Any) -> None:
         _string(f"{param}[{index}]", item)
 
 
-Check = Callable[[str, Any], None]
+Check = Callable[[str, Any], object]  # raises Invalid; what it returns is not used
 
 # Every parameter of OpenAI's chat completion request, with its check; null means "not set".
 PARAMETERS: dict[str, Check] = {

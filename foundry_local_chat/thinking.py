@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Literal
 
-Part = tuple[Literal["thinking", "answer"], str]
+Kind = Literal["thinking", "answer"]
+Part = tuple[Kind, str]
 
 OPEN, CLOSE = "<think>", "</think>"
 
@@ -25,7 +26,7 @@ class ThinkSplitter:
         self._buffer += token
         while self._buffer:
             tag = CLOSE if self._thinking else OPEN
-            kind = "thinking" if self._thinking else "answer"
+            kind: Kind = "thinking" if self._thinking else "answer"
             index = self._buffer.find(tag)
             if index >= 0:
                 if index:
