@@ -1,6 +1,8 @@
 # One-command entry points. Every target is safe to run again: each step is skipped when done.
 #   make run   – set up, build the bundled model once, start the chat on http://127.0.0.1:8000
-#   make test  – set up (system packages, Open WebUI included), build the model, run all the tests
+#   make test  – set up (system packages, Open WebUI included), build the model, lint, run all tests
+#   make lint  – ruff, mypy, and a check that README.md's generated parts are up to date
+#   make docs  – rewrite README.md's generated parts (the settings table, from config.py)
 
 PYTHON ?= python3
 HOST ?= 127.0.0.1
@@ -11,7 +13,7 @@ OPEN_WEBUI_VENV := .venv-openwebui
 PY := $(VENV)/bin/python
 PIP_QUIET := --quiet --disable-pip-version-check
 
-.PHONY: run serve test lint model setup setup-dev system-deps open-webui bench screenshots clean
+.PHONY: run serve test lint docs model setup setup-dev system-deps open-webui bench screenshots clean
 
 run: setup model
 	$(VENV)/bin/chainlit run app.py --headless --host $(HOST) --port $(PORT)
@@ -19,13 +21,17 @@ run: setup model
 serve: setup model  ## only the Foundry Local endpoint (FOUNDRY_ENDPOINT_URL)
 	$(PY) -m foundry_local_chat serve
 
-test: setup-dev model system-deps open-webui
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
+test: lint model system-deps open-webui
 	$(VENV)/bin/pytest
 
 lint: setup-dev
-	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/cog -I . --check README.md
+
+docs: setup-dev
+	$(VENV)/bin/cog -I . -r README.md
 
 bench: setup-dev model
 	$(PY) bench/bench_app.py
@@ -66,4 +72,4 @@ $(OPEN_WEBUI_VENV)/.installed: requirements-openwebui.txt
 	touch $@
 
 clean:
-	rm -rf $(VENV) $(BUILD_VENV) $(OPEN_WEBUI_VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(BUILD_VENV) $(OPEN_WEBUI_VENV) .pytest_cache .ruff_cache .mypy_cache

@@ -3,7 +3,8 @@
 Starts `chainlit run app.py` (which serves the bundled model through Foundry Local in-process),
 then runs the same prompts (a) straight against Foundry Local's own web service (behind the
 gateway), (b) against the public endpoint (the gateway) with the openai SDK, and (c) through the
-whole app over socket.io, as a browser does. Prints a table and writes bench/results/app.json.
+whole app over socket.io, as a browser does. Prints the figures, writes them to
+bench/results/app.json and, dated, to docs/benchmarks/app.md (committed; the README links to it).
 
     .venv/bin/python bench/bench_app.py [--rounds 3]
 """
@@ -19,13 +20,16 @@ import time
 from dataclasses import replace
 from pathlib import Path
 from tempfile import TemporaryDirectory
+from typing import Any
 
 from openai import AsyncOpenAI
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.report import table, write_report
+from foundry_local_chat.bundled_model import MANIFEST
 from foundry_local_chat.chat import ChatOptions, ReplyStats, build_messages, stream_reply
-from foundry_local_chat.config import DEFAULT_SYSTEM_PROMPT, GenerationDefaults
+from foundry_local_chat.config import DEFAULT_SYSTEM_PROMPT, GenerationDefaults, Settings
 from tests.support.chainlit_client import ChainlitSession
 from tests.support.processes import clean_env, free_port, start_chainlit
 
@@ -106,7 +110,7 @@ def paired(over: list[dict[str, float]], base: list[dict[str, float]]) -> dict[s
     }
 
 
-async def main(rounds: int) -> dict[str, object]:
+async def main(rounds: int) -> dict[str, Any]:
     with TemporaryDirectory() as data_dir:
         endpoint_port, app_port = free_port(), free_port()
         env = clean_env({
@@ -165,12 +169,65 @@ async def main(rounds: int) -> dict[str, object]:
     }
 
 
+def markdown(result: dict[str, Any]) -> str:
+    """The report's body: the figures a reader of the README looks for, with how they were taken."""
+    paths = [
+        ("Foundry Local's web service (behind the gateway)", result["foundry"]),
+        ("the endpoint (the gateway)", result["endpoint"]),
+        ("through the app (socket.io, as a browser)", result["app"]),
+    ]
+    speeds = table(
+        ["", "median time to first token", "median decode speed"],
+        [
+            [name, f"{p['median_ttft_ms']} ms", f"{p['median_decode_tok_s']} tok/s"]
+            for name, p in paths
+        ],
+    )
+    paired = result["paired"]
+    added = table(
+        ["", "adds to the first token", "keeps of the decode speed"],
+        [
+            [layer, f"{paired[key]['added_ttft_ms']} ms", f"{paired[key]['tok_s_ratio']:.1%}"]
+            for layer, key in (("the gateway", "gateway"), ("the app", "app"))
+        ],
+    )
+    build = f"{result['bundled_model_build_s']} s" if result["bundled_model_build_s"] else "–"
+    return f"""
+Model `{result["model"]}`, temperature 0, {result["max_tokens"]} tokens, {result["prompts"]} prompts
+× {result["rounds"]} rounds; the three paths take turns on each prompt, so load from other work
+hits them alike.
+
+{speeds}
+
+What each layer adds, as the median over the same prompt and round measured back to back (robust
+to outside load; a few samples per path stay noisy on a shared machine):
+
+{added}
+
+| Start-up | |
+|---|---|
+| warm start: from `chainlit run` to a chat that is ready | {result["warm_start_s"]} s |
+| building the bundled model (`make model`, from its `{MANIFEST}`) | {build} |
+
+Targets: {", ".join(f"{name} {goal}" for name, goal in result["targets"].items())}.
+"""
+
+
+def bundled_model_build_seconds() -> float | None:
+    manifest = Settings.from_env().bundled_model_dir / MANIFEST
+    return json.loads(manifest.read_text())["build_seconds"] if manifest.is_file() else None
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     result = asyncio.run(main(parser.parse_args().rounds))
+    result["bundled_model_build_s"] = bundled_model_build_seconds()
     out = Path(__file__).parent / "results" / "app.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
-    print(f"written: {out}")
+    report = write_report(
+        "app", "What the app and the endpoint add to Foundry Local", markdown(result)
+    )
+    print(f"written: {out}, {report}")

@@ -1,8 +1,12 @@
 """Measure how repetition_penalty and temperature change the bundled model's answers.
 
-Runs in the build venv (onnxruntime-genai). Prints a table and writes bench/results/tuning.json:
-for each setting, the share of distinct word 3-grams (1.0 = no repetition) and whether factual
-prompts still contain their expected word.
+Runs in the build venv (onnxruntime-genai). Prints each setting's figures and writes them to
+bench/results/tuning.json and, dated, to docs/benchmarks/tuning.md (committed; the README links to
+it): the share of distinct word 3-grams (1.0 = no repetition) and how many answers still contain
+their expected word.
+
+    .venv-build/bin/python bench/tune_generation.py MODEL_DIR
+    # the bundled model: ~/.cache/foundry-local-chat/bundled/smollm2-135m-instruct-int4-cpu
 """
 
 from __future__ import annotations
@@ -12,6 +16,10 @@ import sys
 from pathlib import Path
 
 import onnxruntime_genai as og
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.report import table, write_report
 
 PROMPTS = [
     ("What is the capital of France?", "Paris"),
@@ -70,6 +78,25 @@ def main(model_dir: str) -> None:
     out = Path(__file__).parent / "results" / "tuning.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(rows, indent=2))
+    report = write_report("tuning", "Repetition penalty and temperature", markdown(rows))
+    print(f"written: {out}, {report}")
+
+
+def markdown(rows: list[dict]) -> str:
+    header = ["repetition penalty", "temperature", "distinct word 3-grams", "expected word found"]
+    cells = [
+        [row["repetition_penalty"], row["temperature"], f"{row['distinct_3grams']:.1%}",
+         f"{row['expected_words_found']} of {len(PROMPTS)}"]
+        for row in rows
+    ]  # fmt: skip
+    return f"""
+The bundled model's answers to {len(PROMPTS)} prompts (up to 200 tokens each, top_p 0.9, seed 7)
+for each setting. The build writes the chosen penalty into the model's `genai_config.json`
+(`bundled_model.REPETITION_PENALTY`), because Foundry Local's web service rejects
+`frequency_penalty` and `presence_penalty`.
+
+{table(header, cells)}
+"""
 
 
 if __name__ == "__main__":

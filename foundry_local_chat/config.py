@@ -308,3 +308,146 @@ def _check_endpoint_exposure(settings: Settings, allow_no_key: bool) -> None:
         "machines can reach, and ENDPOINT_API_KEY is not set. Set ENDPOINT_API_KEY (clients then "
         "send it as their API key), or ENDPOINT_ALLOW_NO_KEY=1 to serve it to anyone."
     )
+
+
+@dataclass(frozen=True)
+class EnvVariable:
+    """A variable the app reads, as the README's settings table shows it (`make docs`)."""
+
+    name: str
+    default: str  # Markdown, as the table shows it
+    meaning: str  # Markdown, one line
+
+
+_GENERATION = GenerationDefaults()
+
+# Every variable the app reads, declared once: the README's table is generated from this
+# (cog, `make docs`), and tests/test_readme.py fails when code reads one that is not here.
+ENV_VARIABLES = (
+    EnvVariable(
+        "MODEL", f"`{BUNDLED_MODEL_ALIAS}`",
+        "Model alias or full id. The default is the bundled offline model; other aliases come "
+        "from Foundry's public catalog (needs internet). With `BASE_URL` it is the remote "
+        "model's id.",
+    ),
+    EnvVariable(
+        "SYSTEM_PROMPT", f"`{DEFAULT_SYSTEM_PROMPT}`",
+        "Sent first in every request; empty sends none.",
+    ),
+    EnvVariable("FOUNDRY_LOCAL", "`1`", "`0` skips Foundry Local and uses `BASE_URL` only."),
+    EnvVariable(
+        "FOUNDRY_ENDPOINT_URL", f"`{DEFAULT_ENDPOINT_URL}`",
+        "Where the OpenAI-compatible endpoint listens (clients use `…/v1`); plain "
+        "`http://host:port`. `http://0.0.0.0:5273` listens on every interface (e.g. for a "
+        "container), which needs `ENDPOINT_API_KEY`.",
+    ),
+    EnvVariable(
+        "ENDPOINT_API_KEY", "–",
+        "When set, every request to the endpoint must send `Authorization: Bearer <key>` (the "
+        "OpenAI `api_key`); others get 401. Unset: any key, or none, works. The app itself "
+        "sends it.",
+    ),
+    EnvVariable(
+        "ENDPOINT_ALLOW_NO_KEY", "`0`",
+        "`1` lets the endpoint listen on a non-loopback address without `ENDPOINT_API_KEY` "
+        "(anyone who can reach it may use it).",
+    ),
+    EnvVariable(
+        "ENDPOINT_CORS_ORIGINS", "–",
+        "Comma-separated browser origins allowed to call the endpoint from a web page (e.g. "
+        "`http://localhost:3000` for Open WebUI's direct connections); `*` for any. Unset: no "
+        "CORS. A request with any other `Origin` header (preflight or not) gets 403.",
+    ),
+    EnvVariable(
+        "ENDPOINT_CONCURRENCY", "`1`",
+        "Completions the endpoint sends to Foundry Local at once (1–64). Foundry answers one "
+        "after another, so more only shares the CPU between answers.",
+    ),
+    EnvVariable(
+        "ENDPOINT_MAX_QUEUE", "`16`",
+        "Completions that may wait for their turn (0–10000), first come first served; more get "
+        "429 `rate_limit_exceeded` with `Retry-After`.",
+    ),
+    EnvVariable(
+        "ENDPOINT_MAX_BODY_BYTES", "`1048576`",
+        "Largest request body, in bytes (1024–268435456); larger ones get 413.",
+    ),
+    EnvVariable(
+        "FOUNDRY_OFFLINE", "`auto`",
+        "`1`: never contact Foundry's public catalog; `0`: always; `auto`: a quick reachability "
+        "probe first, instead of the runtime's seconds of retries when offline.",
+    ),
+    EnvVariable(
+        "FOUNDRY_CATALOG_URLS", "–",
+        "More model catalogs (comma-separated URLs of the Azure AI Foundry asset-gallery API, "
+        "ending in `/asset-gallery/v1.0/models`), e.g. your organization's own; their models "
+        "can be `MODEL` or chosen in the settings panel. They are listed offline too.",
+    ),
+    EnvVariable(
+        "FOUNDRY_CATALOG_REGION", "auto",
+        "The Azure region Foundry Local downloads catalog models from (e.g. `westus3`); auto "
+        "asks the public catalog.",
+    ),
+    EnvVariable(
+        "BASE_URL", "–",
+        "Fallback OpenAI-compatible server, e.g. `http://127.0.0.1:8080/v1`.",
+    ),
+    EnvVariable("API_KEY", "–", "Key for `BASE_URL`."),
+    EnvVariable("MAX_TOKENS", f"`{_GENERATION.max_tokens}`", "Longest answer, in tokens."),
+    EnvVariable("TEMPERATURE", f"`{_GENERATION.temperature}`", "Sampling temperature (0–2)."),
+    EnvVariable("TOP_P", f"`{_GENERATION.top_p}`", "Nucleus sampling (0–1)."),
+    EnvVariable(
+        "AUTO_REMOTE_PROMPT_CHARS", "`4000`",
+        "In the *Auto* profile, prompts longer than this go to `BASE_URL`.",
+    ),
+    EnvVariable(
+        "ABANDONED_ANSWER_GRACE_SECONDS", "`10`",
+        "When a browser leaves (tab closed, connection lost) during an answer and does not "
+        "reconnect within this many seconds, the answer is cancelled and its request to the "
+        "model server closed, so chats waiting behind it are served. `0`: at once.",
+    ),
+    EnvVariable(
+        "MODEL_CACHE_DIR", "`~/.cache/foundry-local-chat`",
+        "The built bundled model and Foundry's model cache.",
+    ),
+    EnvVariable(
+        "APP_DATA_DIR", "`~/.local/share/foundry-local-chat`",
+        f"Foundry Local's registrations and logs; the chat history (`{HISTORY_DB_FILE}`), the "
+        f"users file (`{USERS_FILE_NAME}`) and the session secret (`auth-secret`) unless set "
+        "otherwise below.",
+    ),
+    EnvVariable("HOST", "`127.0.0.1`", "The address `make run` serves the chat UI on."),
+    EnvVariable("PORT", "`8000`", "The port `make run` serves the chat UI on."),
+    EnvVariable(
+        "USERS_FILE", f"`$APP_DATA_DIR/{USERS_FILE_NAME}`",
+        "Password users, one `name:argon2-hash` line each; written by `python -m "
+        "foundry_local_chat users add NAME`. With at least one user the app asks to sign in "
+        "and keeps history.",
+    ),
+    EnvVariable(
+        "AUTH_HEADER", "–",
+        "Header name (e.g. `X-Forwarded-User`) a trusted reverse proxy sets to the signed-in "
+        "user's name; turns on header sign-in. Only behind a proxy that sets it and strips it "
+        "from clients.",
+    ),
+    EnvVariable(
+        "DATABASE_URL", f"`{SQLITE_DRIVER}:///$APP_DATA_DIR/{HISTORY_DB_FILE}`",
+        f"Where history lives. `{POSTGRES_DRIVER}://user:password@host:5432/db` (or "
+        "`postgresql://…`) for PostgreSQL. Needs sign-in to be on.",
+    ),
+    EnvVariable(
+        "CHAINLIT_AUTH_SECRET", "generated into `$APP_DATA_DIR/auth-secret`",
+        "Signs the session cookie. Several instances must share one.",
+    ),
+    EnvVariable(
+        "CHAINLIT_ENV_FILE", "`.env`",
+        "The settings file, relative to the folder the app starts in, that Chainlit and "
+        "`python -m foundry_local_chat` load; variables already in the environment win.",
+    ),
+    EnvVariable(
+        "ALLOWED_ORIGINS", "–",
+        "Comma-separated web origins (`scheme://host[:port]`, e.g. `http://localhost:3000`) "
+        "besides the app's own that may use the chat server from a browser, with the signed-in "
+        "user's session. Unset: only the app's own pages. `*` is refused.",
+    ),
+)  # fmt: skip

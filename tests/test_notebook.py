@@ -13,6 +13,7 @@ from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbformat import NotebookNode
 
+from foundry_local_chat.config import BUNDLED_MODEL_ALIAS, BUNDLED_MODEL_ID
 from tests.support.processes import REPO, clean_env, free_port
 
 NOTEBOOK = REPO / "notebooks" / "chainlit_app.ipynb"
@@ -86,6 +87,21 @@ def test_it_connects_to_foundry_local_in_process(executed: NotebookNode) -> None
     assert "ready in" in printed
     assert "Foundry Local · http://127.0.0.1:" in printed
     assert "Foundry Local was not used" not in printed
+
+
+def test_the_endpoint_is_the_gateway_in_front_of_foundrys_private_service(
+    executed: NotebookNode,
+) -> None:
+    printed = stdout(tagged(executed, "manager"))
+    endpoint = re.search(r"the endpoint \(the gateway\): http://([\d.]+:\d+)/v1", printed)
+    private = re.search(r"Foundry's own web service, behind it: \['http://([\d.]+:\d+)", printed)
+    assert endpoint and private, printed
+    assert private[1].startswith("127.") and private[1] != endpoint[1]
+
+
+def test_the_gateway_answers_for_the_models_alias(executed: NotebookNode) -> None:
+    printed = stdout(tagged(executed, "models"))
+    assert f"{BUNDLED_MODEL_ALIAS} is {BUNDLED_MODEL_ID}" in printed
 
 
 def test_streaming_prints_many_tokens(executed: NotebookNode) -> None:

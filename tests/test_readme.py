@@ -1,22 +1,116 @@
-"""The README stays true: every setting is documented, and the Open WebUI recipe is the one the
-Open WebUI test runs."""
+"""The README stays true: its settings table is generated from the one declaration of the
+variables the app reads (config.ENV_VARIABLES, `make docs`), it quotes no figure that a run
+would change, and the Open WebUI recipe is the one the Open WebUI test runs."""
 
 from __future__ import annotations
 
 import re
+import subprocess
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from foundry_local_chat import auth
+from foundry_local_chat.config import ENV_VARIABLES, Settings
 from tests.support.open_webui import open_webui_env
-from tests.support.processes import REPO
+from tests.support.processes import REPO, VENV_BIN
 
 README = (REPO / "README.md").read_text(encoding="utf-8")
+DECLARED = {variable.name: variable for variable in ENV_VARIABLES}
+# The XDG base directories locate the defaults of MODEL_CACHE_DIR and APP_DATA_DIR; they are the
+# desktop's variables, not the app's settings.
+NOT_SETTINGS = {"XDG_CACHE_HOME", "XDG_DATA_HOME"}
+# A literal variable name read from the environment: os.getenv("X"), environ.get("X"), env["X"].
+ENV_READ = re.compile(r"""(?:getenv|environ|env)(?:\.get)?[(\[]\s*["']([A-Z][A-Z0-9_]+)["']""")
 
 
-def test_every_setting_the_app_reads_is_in_the_readmes_table() -> None:
+class RecordingEnv(Mapping[str, str]):
+    """An empty environment that notes every variable the code looks up (Mapping's get and `in`
+    go through __getitem__)."""
+
+    def __init__(self) -> None:
+        self.looked_up: set[str] = set()
+
+    def __getitem__(self, name: str) -> str:
+        self.looked_up.add(name)
+        raise KeyError(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+def test_every_variable_config_reads_is_declared() -> None:
     source = (REPO / "foundry_local_chat" / "config.py").read_text(encoding="utf-8")
-    read = set(re.findall(r'"([A-Z][A-Z0-9_]+)"', source)) - {"XDG_CACHE_HOME", "XDG_DATA_HOME"}
-    documented = set(re.findall(r"^\| `([A-Z][A-Z0-9_]+)` \|", README, re.MULTILINE))
-    assert read and read <= documented, sorted(read - documented)
+    settings_part = source[: source.index("class EnvVariable")]  # not the declaration itself
+    named = set(re.findall(r'"([A-Z][A-Z0-9_]+)"', settings_part)) - NOT_SETTINGS
+    env = RecordingEnv()
+    Settings.from_env(env)
+    looked_up = env.looked_up - NOT_SETTINGS
+    assert {"MODEL", "DATABASE_URL", "ALLOWED_ORIGINS"} <= named & looked_up  # both see reads
+    assert named | looked_up <= DECLARED.keys(), sorted((named | looked_up) - DECLARED.keys())
+
+
+def test_every_variable_the_rest_of_the_app_reads_is_declared() -> None:
+    sources = [REPO / "app.py", *sorted((REPO / "foundry_local_chat").rglob("*.py"))]
+    read = {name for path in sources for name in ENV_READ.findall(path.read_text("utf-8"))}
+    read.add(auth.SECRET_VARIABLE)  # read through a constant
+    assert {"CHAINLIT_ENV_FILE", "DATABASE_URL"} <= read  # the pattern finds reads
+    assert read - NOT_SETTINGS <= DECLARED.keys(), sorted(read - NOT_SETTINGS - DECLARED.keys())
+    makefile = (REPO / "Makefile").read_text(encoding="utf-8")
+    assert {"HOST", "PORT"} <= set(re.findall(r"^([A-Z]+) \?=", makefile, re.MULTILINE))
+
+
+def test_each_declared_variable_is_one_table_row() -> None:
+    assert len(DECLARED) == len(ENV_VARIABLES), "a variable is declared twice"
+    for variable in ENV_VARIABLES:
+        for text in (variable.default, variable.meaning):
+            assert text.strip() and "|" not in text and "\n" not in text, variable
+
+
+def test_the_tables_defaults_are_the_ones_the_app_uses() -> None:
+    settings = Settings.from_env({})
+
+    def shown(name: str) -> str:
+        return DECLARED[name].default.strip("`")
+
+    assert shown("MODEL") == settings.model
+    assert shown("SYSTEM_PROMPT") == settings.system_prompt
+    assert shown("FOUNDRY_ENDPOINT_URL") == settings.endpoint_url
+    assert shown("FOUNDRY_LOCAL") == str(int(settings.use_foundry_local))
+    assert Path(shown("MODEL_CACHE_DIR")).expanduser() == settings.model_cache_dir
+    assert Path(shown("APP_DATA_DIR")).expanduser() == settings.app_data_dir
+    numbers = {
+        "ENDPOINT_CONCURRENCY": settings.endpoint_concurrency,
+        "ENDPOINT_MAX_QUEUE": settings.endpoint_max_queue,
+        "ENDPOINT_MAX_BODY_BYTES": settings.endpoint_max_body_bytes,
+        "MAX_TOKENS": settings.generation.max_tokens,
+        "TEMPERATURE": settings.generation.temperature,
+        "TOP_P": settings.generation.top_p,
+        "AUTO_REMOTE_PROMPT_CHARS": settings.auto_remote_prompt_chars,
+        "ABANDONED_ANSWER_GRACE_SECONDS": settings.abandoned_answer_grace_seconds,
+    }
+    assert {name: float(shown(name)) for name in numbers} == numbers
+
+
+def test_the_readmes_generated_table_is_up_to_date() -> None:
+    """What `make lint` checks: cog would write the README exactly as it is."""
+    check = subprocess.run(
+        [str(VENV_BIN / "cog"), "-I", str(REPO), "--check", "README.md"],
+        cwd=REPO, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert check.returncode == 0, check.stdout + check.stderr + "\nrun `make docs`"
+    configuration = README[README.index("## Configuration") :]
+    configuration = configuration[: configuration.index("\n## ")]
+    table = re.findall(r"^\| `([A-Z][A-Z0-9_]+)` \|", configuration, re.MULTILINE)
+    assert table == list(DECLARED)
+
+
+def test_the_readme_quotes_no_test_counts_or_measured_figures() -> None:
+    """Such figures change with every run; the benches write them, dated, under docs/."""
+    figures = re.findall(r"\b\d[\d.,]*\s*(?:ms|tok/s|tests|minutes?|min)\b|\d\.\d+\s*%", README)
+    assert figures == []
 
 
 def test_the_open_webui_recipe_is_what_the_open_webui_test_runs() -> None:
