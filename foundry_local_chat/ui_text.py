@@ -9,23 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-ENGLISH, KOREAN = "en", "ko"
+from foundry_local_chat.auth import ADD_A_USER
 
-PROFILE_DESCRIPTIONS = {
-    ENGLISH: {
-        "Foundry Local": "The model runs on this machine through Foundry Local. Nothing leaves it.",
-        "Remote": "The OpenAI-compatible server at BASE_URL answers.",
-        "Auto": "Local first; the BASE_URL server answers when the local endpoint is down or the "
-        "prompt is long.",
-    },
-    KOREAN: {
-        "Foundry Local": "모델이 Foundry Local을 통해 이 컴퓨터에서 실행됩니다. "
-        "입력한 내용은 밖으로 나가지 않습니다.",
-        "Remote": "BASE_URL의 OpenAI 호환 서버가 답합니다.",
-        "Auto": "로컬 우선입니다. 로컬 엔드포인트가 멈췄거나 프롬프트가 길면 BASE_URL 서버가 "
-        "답합니다.",
-    },
-}
+ENGLISH, KOREAN = "en", "ko"
 
 # Short, concrete prompts that a small local model answers well.
 STARTERS = {
@@ -65,7 +51,11 @@ class Words:
     save_refused: str  # {reason}
     saving_again: str
     history_off: str
-    # which backend answers, under each chat profile on the welcome screen
+    # each chat profile on the welcome screen: what it is, and which backend answers
+    about_local: str
+    about_remote: str
+    about_auto: str
+    first_served_model: str
     local_starting: str
     local_unavailable: str  # {reason}
     auto_remote_meanwhile: str  # {local} {remote}
@@ -103,8 +93,6 @@ class Words:
     server_busy_now: str
 
 
-ADD_A_USER = "python -m foundry_local_chat users add NAME"
-
 WORDS = {
     ENGLISH: Words(
         no_model_server="**No model server is available.** {error}",
@@ -125,6 +113,11 @@ WORDS = {
         saving_again="✅ Saving works again, and what could not be saved meanwhile is saved now.",
         history_off="History is off: nobody signs in to this app, so chats are not kept. To keep "
         f"them, add a user (`{ADD_A_USER}`) and restart the app.",
+        about_local="The model runs on this machine through Foundry Local. Nothing leaves it.",
+        about_remote="The OpenAI-compatible server at BASE_URL answers.",
+        about_auto="Local first; the BASE_URL server answers when the local endpoint is down or "
+        "the prompt is long.",
+        first_served_model="the first model it serves",
         local_starting="**Foundry Local** is starting…",
         local_unavailable="**Foundry Local** is unavailable: {reason}.",
         auto_remote_meanwhile="{local} {remote} answers meanwhile.",
@@ -185,6 +178,12 @@ WORDS = {
         saving_again="✅ 다시 저장됩니다. 그동안 저장하지 못했던 대화도 이제 저장했습니다.",
         history_off="기록이 꺼져 있습니다: 이 앱은 로그인하지 않으므로 채팅이 보관되지 않습니다. "
         f"보관하려면 사용자를 추가하고(`{ADD_A_USER}`) 앱을 다시 시작하세요.",
+        about_local="모델이 Foundry Local을 통해 이 컴퓨터에서 실행됩니다. 입력한 내용은 밖으로 "
+        "나가지 않습니다.",
+        about_remote="BASE_URL의 OpenAI 호환 서버가 답합니다.",
+        about_auto="로컬 우선입니다. 로컬 엔드포인트가 멈췄거나 프롬프트가 길면 BASE_URL 서버가 "
+        "답합니다.",
+        first_served_model="제공하는 첫 번째 모델",
         local_starting="**Foundry Local** 시작 중…",
         local_unavailable="**Foundry Local**을(를) 사용할 수 없습니다: {reason}.",
         auto_remote_meanwhile="{local} 그동안 {remote}이(가) 답합니다.",
