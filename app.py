@@ -126,8 +126,9 @@ async def starters(user: cl.User | None = None, language: str | None = None) -> 
 
 def default_options(model: str, system_prompt: str | None = None) -> ChatOptions:
     """A chat's options before its settings panel changed anything."""
-    prompt = settings.system_prompt if system_prompt is None else system_prompt
-    return ChatOptions.defaults(model, prompt, settings.generation)
+    configured = app_state().settings
+    prompt = configured.system_prompt if system_prompt is None else system_prompt
+    return ChatOptions.defaults(model, prompt, configured.generation)
 
 
 async def connect() -> Backend | None:
@@ -227,7 +228,7 @@ async def answer(message: cl.Message) -> None:
 @cl.on_chat_end
 async def browser_left() -> None:
     # Chainlit calls this whenever a chat's socket closes; the session itself lives on.
-    cancel_unless_back(cl.context.session, settings.abandoned_answer_grace_seconds)
+    cancel_unless_back(cl.context.session, app_state().settings.abandoned_answer_grace_seconds)
 
 
 async def route(prompt: str) -> Backend | None:
