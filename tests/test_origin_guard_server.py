@@ -27,6 +27,8 @@ from tests.support.processes import (
 )
 from tests.support.recording_proxy import RecordingProxy
 
+pytestmark = [pytest.mark.e2e]  # runs `chainlit run`
+
 TRUSTED = "http://localhost:3999"  # a page the operator lists in ALLOWED_ORIGINS
 ACAO = "Access-Control-Allow-Origin"
 
