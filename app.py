@@ -110,7 +110,7 @@ async def chat_profiles(
                 profiles.status(profile), said, access.enabled
             ),
             icon=PROFILE_ICONS[profile.value],
-            default=profile is default,
+            default=profile == default,
         )
         for profile in profiles.profiles()
     ]
@@ -168,7 +168,7 @@ async def update_settings(values: dict[str, Any]) -> None:
     served = await backend.served_models()
     try:
         updated = apply_panel_values(options, values, served, words())
-        if updated.model != options.model and backend.kind is BackendKind.FOUNDRY_LOCAL:
+        if updated.model != options.model and backend.kind == BackendKind.FOUNDRY_LOCAL:
             await prepare_model(app_state().local, updated.model)
     except (InvalidChatSettings, FoundryStartError) as error:
         await send_settings_panel(options, served)  # the panel shows what is still in force

@@ -180,8 +180,8 @@ class ProfileResolver:
             remote = RemoteStatus(self.settings.base_url, answering or explicit)
         return ProfileStatus(
             profile=profile,
-            local=None if profile is Profile.REMOTE else local,
-            remote=None if profile is Profile.FOUNDRY_LOCAL else remote,
+            local=None if profile == Profile.REMOTE else local,
+            remote=None if profile == Profile.FOUNDRY_LOCAL else remote,
             long_prompt_chars=self.settings.auto_remote_prompt_chars,
         )
 
@@ -191,9 +191,9 @@ class ProfileResolver:
         Raises BackendUnavailable with what failed and what to do.
         """
         await self.local.wait_started()
-        if profile is Profile.FOUNDRY_LOCAL:
+        if profile == Profile.FOUNDRY_LOCAL:
             return self._local_or_raise()
-        if profile is Profile.REMOTE:
+        if profile == Profile.REMOTE:
             return await self.remote()
         decision = route_message(
             prompt_chars,
@@ -238,7 +238,7 @@ class ProfileResolver:
         machine: Foundry Local's own models, and the bundled model wherever it is served (e.g.
         by `serve` endpoints behind BASE_URL). None: the request goes as it is."""
         model_dir = None
-        if backend.kind is BackendKind.FOUNDRY_LOCAL:
+        if backend.kind == BackendKind.FOUNDRY_LOCAL:
             model_dir = await self.local.model_dir(model)
         bundled = self.settings.bundled_model_dir
         if model_dir is None and model in {BUNDLED_MODEL_ALIAS, BUNDLED_MODEL_ID}:

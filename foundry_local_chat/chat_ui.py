@@ -110,9 +110,9 @@ def profile_description(status: ProfileStatus, said: Words, history_on: bool) ->
     }[status.profile]
     local = _describe_local(status.local, said) if status.local else ""
     remote = _describe_remote(status.remote, said) if status.remote else ""
-    if status.profile is Profile.FOUNDRY_LOCAL:
+    if status.profile == Profile.FOUNDRY_LOCAL:
         answers = local
-    elif status.profile is Profile.REMOTE:
+    elif status.profile == Profile.REMOTE:
         answers = remote
     elif status.local is not None and status.local.endpoint is None:
         answers = said.auto_remote_meanwhile.format(local=local, remote=remote)
@@ -141,11 +141,11 @@ async def tell_save_trouble(trouble: SaveTrouble) -> None:
     """Show a history problem in the chat it happened in, without saving the notice (it is
     about saving)."""
     said = words()
-    if trouble.kind is SaveTroubleKind.OUTAGE:
+    if trouble.kind == SaveTroubleKind.OUTAGE:
         message = cl.ErrorMessage(
             author=APP_AUTHOR, content=said.not_saved.format(reason=trouble.reason)
         )
-    elif trouble.kind is SaveTroubleKind.REFUSED:
+    elif trouble.kind == SaveTroubleKind.REFUSED:
         message = cl.ErrorMessage(
             author=APP_AUTHOR, content=said.save_refused.format(reason=trouble.reason)
         )

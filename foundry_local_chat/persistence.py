@@ -31,7 +31,7 @@ import logging
 import weakref
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Any, ParamSpec, TypeVar
 
 from chainlit.context import ChainlitContextException, get_context
@@ -62,7 +62,7 @@ class PersistenceError(RuntimeError):
     """A save failed outside a chat (e.g. an HTTP request), where nobody would see a notice."""
 
 
-class SaveTroubleKind(Enum):
+class SaveTroubleKind(StrEnum):
     OUTAGE = "outage"  # the database cannot be reached: saves wait in order
     REFUSED = "refused"  # the database refused one statement: it is skipped
     RECOVERED = "recovered"  # what waited is saved now
