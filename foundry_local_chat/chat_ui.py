@@ -23,6 +23,7 @@ from foundry_local_chat.chat import (
     ChatError,
     ChatOptions,
     ContextExceeded,
+    Failure,
     ReplyStats,
     ServerBusy,
     stream_reply,
@@ -190,6 +191,16 @@ async def send_settings_panel(options: ChatOptions, served: list[str]) -> None:
     ).send()
 
 
+def why_it_failed(error: ChatError, said: Words) -> str:
+    if error.failure == Failure.TIMEOUT:
+        return said.failed_timeout
+    if error.failure == Failure.UNREACHABLE:
+        return said.failed_unreachable
+    if error.failure == Failure.REFUSED:
+        return said.failed_refused.format(status=error.status, detail=error.detail)
+    return said.failed_reported.format(detail=error.detail)
+
+
 def speed_line(stats: ReplyStats, said: Words) -> str:
     """The line under an answer: how fast it came, how much of the context it filled, and who
     answered."""
@@ -232,7 +243,7 @@ async def refuse(message: cl.Message, error: MessageTooLong | ContextExceeded) -
             )
         )
     else:
-        await notice(said.message_did_not_fit.format(error=error))
+        await notice(said.message_did_not_fit.format(error=why_it_failed(error, said)))
 
 
 @contextlib.asynccontextmanager
@@ -319,7 +330,10 @@ async def reply_with(
         return
     except ChatError as error:
         log.warning("chat request failed: %s", error, exc_info=error.__cause__)
-        await reply.stream_token("\n\n" + words().answer_cut_short.format(error=error))
+        said = words()
+        await reply.stream_token(
+            "\n\n" + said.answer_cut_short.format(error=why_it_failed(error, said))
+        )
     except asyncio.CancelledError:
         # Stop pressed, or the browser left: keep what was streamed (the request is already
         # closed by aclosing, which stops the model server's work on it).

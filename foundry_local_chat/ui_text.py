@@ -46,6 +46,11 @@ class Words:
     starting_foundry: str
     preparing_model: str  # {model}
     answer_cut_short: str  # {error}
+    # why a request failed (the {error} above)
+    failed_timeout: str
+    failed_unreachable: str
+    failed_refused: str  # {status} {detail}
+    failed_reported: str  # {detail}
     thinking: str
     not_saved: str  # {reason}
     save_refused: str  # {reason}
@@ -104,6 +109,10 @@ WORDS = {
         starting_foundry="Starting Foundry Local",
         preparing_model="Preparing {model}",
         answer_cut_short="⚠️ The answer was cut short: {error}.",
+        failed_timeout="the model server did not answer in time",
+        failed_unreachable="the model server cannot be reached (is it running?)",
+        failed_refused="the model server refused the request ({status}): {detail}",
+        failed_reported="the model server reported an error: {detail}",
         thinking="Thinking",
         not_saved="⚠️ **This chat is not being saved**: the history database failed ({reason}). "
         "You can keep chatting: what is said meanwhile is kept and saved when the database is "
@@ -169,6 +178,10 @@ WORDS = {
         starting_foundry="Foundry Local 시작 중",
         preparing_model="{model} 준비 중",
         answer_cut_short="⚠️ 답변이 중간에 끊겼습니다: {error}.",
+        failed_timeout="모델 서버가 제시간에 답하지 않았습니다",
+        failed_unreachable="모델 서버에 연결할 수 없습니다 (실행 중인가요?)",
+        failed_refused="모델 서버가 요청을 거부했습니다 ({status}): {detail}",
+        failed_reported="모델 서버가 오류를 알렸습니다: {detail}",
         thinking="생각 중",
         not_saved="⚠️ **이 채팅은 저장되지 않고 있습니다**: 기록 데이터베이스에 문제가 생겼습니다 "
         "({reason}). 채팅은 계속할 수 있습니다. 그동안의 대화는 보관했다가 데이터베이스가 "
