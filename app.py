@@ -32,6 +32,7 @@ from foundry_local_chat.chat_ui import (
     send_settings_panel,
     show_start,
     tell_save_trouble,
+    why_unavailable,
     words,
 )
 from foundry_local_chat.config import ConfigError, Settings
@@ -140,7 +141,7 @@ async def connect() -> Backend | None:
         profile = state.profiles.chosen(cl.user_session.get("chat_profile"))
         backend = await state.profiles.backend(profile)
     except BackendUnavailable as error:
-        await notice(words().no_model_server.format(error=error))
+        await notice(why_unavailable(error, words()))
         return None
     cl.user_session.set("backend", backend)
     return backend
@@ -240,7 +241,7 @@ async def route(prompt: str) -> Backend | None:
             profiles.chosen(cl.user_session.get("chat_profile")), len(prompt)
         )
     except BackendUnavailable as error:
-        await notice(words().no_model_server.format(error=error))
+        await notice(why_unavailable(error, words()))
         return None
 
 

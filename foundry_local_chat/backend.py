@@ -44,8 +44,31 @@ class Profile(StrEnum):
     AUTO = "Auto"
 
 
+class Problem(StrEnum):
+    LOCAL_FAILED = "local failed"  # Foundry Local could not start or serve (reason: its words)
+    LOCAL_OFF = "local off"  # FOUNDRY_LOCAL=0
+    NO_FALLBACK = "no fallback"  # BASE_URL is not set
+    REMOTE_SILENT = "remote silent"  # BASE_URL did not answer (reason: the client's words)
+    REMOTE_LACKS_MODEL = "remote lacks model"  # BASE_URL does not serve MODEL
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    """Why one server cannot answer, as data (chat_ui says it in the chat's language)."""
+
+    problem: Problem
+    reason: str = ""
+    url: str = ""
+    model: str = ""
+    served: tuple[str, ...] = ()
+
+
 class BackendUnavailable(RuntimeError):
-    """No backend can answer; the message says what failed and what to do."""
+    """No backend can answer a chat: why each candidate cannot."""
+
+    def __init__(self, *why: Unavailable) -> None:
+        super().__init__("; ".join(f"{w.problem.value} {w.url} {w.reason}".strip() for w in why))
+        self.why = why
 
 
 @dataclass(frozen=True)
@@ -92,7 +115,9 @@ async def remote_backend(settings: Settings, http_client: httpx2.AsyncClient | N
     try:
         served = [model.id async for model in client.models.list()]
     except OpenAIError as error:
-        raise BackendUnavailable(f"BASE_URL {settings.base_url} did not answer: {error}") from error
+        raise BackendUnavailable(
+            Unavailable(Problem.REMOTE_SILENT, str(error), settings.base_url)
+        ) from error
     finally:
         if http_client is None:
             await client.close()
@@ -102,8 +127,9 @@ async def remote_backend(settings: Settings, http_client: httpx2.AsyncClient | N
         model = served[0]
     else:
         raise BackendUnavailable(
-            f"BASE_URL {settings.base_url} does not serve MODEL={settings.model!r}; "
-            f"it serves: {', '.join(served) or 'no models'}."
+            Unavailable(
+                Problem.REMOTE_LACKS_MODEL, "", settings.base_url, settings.model, tuple(served)
+            )
         )
     return Backend(
         BackendKind.REMOTE,
@@ -121,7 +147,7 @@ async def remote_backend(settings: Settings, http_client: httpx2.AsyncClient | N
 class LocalStatus:
     starting: bool
     endpoint: RunningEndpoint | None  # set when it serves
-    error: str | None  # why it is unavailable
+    unavailable: Unavailable | None  # why it does not, once started
 
 
 @dataclass(frozen=True)
@@ -171,7 +197,7 @@ class ProfileResolver:
         local = LocalStatus(
             starting=not self.local.started,
             endpoint=self.local.endpoint,
-            error=self.local.error,
+            unavailable=self._local_problem() if self.local.started else None,
         )
         remote = None
         if self.settings.base_url:
@@ -209,13 +235,20 @@ class ProfileResolver:
             if self.local.endpoint is not None:  # a long prompt, but the remote is down
                 log.warning("Auto: %s; answering locally", remote_error)
                 return self._local_or_raise()
-            raise self._nothing_available(str(remote_error)) from remote_error
+            raise BackendUnavailable(self._local_problem(), *remote_error.why) from remote_error
+
+    def _local_problem(self) -> Unavailable:
+        if not self.settings.use_foundry_local:
+            return Unavailable(Problem.LOCAL_OFF)
+        return Unavailable(Problem.LOCAL_FAILED, self.local.error or "")
 
     def _local_or_raise(self) -> Backend:
         endpoint = self.local.endpoint
         if endpoint is None:
-            no_fallback = "BASE_URL is not set, so there is no fallback server."
-            raise self._nothing_available(None if self.settings.base_url else no_fallback)
+            why = [self._local_problem()]
+            if not self.settings.base_url:
+                why.append(Unavailable(Problem.NO_FALLBACK))
+            raise BackendUnavailable(*why)
         if self._local_backend is None:
             self._local_backend = foundry_backend(endpoint)
         return self._local_backend
@@ -224,14 +257,6 @@ class ProfileResolver:
         if self._remote_backend is None:
             self._remote_backend = await remote_backend(self.settings, self.http_client)
         return self._remote_backend
-
-    def _nothing_available(self, other_problem: str | None) -> BackendUnavailable:
-        problems = [f"Foundry Local: {self.local.error}", other_problem or ""]
-        return BackendUnavailable(
-            " ".join(p for p in problems if p)
-            + " To fix it: run `make model` for the bundled model, or set BASE_URL (and API_KEY, "
-            "MODEL) to an OpenAI-compatible server, then restart."
-        )
 
     async def context_window(self, backend: Backend, model: str) -> ContextWindow | None:
         """The model's context length and exact token counter, when its files are on this

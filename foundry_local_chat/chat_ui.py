@@ -16,7 +16,16 @@ import chainlit as cl
 from chainlit.input_widget import Select, Slider, Switch, TextInput
 
 from foundry_local_chat.answer_queue import AnswerQueue
-from foundry_local_chat.backend import Backend, LocalStatus, Profile, ProfileStatus, RemoteStatus
+from foundry_local_chat.backend import (
+    Backend,
+    BackendUnavailable,
+    LocalStatus,
+    Problem,
+    Profile,
+    ProfileStatus,
+    RemoteStatus,
+    Unavailable,
+)
 from foundry_local_chat.chat import (
     REFUSED_KEY,
     REPLY_MODEL_KEY,
@@ -128,9 +137,32 @@ def profile_description(status: ProfileStatus, said: Words, history_on: bool) ->
 def _describe_local(local: LocalStatus, said: Words) -> str:
     if local.endpoint is not None:
         return f"**Foundry Local** · `{local.endpoint.url}` · `{local.endpoint.model_id}`"
-    if local.starting:
+    if local.starting or local.unavailable is None:
         return said.local_starting
-    return said.local_unavailable.format(reason=(local.error or "").rstrip("."))
+    if local.unavailable.problem == Problem.LOCAL_OFF:
+        reason = said.local_off
+    else:
+        reason = local.unavailable.reason
+    return said.local_unavailable.format(reason=reason.rstrip("."))
+
+
+def why_unavailable(error: BackendUnavailable, said: Words) -> str:
+    """The notice for a chat no server can answer: what failed, and what to do."""
+    parts = [_unavailable(why, said) for why in error.why]
+    return said.no_model_server.format(error=" ".join([*parts, said.how_to_fix]))
+
+
+def _unavailable(why: Unavailable, said: Words) -> str:
+    if why.problem == Problem.LOCAL_OFF:
+        return said.local_off
+    if why.problem == Problem.NO_FALLBACK:
+        return said.no_fallback
+    if why.problem == Problem.REMOTE_SILENT:
+        return said.remote_silent.format(url=why.url, reason=why.reason)
+    if why.problem == Problem.REMOTE_LACKS_MODEL:
+        served = ", ".join(why.served) or said.nothing
+        return said.remote_lacks_model.format(url=why.url, model=why.model, served=served)
+    return said.local_failed.format(reason=why.reason)
 
 
 def _describe_remote(remote: RemoteStatus, said: Words) -> str:

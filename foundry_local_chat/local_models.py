@@ -84,8 +84,7 @@ class LocalModels:
     async def start(self) -> None:
         """Start the runtime in a worker thread (the SDK blocks); never raises: a failure is
         kept in `error` for the chats to explain."""
-        if not self.settings.use_foundry_local:
-            self.error = "Foundry Local is switched off (FOUNDRY_LOCAL=0)."
+        if not self.settings.use_foundry_local:  # the resolver knows why from the settings
             self._started.set()
             return
         try:

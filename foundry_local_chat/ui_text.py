@@ -40,6 +40,13 @@ class Words:
     """Everything the app itself says in a chat; `{…}` fields are filled in with str.format."""
 
     no_model_server: str  # {error}
+    # why a server cannot answer (the {error} above, and the welcome screen)
+    local_failed: str  # {reason}
+    local_off: str
+    no_fallback: str
+    remote_silent: str  # {url} {reason}
+    remote_lacks_model: str  # {url} {model} {served}
+    how_to_fix: str
     settings_need_a_server: str
     settings_not_applied: str  # {error}
     settings_no_longer_apply: str  # {error}
@@ -101,6 +108,13 @@ class Words:
 WORDS = {
     ENGLISH: Words(
         no_model_server="**No model server is available.** {error}",
+        local_failed="Foundry Local: {reason}",
+        local_off="Foundry Local is switched off (FOUNDRY_LOCAL=0).",
+        no_fallback="BASE_URL is not set, so there is no fallback server.",
+        remote_silent="BASE_URL {url} did not answer: {reason}",
+        remote_lacks_model="BASE_URL {url} does not serve MODEL={model}; it serves: {served}.",
+        how_to_fix="To fix it: run `make model` for the bundled model, or set BASE_URL (and "
+        "API_KEY, MODEL) to an OpenAI-compatible server, then restart.",
         settings_need_a_server="Settings need a model server; none is available in this chat.",
         settings_not_applied="**Settings not applied:** {error}. "
         "The chat keeps its previous settings.",
@@ -170,6 +184,14 @@ WORDS = {
     ),
     KOREAN: Words(
         no_model_server="**사용할 수 있는 모델 서버가 없습니다.** {error}",
+        local_failed="Foundry Local 오류: {reason}",
+        local_off="Foundry Local이 꺼져 있습니다 (FOUNDRY_LOCAL=0).",
+        no_fallback="BASE_URL이 설정되지 않아 대신 답할 서버가 없습니다.",
+        remote_silent="BASE_URL {url}이(가) 답하지 않았습니다: {reason}",
+        remote_lacks_model="BASE_URL {url}은(는) MODEL={model}을(를) 제공하지 않습니다. 제공 중: "
+        "{served}.",
+        how_to_fix="해결 방법: 번들 모델은 `make model`로 만들거나, BASE_URL(과 API_KEY, MODEL)을 "
+        "OpenAI 호환 서버로 설정한 뒤 다시 시작하세요.",
         settings_need_a_server="설정을 바꾸려면 모델 서버가 필요한데, 이 채팅에는 없습니다.",
         settings_not_applied="**설정이 적용되지 않았습니다:** {error}. 채팅은 이전 설정을 그대로 "
         "사용합니다.",
