@@ -1,6 +1,7 @@
 # One-command entry points. Every target is safe to run again: each step is skipped when done.
 #   make run   – set up, build the bundled model once, start the chat on http://127.0.0.1:8000
 #   make test  – set up (system packages, Open WebUI included), build the model, lint, run all tests
+#   make check – lint, then the fast tier: handlers and modules in-process, no model, in seconds
 #   make lint  – ruff, mypy, and a check that README.md's generated parts are up to date
 #   make docs  – rewrite README.md's generated parts (the settings table, from config.py)
 
@@ -13,7 +14,7 @@ OPEN_WEBUI_VENV := .venv-openwebui
 PY := $(VENV)/bin/python
 PIP_QUIET := --quiet --disable-pip-version-check
 
-.PHONY: run serve test lint docs model setup setup-dev system-deps open-webui bench screenshots clean
+.PHONY: run serve test check lint docs model setup setup-dev system-deps open-webui bench screenshots clean
 
 run: setup model
 	$(VENV)/bin/chainlit run app.py --headless --host $(HOST) --port $(PORT)
@@ -23,6 +24,12 @@ serve: setup model  ## only the Foundry Local endpoint (FOUNDRY_ENDPOINT_URL)
 
 test: lint model system-deps open-webui
 	$(VENV)/bin/pytest
+
+# The fast tier: tests that start no real part (tests/conftest.py marks the others).
+FAST_TESTS := not (e2e or browser or postgres or openwebui or model)
+
+check: lint
+	$(VENV)/bin/pytest -m "$(FAST_TESTS)"
 
 lint: setup-dev
 	$(VENV)/bin/ruff check .

@@ -1,4 +1,9 @@
-"""Chainlit handlers only: everything else lives in the foundry_local_chat package."""
+"""Chainlit handlers only: everything else lives in the foundry_local_chat package.
+
+At import, only what Chainlit needs before it serves: the settings, who may sign in (Chainlit
+checks its auth secret right after this import), the history schema, and the origin guard.
+Everything the handlers share is an AppState, created in the startup hook (`app_state()`).
+"""
 
 from __future__ import annotations
 
@@ -9,38 +14,39 @@ from typing import Any
 import chainlit as cl
 from chainlit.server import app as chainlit_server
 from chainlit.server import sio
+from chainlit.session import WebsocketSession
 from chainlit.types import ThreadDict
 from starlette.datastructures import Headers
 
-from foundry_local_chat.answer_queue import AnswerQueue
+from foundry_local_chat.app_state import AppState
 from foundry_local_chat.auth import Access, AuthError
-from foundry_local_chat.backend import (
-    FOUNDRY_LOCAL,
-    Backend,
-    BackendResolver,
-    BackendUnavailable,
-)
+from foundry_local_chat.backend import Backend, BackendKind, BackendUnavailable
 from foundry_local_chat.chat import ChatOptions, build_messages, system_messages, turn_role
 from foundry_local_chat.chat_server import accept_long_messages
 from foundry_local_chat.chat_settings import InvalidChatSettings, apply_panel_values
 from foundry_local_chat.chat_ui import (
     notice,
+    prepare_model,
+    profile_description,
     refuse,
     reply_with,
     send_settings_panel,
-    show_progress_while,
+    show_start,
+    tell_save_trouble,
+    why_unavailable,
     words,
 )
 from foundry_local_chat.config import ConfigError, Settings
 from foundry_local_chat.context_window import MessageTooLong, fit_request
 from foundry_local_chat.database import DatabaseError
+from foundry_local_chat.foundry_runtime import FoundryStartError
 from foundry_local_chat.left_chats import cancel_unless_back
 from foundry_local_chat.origin_guard import install_origin_guard
 from foundry_local_chat.origins import OriginPolicy
 from foundry_local_chat.persistence import ChatDataLayer, start_history, wait_for_saves
 from foundry_local_chat.progress import terminal_progress
 from foundry_local_chat.text_repair import has_lone_surrogates, repair_unicode
-from foundry_local_chat.ui_text import PROFILE_DESCRIPTIONS, STARTERS, language_of, words_for
+from foundry_local_chat.ui_text import STARTERS, language_of, words_for
 
 try:
     settings = Settings.from_env()
@@ -50,7 +56,6 @@ except ConfigError as error:
 # Only the app's own pages, and ALLOWED_ORIGINS, may use a signed-in user's session.
 install_origin_guard(chainlit_server, OriginPolicy(frozenset(settings.allowed_origins)))
 
-# Sign-in and history are decided once, here: Chainlit checks its auth secret after this import.
 try:
     access = Access.from_settings(settings)
     start_history(settings, access, os.environ)
@@ -58,17 +63,7 @@ except (AuthError, DatabaseError) as error:
     raise SystemExit(f"error: {error}") from None
 
 accept_long_messages(sio)
-
-# Process-wide: one Foundry Local runtime per server process.
-# Per-chat state lives in cl.user_session, never in module globals.
-backends = BackendResolver(settings)
-backends.on_progress(terminal_progress())
-_startup_tasks: set[asyncio.Task[None]] = set()
-# The endpoint admits ENDPOINT_CONCURRENCY answers at once: this app's chats take turns at it
-# here, where each can be told its place, instead of waiting unseen inside the endpoint.
-answer_queues = {FOUNDRY_LOCAL: AnswerQueue(settings.endpoint_concurrency)}
 STARTUP_WAIT_SECONDS = 15
-
 PROFILE_ICONS = {
     "Foundry Local": "/public/icons/local.svg",
     "Remote": "/public/icons/remote.svg",
@@ -76,20 +71,29 @@ PROFILE_ICONS = {
 }
 
 
+def app_state() -> AppState:
+    """The state the startup hook created. It lives on Chainlit's server, not in this module:
+    `chainlit run -w` imports this module (and the package) again without starting again."""
+    state: AppState | None = getattr(chainlit_server.state, "foundry_local_chat", None)
+    if state is None:
+        raise RuntimeError("the app has not started: on_app_startup creates its state")
+    return state
+
+
+def install(state: AppState) -> None:
+    chainlit_server.state.foundry_local_chat = state
+
+
 @cl.on_app_startup
-async def start_local_endpoint() -> None:
-    # The bundled model loads in about a second: wait for it, so the first page already says which
-    # model answers. A catalog model may download for minutes: then the UI comes up meanwhile and
-    # chats show the progress and wait for it.
-    task = asyncio.create_task(backends.start())
-    _startup_tasks.add(task)
-    task.add_done_callback(_startup_tasks.discard)
-    await asyncio.wait({task}, timeout=STARTUP_WAIT_SECONDS)
+async def start_app() -> None:
+    state = AppState.create(settings)
+    install(state)
+    await state.start(terminal_progress(), STARTUP_WAIT_SECONDS)
 
 
 @cl.on_app_shutdown
-async def stop_local_endpoint() -> None:
-    await asyncio.to_thread(backends.stop)
+async def stop_app() -> None:
+    await app_state().stop()
 
 
 @cl.set_chat_profiles
@@ -98,19 +102,19 @@ async def chat_profiles(
 ) -> list[cl.ChatProfile]:
     # The welcome screen shows the chosen profile's icon and description above the starters:
     # that is where a new chat says which backend, endpoint and model answer.
-    descriptions = PROFILE_DESCRIPTIONS[language_of(language)]
+    profiles = app_state().profiles
     said = words_for(language)
-    history_off = "" if access.enabled else f"\n\n{said.history_off}"
-    default = backends.default_profile()
+    default = profiles.default_profile()
     return [
         cl.ChatProfile(
-            name=name,
-            markdown_description=f"{descriptions[name]}\n\n"
-            f"{backends.describe_profile(name, said)}{history_off}",
-            icon=PROFILE_ICONS[name],
-            default=name == default,
+            name=profile.value,
+            markdown_description=profile_description(
+                profiles.status(profile), said, access.enabled
+            ),
+            icon=PROFILE_ICONS[profile.value],
+            default=profile == default,
         )
-        for name in backends.profiles()
+        for profile in profiles.profiles()
     ]
 
 
@@ -124,20 +128,21 @@ async def starters(user: cl.User | None = None, language: str | None = None) -> 
 
 def default_options(model: str, system_prompt: str | None = None) -> ChatOptions:
     """A chat's options before its settings panel changed anything."""
-    prompt = settings.system_prompt if system_prompt is None else system_prompt
-    return ChatOptions.defaults(model, prompt, settings.generation)
+    configured = app_state().settings
+    prompt = configured.system_prompt if system_prompt is None else system_prompt
+    return ChatOptions.defaults(model, prompt, configured.generation)
 
 
 async def connect() -> Backend | None:
     """The chat's backend for its profile, or a notice saying why there is none."""
-    if not backends.started:
-        await show_progress_while(
-            backends, asyncio.ensure_future(backends.wait_started()), words().starting_foundry
-        )
+    state = app_state()
+    if not state.local.started:
+        await show_start(state.local)
     try:
-        backend = await backends.backend(cl.user_session.get("chat_profile"))
+        profile = state.profiles.chosen(cl.user_session.get("chat_profile"))
+        backend = await state.profiles.backend(profile)
     except BackendUnavailable as error:
-        await notice(words().no_model_server.format(error=error))
+        await notice(why_unavailable(error, words()))
         return None
     cl.user_session.set("backend", backend)
     return backend
@@ -165,12 +170,9 @@ async def update_settings(values: dict[str, Any]) -> None:
     served = await backend.served_models()
     try:
         updated = apply_panel_values(options, values, served, words())
-        if updated.model != options.model:
-            preparing = asyncio.ensure_future(backends.prepare_model(backend, updated.model))
-            title = words().preparing_model.format(model=updated.model)
-            await show_progress_while(backends, preparing, title)
-            await preparing
-    except (InvalidChatSettings, BackendUnavailable) as error:
+        if updated.model != options.model and backend.kind == BackendKind.FOUNDRY_LOCAL:
+            await prepare_model(app_state().local, updated.model)
+    except (InvalidChatSettings, FoundryStartError) as error:
         await send_settings_panel(options, served)  # the panel shows what is still in force
         await notice(words().settings_not_applied.format(error=error))
         return
@@ -202,7 +204,8 @@ async def answer(message: cl.Message) -> None:
         if m.id != message.id and (role := turn_role(m.type, m.metadata))
     ])  # fmt: skip
     question = {"role": "user", "content": message.content}
-    window = await backends.context_window(routed, options.model)
+    state = app_state()
+    window = await state.profiles.context_window(routed, options.model)
     try:
         request = await asyncio.to_thread(  # counting a long paste takes a while: not on the loop
             fit_request,
@@ -220,33 +223,38 @@ async def answer(message: cl.Message) -> None:
         await notice(words().earlier_turns_left_out.format(context=f"{window.context_length:,}"))
     context_length = window.context_length if window is not None else None
     await reply_with(
-        message, routed, options, request, answer_queues.get(routed.kind), context_length
+        message, routed, options, request, state.answer_queues.get(routed.kind), context_length
     )
 
 
 @cl.on_chat_end
 async def browser_left() -> None:
     # Chainlit calls this whenever a chat's socket closes; the session itself lives on.
-    cancel_unless_back(cl.context.session, settings.abandoned_answer_grace_seconds)
+    session = cl.context.session
+    if isinstance(session, WebsocketSession):
+        cancel_unless_back(session, app_state().settings.abandoned_answer_grace_seconds)
 
 
 async def route(prompt: str) -> Backend | None:
     """The backend for this message: the Auto profile routes each one; the other profiles always
     get the chat's own backend (the resolver keeps one Backend per kind)."""
+    profiles = app_state().profiles
     try:
-        return await backends.backend(cl.user_session.get("chat_profile"), len(prompt))
+        return await profiles.backend(
+            profiles.chosen(cl.user_session.get("chat_profile")), len(prompt)
+        )
     except BackendUnavailable as error:
-        await notice(words().no_model_server.format(error=error))
+        await notice(why_unavailable(error, words()))
         return None
 
 
 # ----- sign-in and history (see foundry_local_chat.auth and .persistence) -----
 
 
-@cl.data_layer
+@cl.data_layer  # type: ignore[arg-type]  # Chainlit's annotation omits None, which it takes
 def history() -> ChatDataLayer | None:
     # None: no history, and no fallback to Chainlit's own DATABASE_URL data layer either.
-    return ChatDataLayer(settings.database_url) if access.enabled else None
+    return ChatDataLayer(settings.database_url, tell_save_trouble) if access.enabled else None
 
 
 if access.password_login:

@@ -38,6 +38,10 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
 
+ADD_A_USER = "python -m foundry_local_chat users add NAME"
+"""The command that adds a user (and so turns sign-in and history on)."""
+
+
 class AuthError(FoundryLocalChatError, ValueError):
     """A user name, password or users file the app cannot use; the message says which."""
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from openai import APIConnectionError, APIError, APIStatusError, APITimeoutError, AsyncOpenAI
 
 from foundry_local_chat.config import GenerationDefaults
-from foundry_local_chat.errors import FoundryLocalChatError, one_line
+from foundry_local_chat.errors import FoundryLocalChatError
 from foundry_local_chat.text_repair import repair_unicode
 
 log = logging.getLogger(__name__)
@@ -43,15 +44,29 @@ class ChatOptions:
         )
 
 
+class Failure(StrEnum):
+    TIMEOUT = "timeout"  # the model server did not answer in time
+    UNREACHABLE = "unreachable"  # it cannot be reached
+    REFUSED = "refused"  # it answered with an HTTP error (status, detail)
+    REPORTED = "reported"  # it reported an error inside the answer (detail)
+
+
 class ChatError(FoundryLocalChatError, RuntimeError):
-    """The request failed; the message is fit to show in the chat."""
+    """The request failed: what kind of failure, with the server's own words (chat_ui says it
+    in the chat's language)."""
+
+    def __init__(self, failure: Failure, detail: str = "", status: int | None = None) -> None:
+        super().__init__(f"{failure.value}: {status or ''} {detail}".strip())
+        self.failure = failure
+        self.detail = detail
+        self.status = status
 
 
 class ServerBusy(ChatError):
     """The model server turned the request away (429/503): too many answers wait already."""
 
-    def __init__(self, message: str, retry_after_seconds: int | None) -> None:
-        super().__init__(message)
+    def __init__(self, detail: str, status: int, retry_after_seconds: int | None) -> None:
+        super().__init__(Failure.REFUSED, detail, status)
         self.retry_after_seconds = retry_after_seconds
 
 
@@ -148,34 +163,30 @@ def _retry_after(error: APIStatusError) -> int | None:
 
 
 def chat_error(error: APIError) -> ChatError:
-    """The failure as the chat shows it: busy and context-length refusals are told apart."""
-    if isinstance(error, APIStatusError) and error.status_code in (429, 503):
-        return ServerBusy(explain(error), _retry_after(error))
-    if getattr(error, "code", None) == "context_length_exceeded":
-        return ContextExceeded(explain(error))
-    return ChatError(explain(error))
-
-
-def explain(error: Exception) -> str:
-    """A one-line reason a person can act on; the log keeps the full detail."""
+    """The failure as data; the log keeps the full detail. Busy and context-length refusals are
+    told apart: the chat handles each its own way."""
     if isinstance(error, APITimeoutError):
-        return "the model server did not answer in time"
+        return ChatError(Failure.TIMEOUT)
     if isinstance(error, APIConnectionError):
-        return "the model server cannot be reached (is it running?)"
+        return ChatError(Failure.UNREACHABLE)
     if isinstance(error, APIStatusError):
         detail = error.message
         body = error.body
         if isinstance(body, dict):
-            detail = str(body.get("message") or body.get("error", {}).get("message") or detail)
-        return f"the model server refused the request ({error.status_code}): {detail}"
-    if isinstance(error, APIError):
-        return f"the model server reported an error: {error.message}"
-    return one_line(error, with_type=True)
+            nested = body.get("error")
+            inner = nested.get("message") if isinstance(nested, dict) else None
+            detail = str(body.get("message") or inner or detail)
+        if error.status_code in (429, 503):
+            return ServerBusy(detail, error.status_code, _retry_after(error))
+        if getattr(error, "code", None) == "context_length_exceeded":
+            return ContextExceeded(Failure.REFUSED, detail, error.status_code)
+        return ChatError(Failure.REFUSED, detail, error.status_code)
+    return ChatError(Failure.REPORTED, error.message)
 
 
 async def stream_reply(
     client: AsyncOpenAI, options: ChatOptions, messages: list[Message], stats: ReplyStats
-) -> AsyncIterator[str]:
+) -> AsyncGenerator[str, None]:
     """Yield the answer's text deltas. Closing the generator (stop) closes the HTTP request.
 
     With options.streaming off, or when the server fails a streaming request before its first

@@ -16,58 +16,179 @@ import chainlit as cl
 from chainlit.input_widget import Select, Slider, Switch, TextInput
 
 from foundry_local_chat.answer_queue import AnswerQueue
-from foundry_local_chat.backend import Backend, BackendResolver
+from foundry_local_chat.backend import (
+    Backend,
+    BackendUnavailable,
+    LocalStatus,
+    Problem,
+    Profile,
+    ProfileStatus,
+    RemoteStatus,
+    Unavailable,
+)
 from foundry_local_chat.chat import (
     REFUSED_KEY,
     REPLY_MODEL_KEY,
     ChatError,
     ChatOptions,
     ContextExceeded,
+    Failure,
     ReplyStats,
     ServerBusy,
     stream_reply,
 )
 from foundry_local_chat.chat_settings import MAX_TOKENS_RANGE, TEMPERATURE_RANGE
 from foundry_local_chat.context_window import FittedRequest, MessageTooLong
+from foundry_local_chat.local_models import LocalModels
+from foundry_local_chat.persistence import SaveTrouble, SaveTroubleKind
 from foundry_local_chat.thinking import ThinkSplitter
 from foundry_local_chat.ui_text import Words, words_for
 
 log = logging.getLogger(__name__)
 
+APP_AUTHOR = "Foundry Local Chat"
+
 
 def words() -> Words:
     """The app's words in this chat's language (the browser's, as Chainlit detected it)."""
-    return words_for(cl.context.session.language)
+    return words_for(getattr(cl.context.session, "language", None))
 
 
 async def notice(content: str) -> cl.Message:
     """A message from the app itself: shown in the chat, never sent to the model (see turn_role)."""
-    message = cl.Message(content=content, author="Foundry Local Chat")
+    message = cl.Message(content=content, author=APP_AUTHOR)
     await message.send()
     return message
 
 
-async def show_progress_while(
-    backends: BackendResolver, work: asyncio.Future[Any] | asyncio.Task[Any], title: str
-) -> None:
-    """Show the runtime's stage (and percent while downloading) in the chat until work is done."""
-    status = await notice(f"{title}…")
-    changed = asyncio.Event()
-    unsubscribe = backends.on_progress(lambda stage, percent: changed.set())
-    try:
+class ChatProgress:
+    """A long task's stage (and percent while downloading), shown in this chat until it is done.
+
+    Called as a Progress on the chat's event loop; each chat has its own, so two chats preparing
+    different models each see their own work."""
+
+    def __init__(self, title: str, last: tuple[str, float | None] = ("waiting", None)) -> None:
+        self.title = title
+        self.last = last
+        self._changed = asyncio.Event()
+
+    def __call__(self, stage: str, percent: float | None) -> None:
+        self.last = (stage, percent)
+        self._changed.set()
+
+    async def shown_until_done(self, work: asyncio.Future[Any]) -> None:
+        status = await notice(f"{self.title}…")
         while not work.done():
-            stage, percent = backends.last_progress
-            status.content = f"{title}: {stage}" + (
+            stage, percent = self.last
+            status.content = f"{self.title}: {stage}" + (
                 f" {percent:.0f}%" if percent is not None else "…"
             )
             await status.update()
-            changed.clear()
-            next_change = asyncio.ensure_future(changed.wait())
+            self._changed.clear()
+            next_change = asyncio.ensure_future(self._changed.wait())
             await asyncio.wait({work, next_change}, return_when=asyncio.FIRST_COMPLETED)
             next_change.cancel()
+        await status.remove()
+
+
+async def show_start(local: LocalModels) -> None:
+    """Show Foundry Local's start in this chat until it is done (every waiting chat sees it)."""
+    progress = ChatProgress(words().starting_foundry, local.startup_progress)
+    unsubscribe = local.on_startup_progress(progress)
+    try:
+        await progress.shown_until_done(asyncio.ensure_future(local.wait_started()))
     finally:
         unsubscribe()
-    await status.remove()
+
+
+async def prepare_model(local: LocalModels, model: str) -> None:
+    """Download and load a Foundry Local model, with its progress shown in this chat only.
+    Raises FoundryStartError."""
+    progress = ChatProgress(words().preparing_model.format(model=model))
+    preparing = asyncio.ensure_future(local.prepare(model, progress))
+    await progress.shown_until_done(preparing)
+    await preparing
+
+
+def profile_description(status: ProfileStatus, said: Words, history_on: bool) -> str:
+    """The welcome screen's Markdown for a chat profile: what it is, which backend, endpoint and
+    model answer in it now, and whether the chat will be kept."""
+    about = {
+        Profile.FOUNDRY_LOCAL: said.about_local,
+        Profile.REMOTE: said.about_remote,
+        Profile.AUTO: said.about_auto,
+    }[status.profile]
+    local = _describe_local(status.local, said) if status.local else ""
+    remote = _describe_remote(status.remote, said) if status.remote else ""
+    if status.profile == Profile.FOUNDRY_LOCAL:
+        answers = local
+    elif status.profile == Profile.REMOTE:
+        answers = remote
+    elif status.local is not None and status.local.endpoint is None:
+        answers = said.auto_remote_meanwhile.format(local=local, remote=remote)
+    else:
+        answers = said.auto_local_first.format(
+            local=local, remote=remote, chars=status.long_prompt_chars
+        )
+    history = "" if history_on else f"\n\n{said.history_off}"
+    return f"{about}\n\n{answers}{history}"
+
+
+def _describe_local(local: LocalStatus, said: Words) -> str:
+    if local.endpoint is not None:
+        return f"**Foundry Local** · `{local.endpoint.url}` · `{local.endpoint.model_id}`"
+    if local.starting or local.unavailable is None:
+        return said.local_starting
+    if local.unavailable.problem == Problem.LOCAL_OFF:
+        reason = said.local_off
+    else:
+        reason = local.unavailable.reason
+    return said.local_unavailable.format(reason=reason.rstrip("."))
+
+
+def why_unavailable(error: BackendUnavailable, said: Words) -> str:
+    """The notice for a chat no server can answer: what failed, and what to do."""
+    parts = [_unavailable(why, said) for why in error.why]
+    return said.no_model_server.format(error=" ".join([*parts, said.how_to_fix]))
+
+
+def _unavailable(why: Unavailable, said: Words) -> str:
+    if why.problem == Problem.LOCAL_OFF:
+        return said.local_off
+    if why.problem == Problem.NO_FALLBACK:
+        return said.no_fallback
+    if why.problem == Problem.REMOTE_SILENT:
+        return said.remote_silent.format(url=why.url, reason=why.reason)
+    if why.problem == Problem.REMOTE_LACKS_MODEL:
+        served = ", ".join(why.served) or said.nothing
+        return said.remote_lacks_model.format(url=why.url, model=why.model, served=served)
+    return said.local_failed.format(reason=why.reason)
+
+
+def _describe_remote(remote: RemoteStatus, said: Words) -> str:
+    model = f"`{remote.model}`" if remote.model else said.first_served_model
+    return f"**BASE_URL** · `{remote.url}` · {model}"
+
+
+async def tell_save_trouble(trouble: SaveTrouble) -> None:
+    """Show a history problem in the chat it happened in, without saving the notice (it is
+    about saving)."""
+    said = words()
+    message: cl.Message | cl.ErrorMessage
+    if trouble.kind == SaveTroubleKind.OUTAGE:
+        message = cl.ErrorMessage(
+            author=APP_AUTHOR, content=said.not_saved.format(reason=trouble.reason)
+        )
+    elif trouble.kind == SaveTroubleKind.REFUSED:
+        message = cl.ErrorMessage(
+            author=APP_AUTHOR, content=said.save_refused.format(reason=trouble.reason)
+        )
+    else:
+        message = cl.Message(author=APP_AUTHOR, content=said.saving_again)
+    try:
+        await cl.context.emitter.send_step(message.to_dict())
+    except Exception as error:  # the socket may be gone; the log has the failure
+        log.warning("could not show a notice in the chat: %s", error)
 
 
 async def send_settings_panel(options: ChatOptions, served: list[str]) -> None:
@@ -101,6 +222,16 @@ async def send_settings_panel(options: ChatOptions, served: list[str]) -> None:
             Switch(id="streaming", label=said.stream_the_answer, initial=options.streaming),
         ]
     ).send()
+
+
+def why_it_failed(error: ChatError, said: Words) -> str:
+    if error.failure == Failure.TIMEOUT:
+        return said.failed_timeout
+    if error.failure == Failure.UNREACHABLE:
+        return said.failed_unreachable
+    if error.failure == Failure.REFUSED:
+        return said.failed_refused.format(status=error.status, detail=error.detail)
+    return said.failed_reported.format(detail=error.detail)
 
 
 def speed_line(stats: ReplyStats, said: Words) -> str:
@@ -145,7 +276,7 @@ async def refuse(message: cl.Message, error: MessageTooLong | ContextExceeded) -
             )
         )
     else:
-        await notice(said.message_did_not_fit.format(error=error))
+        await notice(said.message_did_not_fit.format(error=why_it_failed(error, said)))
 
 
 @contextlib.asynccontextmanager
@@ -187,7 +318,8 @@ async def reply_with(
     context_length: int | None = None,
 ) -> None:
     options = dataclasses.replace(options, max_tokens=request.max_tokens)
-    reply = cl.Message(content="", author=options.model, metadata={REPLY_MODEL_KEY: options.model})
+    metadata: dict[str, Any] = {REPLY_MODEL_KEY: options.model}
+    reply = cl.Message(content="", author=options.model, metadata=metadata)
     thinking: cl.Step | None = None
     splitter = ThinkSplitter()
     asked = time.perf_counter()
@@ -232,12 +364,15 @@ async def reply_with(
         return
     except ChatError as error:
         log.warning("chat request failed: %s", error, exc_info=error.__cause__)
-        await reply.stream_token("\n\n" + words().answer_cut_short.format(error=error))
+        said = words()
+        await reply.stream_token(
+            "\n\n" + said.answer_cut_short.format(error=why_it_failed(error, said))
+        )
     except asyncio.CancelledError:
         # Stop pressed, or the browser left: keep what was streamed (the request is already
         # closed by aclosing, which stops the model server's work on it).
         stats.stopped = True
-        reply.metadata["stopped"] = True
+        metadata["stopped"] = True
         if reply.content:
             await finish(reply, thinking, stats, backend)
         raise
@@ -251,9 +386,9 @@ async def finish(
         await thinking.update()
     said = words()
     summary = speed_line(stats, said)
-    reply.metadata["stats"] = summary
-    reply.metadata["backend"] = backend.kind
-    reply.elements = [
+    reply.metadata = {**(reply.metadata or {}), "stats": summary, "backend": backend.kind}
+    # Chainlit's annotation of Message.elements leaves out CustomElement, which it sends.
+    elements: list[Any] = [
         cl.CustomElement(
             name="AnswerStats",
             props={
@@ -265,4 +400,5 @@ async def finish(
             display="inline",
         )
     ]
+    reply.elements = elements
     await reply.send()

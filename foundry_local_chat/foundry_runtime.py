@@ -25,6 +25,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from foundry_local_chat.bundled_model import MANIFEST, is_built
@@ -33,6 +34,10 @@ from foundry_local_chat.errors import FoundryLocalChatError, one_line
 from foundry_local_chat.gateway import Gateway, GatewayConfig, Upstream
 from foundry_local_chat.openai_errors import readable
 from foundry_local_chat.private_catalog import CatalogEntry, PrivateCatalog
+
+if TYPE_CHECKING:  # the SDK loads its native runtime on import: only when starting it
+    from foundry_local_sdk import FoundryLocalManager
+    from foundry_local_sdk.imodel import IModel
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +132,7 @@ class FoundryRuntime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._catalog_server: PrivateCatalog | None = None
-        self._manager = None
+        self._manager: FoundryLocalManager | None = None
         self._gateway: Gateway | None = None
         self.endpoint: RunningEndpoint | None = None
 
@@ -159,11 +164,12 @@ class FoundryRuntime:
             )
         return urls
 
-    def _initialize_manager(self):  # -> FoundryLocalManager
+    def _initialize_manager(self) -> FoundryLocalManager:
         from foundry_local_sdk import Configuration, FoundryLocalManager
 
-        if FoundryLocalManager.instance is not None:  # chainlit -w re-imports the app
-            return FoundryLocalManager.instance
+        existing = FoundryLocalManager.instance
+        if existing is not None:  # chainlit -w re-imports the app
+            return existing
         data_dir = self.settings.app_data_dir / "foundry"
         config = Configuration(
             app_name="foundry-local-chat",
@@ -176,7 +182,10 @@ class FoundryRuntime:
             catalog_region=self.settings.catalog_region or None,
         )
         FoundryLocalManager.initialize(config)
-        return FoundryLocalManager.instance
+        manager = FoundryLocalManager.instance
+        if manager is None:
+            raise FoundryStartError("Foundry Local's manager did not initialize.")
+        return manager
 
     def start(self, progress: Progress | None = None) -> RunningEndpoint:
         """Open the endpoint, initialize, download (with progress) and load the model, serve it."""
@@ -184,14 +193,14 @@ class FoundryRuntime:
         try:
             self._gateway = self._open_gateway()
             report("start runtime", None)
-            self._manager = self._initialize_manager()
+            self._manager = manager = self._initialize_manager()
             model = self._find_model(self.settings.model)
             if not model.is_cached:
                 model.download(lambda percent: report("download", percent))
             report("load", None)
             model.load()
-            if self._manager.urls is None:
-                self._manager.start_web_service()
+            if manager.urls is None:
+                manager.start_web_service()
         except FoundryStartError:
             self.stop()
             raise
@@ -200,7 +209,10 @@ class FoundryRuntime:
             raise FoundryStartError(
                 f"Foundry Local failed to start: {sdk_reason(error)}"
             ) from error
-        foundry_url = self._manager.urls[0].rstrip("/")
+        if not manager.urls:
+            self.stop()
+            raise FoundryStartError("Foundry Local's web service did not say where it listens.")
+        foundry_url = manager.urls[0].rstrip("/")
         self._gateway.route_to(Upstream(foundry_url, {model.alias: model.id}))
         log.info("Foundry Local's own web service (behind the endpoint): %s/v1", foundry_url)
         self.endpoint = RunningEndpoint(
@@ -265,7 +277,9 @@ class FoundryRuntime:
             ) from error
         return gateway
 
-    def _find_model(self, name: str):  # -> IModel
+    def _find_model(self, name: str) -> IModel:
+        if self._manager is None:
+            raise FoundryStartError("Foundry Local is not running.")
         catalog = self._manager.catalog
         model = catalog.get_model_variant(name) if ":" in name else catalog.get_model(name)
         if model is None:

@@ -30,13 +30,14 @@ import json
 import logging
 import weakref
 from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, ParamSpec, TypeVar
 
 from chainlit.context import ChainlitContextException, get_context
 from chainlit.data import get_data_layer
 from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
 from chainlit.element import CustomElement, Element
-from chainlit.message import ErrorMessage, Message
 from chainlit.session import WebsocketSession
 from chainlit.step import StepDict
 from chainlit.types import ThreadDict
@@ -46,15 +47,13 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from foundry_local_chat import database
-from foundry_local_chat.auth import Access, AuthError, ensure_auth_secret
+from foundry_local_chat.auth import ADD_A_USER, Access, AuthError, ensure_auth_secret
 from foundry_local_chat.config import Settings
 from foundry_local_chat.errors import FoundryLocalChatError
 from foundry_local_chat.text_repair import repair_unicode
-from foundry_local_chat.ui_text import ADD_A_USER, ENGLISH, WORDS, words_for
 
 log = logging.getLogger(__name__)
 
-APP_AUTHOR = "Foundry Local Chat"
 SAVE_TIMEOUT_SECONDS = 15.0
 WRITES = ("INSERT", "UPDATE", "DELETE")
 MESSAGE_TYPES = ("user_message", "assistant_message")
@@ -62,6 +61,26 @@ MESSAGE_TYPES = ("user_message", "assistant_message")
 
 class PersistenceError(FoundryLocalChatError, RuntimeError):
     """A save failed outside a chat (e.g. an HTTP request), where nobody would see a notice."""
+
+
+class SaveTroubleKind(StrEnum):
+    OUTAGE = "outage"  # the database cannot be reached: saves wait in order
+    REFUSED = "refused"  # the database refused one statement: it is skipped
+    RECOVERED = "recovered"  # what waited is saved now
+
+
+@dataclass(frozen=True)
+class SaveTrouble:
+    kind: SaveTroubleKind
+    reason: str = ""  # the database's own words
+
+
+TellSaveTrouble = Callable[[SaveTrouble], Awaitable[None]]
+"""Shows a SaveTrouble in the chat it happened in (chat_ui does; the data layer only reports)."""
+
+
+async def _log_only(trouble: SaveTrouble) -> None:
+    log.info("history: %s %s", trouble.kind.value, trouble.reason)
 
 
 def _is_write(query: str) -> bool:
@@ -117,8 +136,9 @@ def _normalize_step(step: StepDict) -> StepDict:
 
 
 class ChatDataLayer(SQLAlchemyDataLayer):
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, tell: TellSaveTrouble = _log_only) -> None:
         super().__init__(conninfo=url, connect_args=database.engine_options(url)["connect_args"])
+        self._tell = tell
         # Chainlit's engine has no pool pre-ping or SQLite pragmas: use the project's engine.
         self.engine = database.create_engine(url)
         self.async_session = async_sessionmaker(self.engine, expire_on_commit=False)
@@ -129,7 +149,7 @@ class ChatDataLayer(SQLAlchemyDataLayer):
         )
 
     async def get_current_timestamp(self) -> str:
-        return utc_now()  # Chainlit's own uses local time with a "Z"
+        return str(utc_now())  # Chainlit's own uses local time with a "Z"
 
     # ----- every statement goes through here -----
 
@@ -157,8 +177,10 @@ class ChatDataLayer(SQLAlchemyDataLayer):
         async with self.async_session() as session, session.begin():
             result = await session.execute(text(query), parameters)
             if result.returns_rows:
-                return self.clean_result([dict(row._mapping) for row in result.fetchall()])
-            return result.rowcount
+                rows = [dict(row._mapping) for row in result.fetchall()]
+                cleaned: list[dict[str, Any]] = self.clean_result(rows)  # type: ignore[no-untyped-call]
+                return cleaned
+            return int(result.rowcount)
 
     async def _save(self, chat: WebsocketSession, statement: Statement) -> int | None:
         """Save for a chat's conversation. While the database is out, its statements wait in
@@ -173,34 +195,20 @@ class ChatDataLayer(SQLAlchemyDataLayer):
             except Exception as error:
                 reason = _reason(error)
                 log.error("saving the chat history failed: %s", reason)
-                said = words_for(chat.language)
                 if _is_outage(error):
                     if not behind:  # an outage is told once
-                        await self._tell(ErrorMessage(
-                            author=APP_AUTHOR, content=said.not_saved.format(reason=reason)
-                        ))  # fmt: skip
+                        await self._tell(SaveTrouble(SaveTroubleKind.OUTAGE, reason))
                     log.warning(
                         "thread %s: %d saves wait for the database", chat.thread_id, len(unsaved)
                     )
                     return None
                 # Refused, not an outage: this statement would fail again; the rest may not.
-                await self._tell(
-                    ErrorMessage(author=APP_AUTHOR, content=said.save_refused.format(reason=reason))
-                )
+                await self._tell(SaveTrouble(SaveTroubleKind.REFUSED, reason))
             unsaved.pop(0)
         del self._unsaved[chat.thread_id]
         if behind:
-            said = words_for(chat.language)
-            await self._tell(Message(author=APP_AUTHOR, content=said.saving_again))
+            await self._tell(SaveTrouble(SaveTroubleKind.RECOVERED))
         return outcome if isinstance(outcome, int) else None
-
-    @staticmethod
-    async def _tell(message: Message | ErrorMessage) -> None:
-        """Show a notice in the chat without saving it (it is about saving)."""
-        try:
-            await get_context().emitter.send_step(message.to_dict())
-        except Exception as error:  # the socket may be gone; the log has the failure
-            log.warning("could not show a notice in the chat: %s", error)
 
     # ----- writes: tracked per chat, so a turn can wait for them -----
 
@@ -313,7 +321,9 @@ def start_history(settings: Settings, access: Access, environ: MutableMapping[st
                 f"for signed-in users: add a user (`{ADD_A_USER}`) or set AUTH_HEADER, or unset "
                 "DATABASE_URL."
             )
-        log.warning(WORDS[ENGLISH].history_off)
+        log.warning(
+            "history is off: nobody can sign in, so chats are not kept (add a user: %s)", ADD_A_USER
+        )
         return
     ensure_auth_secret(settings.app_data_dir, environ)
     version = database.prepare(settings.database_url)

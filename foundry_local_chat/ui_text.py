@@ -9,23 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-ENGLISH, KOREAN = "en", "ko"
+from foundry_local_chat.auth import ADD_A_USER
 
-PROFILE_DESCRIPTIONS = {
-    ENGLISH: {
-        "Foundry Local": "The model runs on this machine through Foundry Local. Nothing leaves it.",
-        "Remote": "The OpenAI-compatible server at BASE_URL answers.",
-        "Auto": "Local first; the BASE_URL server answers when the local endpoint is down or the "
-        "prompt is long.",
-    },
-    KOREAN: {
-        "Foundry Local": "모델이 Foundry Local을 통해 이 컴퓨터에서 실행됩니다. "
-        "입력한 내용은 밖으로 나가지 않습니다.",
-        "Remote": "BASE_URL의 OpenAI 호환 서버가 답합니다.",
-        "Auto": "로컬 우선입니다. 로컬 엔드포인트가 멈췄거나 프롬프트가 길면 BASE_URL 서버가 "
-        "답합니다.",
-    },
-}
+ENGLISH, KOREAN = "en", "ko"
 
 # Short, concrete prompts that a small local model answers well.
 STARTERS = {
@@ -54,18 +40,34 @@ class Words:
     """Everything the app itself says in a chat; `{…}` fields are filled in with str.format."""
 
     no_model_server: str  # {error}
+    # why a server cannot answer (the {error} above, and the welcome screen)
+    local_failed: str  # {reason}
+    local_off: str
+    no_fallback: str
+    remote_silent: str  # {url} {reason}
+    remote_lacks_model: str  # {url} {model} {served}
+    how_to_fix: str
     settings_need_a_server: str
     settings_not_applied: str  # {error}
     settings_no_longer_apply: str  # {error}
     starting_foundry: str
     preparing_model: str  # {model}
     answer_cut_short: str  # {error}
+    # why a request failed (the {error} above)
+    failed_timeout: str
+    failed_unreachable: str
+    failed_refused: str  # {status} {detail}
+    failed_reported: str  # {detail}
     thinking: str
     not_saved: str  # {reason}
     save_refused: str  # {reason}
     saving_again: str
     history_off: str
-    # which backend answers, under each chat profile on the welcome screen
+    # each chat profile on the welcome screen: what it is, and which backend answers
+    about_local: str
+    about_remote: str
+    about_auto: str
+    first_served_model: str
     local_starting: str
     local_unavailable: str  # {reason}
     auto_remote_meanwhile: str  # {local} {remote}
@@ -103,11 +105,16 @@ class Words:
     server_busy_now: str
 
 
-ADD_A_USER = "python -m foundry_local_chat users add NAME"
-
 WORDS = {
     ENGLISH: Words(
         no_model_server="**No model server is available.** {error}",
+        local_failed="Foundry Local: {reason}",
+        local_off="Foundry Local is switched off (FOUNDRY_LOCAL=0).",
+        no_fallback="BASE_URL is not set, so there is no fallback server.",
+        remote_silent="BASE_URL {url} did not answer: {reason}",
+        remote_lacks_model="BASE_URL {url} does not serve MODEL={model}; it serves: {served}.",
+        how_to_fix="To fix it: run `make model` for the bundled model, or set BASE_URL (and "
+        "API_KEY, MODEL) to an OpenAI-compatible server, then restart.",
         settings_need_a_server="Settings need a model server; none is available in this chat.",
         settings_not_applied="**Settings not applied:** {error}. "
         "The chat keeps its previous settings.",
@@ -116,6 +123,10 @@ WORDS = {
         starting_foundry="Starting Foundry Local",
         preparing_model="Preparing {model}",
         answer_cut_short="⚠️ The answer was cut short: {error}.",
+        failed_timeout="the model server did not answer in time",
+        failed_unreachable="the model server cannot be reached (is it running?)",
+        failed_refused="the model server refused the request ({status}): {detail}",
+        failed_reported="the model server reported an error: {detail}",
         thinking="Thinking",
         not_saved="⚠️ **This chat is not being saved**: the history database failed ({reason}). "
         "You can keep chatting: what is said meanwhile is kept and saved when the database is "
@@ -125,6 +136,11 @@ WORDS = {
         saving_again="✅ Saving works again, and what could not be saved meanwhile is saved now.",
         history_off="History is off: nobody signs in to this app, so chats are not kept. To keep "
         f"them, add a user (`{ADD_A_USER}`) and restart the app.",
+        about_local="The model runs on this machine through Foundry Local. Nothing leaves it.",
+        about_remote="The OpenAI-compatible server at BASE_URL answers.",
+        about_auto="Local first; the BASE_URL server answers when the local endpoint is down or "
+        "the prompt is long.",
+        first_served_model="the first model it serves",
         local_starting="**Foundry Local** is starting…",
         local_unavailable="**Foundry Local** is unavailable: {reason}.",
         auto_remote_meanwhile="{local} {remote} answers meanwhile.",
@@ -168,6 +184,14 @@ WORDS = {
     ),
     KOREAN: Words(
         no_model_server="**사용할 수 있는 모델 서버가 없습니다.** {error}",
+        local_failed="Foundry Local 오류: {reason}",
+        local_off="Foundry Local이 꺼져 있습니다 (FOUNDRY_LOCAL=0).",
+        no_fallback="BASE_URL이 설정되지 않아 대신 답할 서버가 없습니다.",
+        remote_silent="BASE_URL {url}이(가) 답하지 않았습니다: {reason}",
+        remote_lacks_model="BASE_URL {url}은(는) MODEL={model}을(를) 제공하지 않습니다. 제공 중: "
+        "{served}.",
+        how_to_fix="해결 방법: 번들 모델은 `make model`로 만들거나, BASE_URL(과 API_KEY, MODEL)을 "
+        "OpenAI 호환 서버로 설정한 뒤 다시 시작하세요.",
         settings_need_a_server="설정을 바꾸려면 모델 서버가 필요한데, 이 채팅에는 없습니다.",
         settings_not_applied="**설정이 적용되지 않았습니다:** {error}. 채팅은 이전 설정을 그대로 "
         "사용합니다.",
@@ -176,6 +200,10 @@ WORDS = {
         starting_foundry="Foundry Local 시작 중",
         preparing_model="{model} 준비 중",
         answer_cut_short="⚠️ 답변이 중간에 끊겼습니다: {error}.",
+        failed_timeout="모델 서버가 제시간에 답하지 않았습니다",
+        failed_unreachable="모델 서버에 연결할 수 없습니다 (실행 중인가요?)",
+        failed_refused="모델 서버가 요청을 거부했습니다 ({status}): {detail}",
+        failed_reported="모델 서버가 오류를 알렸습니다: {detail}",
         thinking="생각 중",
         not_saved="⚠️ **이 채팅은 저장되지 않고 있습니다**: 기록 데이터베이스에 문제가 생겼습니다 "
         "({reason}). 채팅은 계속할 수 있습니다. 그동안의 대화는 보관했다가 데이터베이스가 "
@@ -185,6 +213,12 @@ WORDS = {
         saving_again="✅ 다시 저장됩니다. 그동안 저장하지 못했던 대화도 이제 저장했습니다.",
         history_off="기록이 꺼져 있습니다: 이 앱은 로그인하지 않으므로 채팅이 보관되지 않습니다. "
         f"보관하려면 사용자를 추가하고(`{ADD_A_USER}`) 앱을 다시 시작하세요.",
+        about_local="모델이 Foundry Local을 통해 이 컴퓨터에서 실행됩니다. 입력한 내용은 밖으로 "
+        "나가지 않습니다.",
+        about_remote="BASE_URL의 OpenAI 호환 서버가 답합니다.",
+        about_auto="로컬 우선입니다. 로컬 엔드포인트가 멈췄거나 프롬프트가 길면 BASE_URL 서버가 "
+        "답합니다.",
+        first_served_model="제공하는 첫 번째 모델",
         local_starting="**Foundry Local** 시작 중…",
         local_unavailable="**Foundry Local**을(를) 사용할 수 없습니다: {reason}.",
         auto_remote_meanwhile="{local} 그동안 {remote}이(가) 답합니다.",

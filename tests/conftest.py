@@ -24,6 +24,32 @@ from tests.support.recording_proxy import RecordingProxy
 # Browser fixtures (browser, page, locale, app_url, app_settings): see tests/support/browser.py.
 pytest_plugins = ["tests.support.browser"]
 
+# The tiers (pyproject.toml registers the markers): a test is marked by the real parts its
+# fixtures start; modules that start processes themselves say so with `pytestmark`.
+# `make check` runs what is none of these, in-process and in seconds.
+MARKED_BY_FIXTURE = {
+    "bundled_model_dir": ("model",),
+    "endpoint": ("e2e",),
+    "proxy": ("e2e",),
+    "chainlit_app": ("e2e",),
+    "postgres": ("e2e", "postgres"),
+    "history_database": ("e2e", "postgres"),
+    "browser": ("e2e", "browser"),
+    "open_webui": ("e2e", "openwebui"),
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and "postgresql" in callspec.params.values():
+            fixtures.add("postgres")  # a database fixture parametrized over both databases
+        for fixture, markers in MARKED_BY_FIXTURE.items():
+            if fixture in fixtures:
+                for marker in markers:
+                    item.add_marker(marker)
+
 
 @pytest.fixture(scope="session")
 def bundled_model_dir() -> Path:

@@ -91,6 +91,7 @@ def run_users(users: Path, *args: str, stdin: str = "") -> subprocess.CompletedP
     )
 
 
+@pytest.mark.e2e  # runs the command in a subprocess
 def test_users_command_adds_lists_and_removes(tmp_path: Path) -> None:
     users = tmp_path / "users"
     added = run_users(users, "add", "alice", "--password-stdin", stdin=PASSWORD + "\n")

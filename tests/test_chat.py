@@ -10,11 +10,11 @@ from foundry_local_chat.chat import (
     REPLY_MODEL_KEY,
     ReplyStats,
     build_messages,
-    explain,
+    chat_error,
     turn_role,
 )
-from foundry_local_chat.chat_ui import speed_line
-from foundry_local_chat.ui_text import ENGLISH, WORDS
+from foundry_local_chat.chat_ui import speed_line, why_it_failed
+from foundry_local_chat.ui_text import ENGLISH, KOREAN, WORDS
 
 
 def test_only_user_messages_and_model_answers_are_conversation() -> None:
@@ -63,12 +63,18 @@ def test_stats_without_tokens_do_not_invent_a_speed() -> None:
 def test_errors_are_explained_without_a_stack_trace() -> None:
     request = httpx2.Request("POST", "http://127.0.0.1:1/v1/chat/completions")
     refused = APIConnectionError(request=request)
-    assert explain(refused) == "the model server cannot be reached (is it running?)"
+    english = WORDS[ENGLISH]
+    assert why_it_failed(chat_error(refused), english) == (
+        "the model server cannot be reached (is it running?)"
+    )
     response = httpx2.Response(
         400, request=request, json={"error": {"message": "Model not loaded"}}
     )
     rejected = APIStatusError("bad", response=response, body={"message": "Model not loaded"})
-    assert explain(rejected) == "the model server refused the request (400): Model not loaded"
+    assert why_it_failed(chat_error(rejected), english) == (
+        "the model server refused the request (400): Model not loaded"
+    )
+    assert why_it_failed(chat_error(rejected), WORDS[KOREAN]).startswith("모델 서버가 요청을")
 
 
 async def test_an_unknown_model_is_not_asked_again_without_streaming() -> None:
@@ -87,7 +93,8 @@ async def test_an_unknown_model_is_not_asked_again_without_streaming() -> None:
 
     client = SimpleNamespace(chat=SimpleNamespace(completions=SimpleNamespace(create=create)))
     options = ChatOptions.defaults("gone:1", "", GenerationDefaults())
-    with pytest.raises(ChatError, match=r"refused the request \(404\): no model"):
+    with pytest.raises(ChatError) as failed:
         async for _ in stream_reply(client, options, [], ReplyStats(model="gone:1")):  # type: ignore[arg-type]
             pass
+    assert (failed.value.status, failed.value.detail) == (404, "no model")
     assert [call.get("stream") for call in calls] == [True]  # no second, non-streaming try

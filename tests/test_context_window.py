@@ -86,6 +86,7 @@ def test_a_huge_message_is_refused_without_counting_it() -> None:
     assert not refused.value.exact and refused.value.message_tokens == 6250
 
 
+@pytest.mark.model
 def test_the_bundled_models_window_comes_from_its_own_files() -> None:
     window = read_window(Settings.from_env().bundled_model_dir)
     assert window is not None and window.context_length == 8192

@@ -32,6 +32,8 @@ from tests.support.endpoint_probes import (
 from tests.support.processes import Endpoint, clean_env, free_port, start_endpoint
 from tests.support.raw_http import raw_request
 
+pytestmark = [pytest.mark.e2e]  # runs `serve`
+
 JSON = {"Content-Type": "application/json"}
 
 

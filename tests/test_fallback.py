@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from foundry_local_chat.config import BUNDLED_MODEL_ID
 from tests.conftest import AppFactory
 from tests.support.chainlit_client import ChainlitSession
 from tests.support.processes import free_port
@@ -20,10 +21,13 @@ async def test_foundry_failing_falls_back_to_base_url(
         welcome = await chat.welcome()
         reply = await chat.ask("What is the capital of France?")
     assert "**Foundry Local** is unavailable: The bundled model is not built" in welcome["Auto"]
-    assert f"**BASE_URL** · `{proxy.url}`" in welcome["Remote"]
+    # The welcome screen names the model that answers: MODEL is unset, so BASE_URL's first.
+    answering = reply.stats()["summary"].rsplit(" · ", 1)[1]
+    assert answering == BUNDLED_MODEL_ID
+    assert f"**BASE_URL** · `{proxy.url}` · `{answering}`" in welcome["Remote"]
     korean = (await ChainlitSession(url, language="ko-KR").welcome())["Auto"]
     assert "**Foundry Local**을(를) 사용할 수 없습니다: The bundled model" in korean
-    assert f"`{proxy.url}` · `smollm2-135m-instruct`이(가) 답합니다." in korean
+    assert f"`{proxy.url}` · `{answering}`이(가) 답합니다." in korean
     assert len(reply.tokens) >= 2
     assert reply.stats()["backend"] == "BASE_URL"
     assert [r.body["messages"][-1]["content"] for r in proxy.chat_requests() if r.body] == [

@@ -6,10 +6,13 @@ import socket
 import sys
 from pathlib import Path
 
+import pytest
 from openai import AsyncOpenAI
 
 from foundry_local_chat.config import BUNDLED_MODEL_ALIAS, BUNDLED_MODEL_ID
 from tests.support.processes import Endpoint, clean_env, free_port, start
+
+pytestmark = [pytest.mark.e2e]  # runs `serve`
 
 
 def client(endpoint: Endpoint) -> AsyncOpenAI:

@@ -21,6 +21,8 @@ from tests.support.processes import (
 )
 from tests.support.recording_proxy import RecordingProxy
 
+pytestmark = [pytest.mark.e2e]  # runs `chainlit run`
+
 
 def run_app_until_it_exits(env: dict[str, str]) -> tuple[int, str]:
     command = [

@@ -16,6 +16,8 @@ from nbformat import NotebookNode
 from foundry_local_chat.config import BUNDLED_MODEL_ALIAS, BUNDLED_MODEL_ID
 from tests.support.processes import REPO, clean_env, free_port
 
+pytestmark = [pytest.mark.e2e]  # runs the notebook in a kernel
+
 NOTEBOOK = REPO / "notebooks" / "chainlit_app.ipynb"
 EXECUTED_COPY = REPO / "test-artifacts" / "chainlit_app.executed.ipynb"
 KERNEL_NAME = "foundry-local-chat-tests"

@@ -27,6 +27,8 @@ from tests.support.processes import (
 )
 from tests.support.recording_proxy import RecordingProxy
 
+pytestmark = [pytest.mark.e2e]  # runs `chainlit run`
+
 TRUSTED = "http://localhost:3999"  # a page the operator lists in ALLOWED_ORIGINS
 ACAO = "Access-Control-Allow-Origin"
 
@@ -189,5 +191,10 @@ async def test_the_guard_survives_a_reload_in_watch_mode(tmp_path: Path) -> None
         foreign = f"http://127.0.0.1:{port + 1}"
         assert await with_origin(api, "POST", "/project/threads", foreign, json=listing) == 403
         assert await with_origin(api, "POST", "/project/threads", app, json=listing) == 200
+        # The handlers of the reloaded app.py find the state the first start created.
+        async with ChainlitSession(app, token=api.token) as chat:
+            notice = await chat.ready()
+        assert notice is not None and notice.startswith("**No model server is available.**")
+        assert "did not answer" in notice, "it tried BASE_URL, so the state was there"
     finally:
         server.stop()

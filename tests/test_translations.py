@@ -10,6 +10,8 @@ from dataclasses import fields
 from string import Formatter
 from typing import Any
 
+import pytest
+
 from foundry_local_chat.ui_text import ENGLISH, KOREAN, WORDS, Words
 from tests.support.browser import translation
 from tests.support.processes import REPO, VENV_BIN
@@ -30,6 +32,7 @@ def leaves(tree: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, str]]:
             yield path, value
 
 
+@pytest.mark.e2e  # runs `chainlit lint-translations`
 def test_chainlit_lint_translations_finds_no_problem() -> None:
     """Every translation file has exactly the keys of the installed Chainlit's en-US.json."""
     result = subprocess.run(
