@@ -52,7 +52,7 @@ def executed(bundled_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) 
     using the session `endpoint` through BASE_URL and FOUNDRY_LOCAL=0: it is the path a learner
     takes, FoundryLocalManager included, and costs only the model load (about 1 s). The kernel is
     a process of its own, so its manager singleton cannot clash with anything in this one. The
-    BASE_URL branch is BackendResolver's fallback, which test_fallback.py covers.
+    BASE_URL branch is ProfileResolver's fallback, which test_fallback.py covers.
     """
     tmp = tmp_path_factory.mktemp("notebook")
     notebook = nbformat.read(NOTEBOOK, as_version=4)

@@ -23,6 +23,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from chainlit.config import FILES_DIRECTORY
 from chainlit.context import init_ws_context
 from chainlit.message import Message
 from chainlit.session import WebsocketSession
@@ -70,6 +71,7 @@ class ChatApp:
 async def chat_app(model: ScriptedModel, data_dir: Path, **settings: str) -> AsyncIterator[ChatApp]:
     """app.py with an AppState whose only backend is `model` (as BASE_URL), started."""
     module = import_app(data_dir)
+    FILES_DIRECTORY.mkdir(exist_ok=True)  # a chat's files go there; `chainlit run` makes it
     env = {"FOUNDRY_LOCAL": "0", "BASE_URL": REMOTE_URL, "MODEL": model.model,
            "APP_DATA_DIR": str(data_dir), **settings}  # fmt: skip
     state = AppState.create(Settings.from_env(env), http_client=model.http_client)
