@@ -19,6 +19,7 @@ from typing import Any
 
 from foundry_local_chat.errors import FoundryLocalChatError
 from foundry_local_chat.openai_errors import ApiError
+from foundry_local_chat.text_repair import has_lone_surrogates
 
 MAX_DEPTH = 32  # the deepest legitimate body (a tool's JSON schema) nests far less
 MAX_INT = 2**31 - 1  # Foundry reads token counts as 32-bit integers
@@ -72,7 +73,7 @@ def parse_body(raw: bytes) -> Any | ApiError:
     for path, value, depth in _walk(body):
         if depth > MAX_DEPTH:
             return ApiError(400, f"The request body nests deeper than {MAX_DEPTH} levels.")
-        if isinstance(value, str) and not _is_unicode(value):
+        if isinstance(value, str) and has_lone_surrogates(value):
             return ApiError(
                 400,
                 f"{path or 'body'}: has an unpaired surrogate (e.g. \\ud800), which is not "
@@ -80,14 +81,6 @@ def parse_body(raw: bytes) -> Any | ApiError:
                 param=path or None,
             )
     return body
-
-
-def _is_unicode(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _walk(value: Any) -> Iterator[tuple[str, Any, int]]:

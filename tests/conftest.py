@@ -16,8 +16,8 @@ from tests.support.processes import (
     add_user,
     clean_env,
     free_port,
+    start_bundled_endpoint,
     start_chainlit,
-    start_endpoint,
 )
 from tests.support.recording_proxy import RecordingProxy
 
@@ -69,15 +69,11 @@ def endpoint(
 ) -> Iterator[Endpoint]:
     """The real endpoint (`serve`) serving the bundled model, set up as for Open WebUI:
     an API key, and CORS for a browser origin."""
-    port = free_port()
-    env = clean_env({
-        "FOUNDRY_ENDPOINT_URL": f"http://127.0.0.1:{port}",
-        "FOUNDRY_OFFLINE": "1",
-        "APP_DATA_DIR": str(tmp_path_factory.mktemp("endpoint-data")),
-        "ENDPOINT_API_KEY": ENDPOINT_API_KEY,
-        "ENDPOINT_CORS_ORIGINS": BROWSER_ORIGIN,
-    })  # fmt: skip
-    running = start_endpoint(env)
+    running = start_bundled_endpoint(
+        tmp_path_factory.mktemp("endpoint-data"),
+        ENDPOINT_API_KEY=ENDPOINT_API_KEY,
+        ENDPOINT_CORS_ORIGINS=BROWSER_ORIGIN,
+    )
     yield running
     running.process.stop()
 

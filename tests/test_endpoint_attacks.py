@@ -29,7 +29,7 @@ from tests.support.endpoint_probes import (
     looks_like_management,
     private_host,
 )
-from tests.support.processes import Endpoint, clean_env, free_port, start_endpoint
+from tests.support.processes import Endpoint, start_bundled_endpoint
 from tests.support.raw_http import raw_request
 
 pytestmark = [pytest.mark.e2e]  # runs `serve`
@@ -41,12 +41,7 @@ JSON = {"Content-Type": "application/json"}
 def keyless(
     bundled_model_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Endpoint]:
-    env = clean_env({
-        "FOUNDRY_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",
-        "FOUNDRY_OFFLINE": "1",
-        "APP_DATA_DIR": str(tmp_path_factory.mktemp("keyless-endpoint-data")),
-    })  # fmt: skip
-    running = start_endpoint(env)
+    running = start_bundled_endpoint(tmp_path_factory.mktemp("keyless-endpoint-data"))
     yield running
     running.process.stop()
 

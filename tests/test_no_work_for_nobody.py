@@ -15,7 +15,7 @@ import pytest
 from foundry_local_chat.config import BUNDLED_MODEL_ALIAS
 from tests.conftest import AppFactory
 from tests.support.chainlit_client import ChainlitSession
-from tests.support.processes import Endpoint, clean_env, free_port, start_endpoint
+from tests.support.processes import Endpoint, start_bundled_endpoint
 
 LONG_PROMPT = "Write a long, detailed story about a lighthouse keeper and a storm."
 QUESTION = "What is the capital of France?"
@@ -81,13 +81,9 @@ def full_endpoint(
     bundled_model_dir: object, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Endpoint]:
     """A `serve` endpoint that lets one completion run and none wait."""
-    env = clean_env({
-        "FOUNDRY_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",
-        "FOUNDRY_OFFLINE": "1",
-        "APP_DATA_DIR": str(tmp_path_factory.mktemp("full-endpoint")),
-        "ENDPOINT_MAX_QUEUE": "0",
-    })  # fmt: skip
-    running = start_endpoint(env)
+    running = start_bundled_endpoint(
+        tmp_path_factory.mktemp("full-endpoint"), ENDPOINT_MAX_QUEUE="0"
+    )
     yield running
     running.process.stop()
 

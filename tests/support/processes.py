@@ -162,6 +162,17 @@ class Endpoint:
     process: RunningProcess
 
 
+def start_bundled_endpoint(data_dir: Path, **settings: str) -> Endpoint:
+    """`serve` on a free loopback port with the bundled model, offline, with these settings."""
+    env = clean_env({
+        "FOUNDRY_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",
+        "FOUNDRY_OFFLINE": "1",
+        "APP_DATA_DIR": str(data_dir),
+        **settings,
+    })  # fmt: skip
+    return start_endpoint(env)
+
+
 def start_endpoint(env: Mapping[str, str], timeout: float = 120) -> Endpoint:
     """`python -m foundry_local_chat serve`, once it says it is ready."""
     running = start([sys.executable, "-m", "foundry_local_chat", "serve"], env)
