@@ -171,9 +171,13 @@ class LoopGuard:
         return None  # unreachable: a window with fewer distinct n-grams than n-grams repeats one
 
     def _loop(self, span_start: int, repeats_start: int) -> Loop:
+        # Let the repeats begin with a word or number: a copy keeps its closing punctuation.
+        ahead = self._units[repeats_start : repeats_start + repeats_start - span_start]
+        shift = next((k for k, unit in enumerate(ahead) if unit[0].isalnum()), 0)
+        span_start, repeats_start = span_start + shift, repeats_start + shift
         cut = self._starts[repeats_start]
         span = self.text[self._starts[span_start] : cut]
-        line_end = self.text.find("\n", cut)
+        line_end = self.text.find("\n", cut, self._read)  # only what was read: however split
         if "\n" in span.strip() and line_end != -1:
             cut = line_end  # a span of lines: keep the line the repeats begin in whole
         return Loop(keep=self.text[:cut].rstrip(), span=span.strip())
