@@ -24,7 +24,7 @@ _PHI4_MINI_LANGUAGES = frozenset({
 })  # fmt: skip
 _QWEN25_LANGUAGES = frozenset({"zh", "en", "fr", "es", "pt", "de", "it", "ru", "ja", "ko", "vi",
                                "th", "ar"})  # fmt: skip
-_SIZE_IN_NAME = re.compile(r"(?:^|[-_])(\d+(?:\.\d+)?)([bm])(?=$|[-_:])", re.IGNORECASE)
+_SIZE_IN_NAME = re.compile(r"(?:^|[-_:])(\d+(?:\.\d+)?)([bm])(?=$|[-_:])", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
