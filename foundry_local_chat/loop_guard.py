@@ -76,7 +76,12 @@ class Loop:
 
 
 def units_of(text: str) -> list[str]:
-    return [match.group().lower() for match in _UNIT.finditer(text)]
+    return [unit for _, unit in units_at(text)]
+
+
+def units_at(text: str) -> list[tuple[int, str]]:
+    """The text's units, each with the offset it starts at."""
+    return [(match.start(), match.group().lower()) for match in _UNIT.finditer(text)]
 
 
 class LoopGuard:
