@@ -284,6 +284,10 @@ def sweep(path: Path) -> None:
         return len(tokenizer.encode(text, add_special_tokens=False).ids) if text else 0
 
     print(f"{len(rows)} unguarded answers from {path}")
+    for row in rows:  # where each loop begins, as this version of the measure finds it
+        text = "".join(row["deltas_off"])
+        start = loop_start(text, row["finish_off"] == "length")
+        row["loop_starts_at_token"] = None if start is None else tokens(text[:start])
     for values in itertools.product(*GRID.values()):
         rules = LoopRules(**dict(zip(GRID, values, strict=True)))
         worst, over, cut_finished, total = 0, 0, 0, 0

@@ -8,21 +8,23 @@ The text is read as units: a word (lower-cased), one Hangul, kana or CJK charact
 do not separate words the way English does), or one punctuation mark. Two rules, either of which
 finds a loop:
 
-- **A span comes back word for word**: for some span of p ≤ 32 units, the last
-  max(16, 2·p) units (so at least two more copies of the span) each equal the unit p earlier,
-  allowing one in twenty to differ. A number may differ when the span has at least three words,
-  so that "1. Tips to Remember: 2. Tips to Remember: …" is a loop, while a times table, counting
-  or `a[0] = 1; a[1] = 2; …` are not.
+- **A span comes back word for word**: for some span of p ≤ 64 units, the last max(16, 2·p)
+  units (so at least two more copies of the span) each equal the unit p earlier, allowing one in
+  twenty to differ. A counter may count up: a number in a span with a word ("7. Uranus, 8.
+  Uranus"), several in a span of three words or more ("8. What makes us feel uneasy (10)"). Not
+  in numbers alone (counting, a times table) nor one word with two numbers (`a[1] = 2;
+  a[2] = 4;`): those pass, and so would a long price list whose lines differ only in numbers.
 - **A few words churn**: among the last 48 units, at most 45% of the word pairs (2-grams) are
   distinct: the loops whose copies each differ a little ("In twilight's darkest air, … darkest
   night, … darkest hour").
 
 Legitimate repetition keeps bringing something new: a numbered list has new items, code with
-repeated lines has lines between them, a poem's refrain comes back after a new verse. These
-numbers were measured, not guessed: bench/bench_loop_guard.py replays the bundled model's answers
-(seeds 1-3 of its prompts) and a set of legitimate repetitive answers
-(tests/support/repetitive_answers.py) through candidate rules; these are the tightest that cut
-no legitimate answer. README's "Loop guard" has the figures.
+repeated lines has lines between them, a poem's refrain comes back after a new verse. The
+numbers were measured, not guessed: bench/bench_loop_guard.py --sweep replays the bundled model's
+unguarded answers (seeds 1-3 of its 25 prompts) and the legitimate repetitive answers of
+tests/support/repetitive_answers.py through candidate rules; these are the tightest that cut
+no legitimate answer and none the model finished itself. README's "The loop guard" has the
+figures, and those of seeds 4-5, on which nothing was tuned.
 """
 
 from __future__ import annotations
@@ -45,9 +47,10 @@ class LoopRules:
     # A span that comes back word for word.
     min_repeat_units: int = 16  # the repeats cover at least this many units...
     min_repeats: int = 2  # ...and at least this many copies after the first
-    max_span_units: int = 32  # the longest span looked for
+    max_span_units: int = 64  # the longest span looked for
     repeat_share: float = 0.95  # share of units equal to the unit a span earlier
-    counter_words: int = 3  # a span with this many words may differ in its numbers
+    words_for_one_counter: int = 1  # a span with this many words may count up one number...
+    words_for_counters: int = 3  # ...and with this many, several
     # A few words churning.
     window: int = 48  # units looked at together
     n: int = 2  # units per n-gram
@@ -119,14 +122,20 @@ class LoopGuard:
     # -- a span that comes back word for word ---------------------------------------------------
 
     def _same(self, at: int, span: int) -> bool:
-        """Whether the unit at `at` repeats the one a span earlier (a counter may differ)."""
+        """Whether the unit at `at` repeats the one a span earlier. Counters may count up in a
+        span of words: one in a span with a word ("7. Uranus, 8. Uranus"), more in a span of a
+        few words ("8. What makes us feel uneasy (10)"); not in numbers alone (counting, a times
+        table) nor in `a[1] = 2; a[2] = 4;`."""
         unit, earlier = self._units[at], self._units[at - span]
         if unit == earlier:
             return True
         if not (_NUMBER.fullmatch(unit) and _NUMBER.fullmatch(earlier)):
             return False
-        words = {u for u in self._units[at - span + 1 : at + 1] if _LETTER.search(u)}
-        return len(words) >= self.rules.counter_words
+        copy = [(self._units[i], self._units[i - span]) for i in range(at - span + 1, at + 1)]
+        words = sum(bool(_LETTER.search(now)) for now, _ in copy)
+        counters = sum(now != before for now, before in copy if _NUMBER.fullmatch(now))
+        rules = self.rules
+        return words >= (rules.words_for_one_counter if counters == 1 else rules.words_for_counters)
 
     def _repeated_span(self) -> Loop | None:
         last = len(self._units) - 1

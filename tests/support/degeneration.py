@@ -6,8 +6,9 @@ and cannot see the future): the benchmark's figures and the slow tier's check of
   three times scored 0.68); answers that looped to the token limit scored 0.07 to 0.61
   (bench/bench_loop_guard.py, seeds 1-3). Below NON_DEGENERATE, an answer is degenerate.
 - Where a loop began: for an answer that ran to the token limit, the shortest span its last
-  units keep repeating (at least 4 in 5 of them equal the unit one span earlier), followed back
-  to where that stops holding; the loop begins where the span comes back the first time.
+  units keep repeating (at least 4 in 5 of them equal the unit one span earlier, a number
+  counting up counts as equal; a span of numbers alone is counting, no loop), followed back to
+  where that stops holding (3 in 5); the loop begins where the span comes back the first time.
 """
 
 from __future__ import annotations
@@ -17,7 +18,11 @@ import re
 from foundry_local_chat.loop_guard import units_at
 
 NON_DEGENERATE = 0.8
+BACK_TO = 0.8  # the loop goes back as far as 4 in 5 units still repeat
+
+
 _WORD = re.compile(r"\w+")
+_LETTER = re.compile(r"[^\W\d_]")
 
 
 def word_trigrams(text: str) -> tuple[int, int]:
@@ -42,24 +47,29 @@ def loop_start(text: str, ran_to_the_limit: bool) -> int | None:
         return None
     positions = units_at(text)
     units = [unit for _, unit in positions]
+
+    def same(a: str, b: str) -> bool:  # a counter counts up: "7. Uranus, 8. Uranus"
+        return a == b or (a.isdigit() and b.isdigit())
+
     sample = units[-160:]
     span = next(
         (
             p
             for p in range(1, len(sample) // 3 + 1)
-            if sum(sample[i] == sample[i + p] for i in range(len(sample) - p))
+            if sum(same(sample[i], sample[i + p]) for i in range(len(sample) - p))
             >= 0.8 * (len(sample) - p)
         ),
         None,
     )
-    if span is None:
-        return None
+    if span is None or not any(_LETTER.search(unit) for unit in sample[-span:]):
+        return None  # no span, or numbers alone: counting is no loop
 
     def agreement(start: int) -> float:
-        return sum(units[k] == units[k + span] for k in range(start, start + 2 * span)) / (2 * span)
+        pairs = range(start, start + 2 * span)
+        return sum(same(units[k], units[k + span]) for k in pairs) / (2 * span)
 
     first = max(0, len(units) - 3 * span)
-    while first > 0 and agreement(first - 1) >= 0.6:
+    while first > 0 and agreement(first - 1) >= BACK_TO:
         first -= 1
     second = first + span
     return positions[second][0] if second < len(positions) else None

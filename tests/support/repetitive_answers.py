@@ -212,6 +212,11 @@ LOOPS = {
     "Korean-looking syllables": ("귰사: 2018年3/4, 정담, 이믌  2019-2020", ", 어둘"),
     "a counter in brackets": ("백우로 손어 약", "[{n}]-[{m}]: … 백우로 손어 약"),
     "a number": ("It corresponds to the range [", "123, "),
+    "an item counted up": ("The Solar System: ", "{n}. Uranus, "),
+    "a line with two counters": (
+        "",
+        "{n}. What makes us feel uneasy about things happening outside our own homes ({m})\n\n",
+    ),
 }
 
 
