@@ -32,6 +32,7 @@ from foundry_local_chat.chat_ui import (
     reply_with,
     send_settings_panel,
     show_start,
+    starters_for,
     tell_save_trouble,
     why_unavailable,
     words,
@@ -41,12 +42,12 @@ from foundry_local_chat.context_window import MessageTooLong, fit_request
 from foundry_local_chat.database import DatabaseError
 from foundry_local_chat.foundry_runtime import FoundryStartError
 from foundry_local_chat.left_chats import cancel_unless_back
+from foundry_local_chat.model_facts import loop_guard_on
 from foundry_local_chat.origin_guard import install_origin_guard
 from foundry_local_chat.origins import OriginPolicy
 from foundry_local_chat.persistence import ChatDataLayer, start_history, wait_for_saves
 from foundry_local_chat.progress import terminal_progress
 from foundry_local_chat.text_repair import has_lone_surrogates, repair_unicode
-from foundry_local_chat.ui_text import STARTERS, language_of, words_for
 
 try:
     settings = Settings.from_env()
@@ -101,29 +102,34 @@ async def chat_profiles(
     user: cl.User | None = None, language: str | None = None
 ) -> list[cl.ChatProfile]:
     # The welcome screen shows the chosen profile's icon and description above the starters:
-    # that is where a new chat says which backend, endpoint and model answer.
+    # that is where a new chat says which backend, endpoint and model answer, and what that
+    # model can do. Each profile offers starters its first model can answer.
     profiles = app_state().profiles
-    said = words_for(language)
     default = profiles.default_profile()
-    return [
-        cl.ChatProfile(
-            name=profile.value,
-            markdown_description=profile_description(
-                profiles.status(profile), said, access.enabled
-            ),
-            icon=PROFILE_ICONS[profile.value],
-            default=profile == default,
+    chat_profiles = []
+    for profile in profiles.profiles():
+        status = profiles.status(profile)
+        chat_profiles.append(
+            cl.ChatProfile(
+                name=profile.value,
+                markdown_description=profile_description(status, language, access.enabled),
+                icon=PROFILE_ICONS[profile.value],
+                default=profile == default,
+                starters=starter_buttons(starters_for(status, language)),
+            )
         )
-        for profile in profiles.profiles()
-    ]
+    return chat_profiles
 
 
 @cl.set_starters
 async def starters(user: cl.User | None = None, language: str | None = None) -> list[cl.Starter]:
-    return [
-        cl.Starter(label=label, message=message)
-        for label, message in STARTERS[language_of(language)]
-    ]
+    """The default profile's starters (the browser shows a profile's own when it has them)."""
+    profiles = app_state().profiles
+    return starter_buttons(starters_for(profiles.status(profiles.default_profile()), language))
+
+
+def starter_buttons(starters: list[tuple[str, str]]) -> list[cl.Starter]:
+    return [cl.Starter(label=label, message=message) for label, message in starters]
 
 
 def default_options(model: str, system_prompt: str | None = None) -> ChatOptions:
@@ -223,8 +229,9 @@ async def answer(message: cl.Message) -> None:
         await notice(words().earlier_turns_left_out.format(context=f"{window.context_length:,}"))
     context_length = window.context_length if window is not None else None
     await reply_with(
-        message, routed, options, request, state.answer_queues.get(routed.kind), context_length
-    )
+        message, routed, options, request, state.answer_queues.get(routed.kind), context_length,
+        stop_loops=loop_guard_on(state.settings.loop_guard, options.model),
+    )  # fmt: skip
 
 
 @cl.on_chat_end

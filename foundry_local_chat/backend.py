@@ -149,6 +149,7 @@ class LocalStatus:
     starting: bool
     endpoint: RunningEndpoint | None  # set when it serves
     unavailable: Unavailable | None  # why it does not, once started
+    model: str | None = None  # the model it serves, or will once started; None: unavailable
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,13 @@ class ProfileStatus:
     local: LocalStatus | None  # None: the profile never answers locally
     remote: RemoteStatus | None  # None: the profile never answers from BASE_URL
     long_prompt_chars: int  # Auto: longer prompts go to BASE_URL
+
+    @property
+    def first_model(self) -> str | None:
+        """The model that answers a first, short question in this profile; None: not known."""
+        if self.local is not None and self.local.model is not None:
+            return self.local.model
+        return self.remote.model if self.remote is not None else None
 
 
 class ProfileResolver:
@@ -195,10 +203,13 @@ class ProfileResolver:
         return offered.get(name or "", self.default_profile())
 
     def status(self, profile: Profile) -> ProfileStatus:
+        endpoint = self.local.endpoint
+        starting = not self.local.started and self.settings.use_foundry_local
         local = LocalStatus(
             starting=not self.local.started,
-            endpoint=self.local.endpoint,
+            endpoint=endpoint,
             unavailable=self._local_problem() if self.local.started else None,
+            model=endpoint.model_id if endpoint else self.settings.model if starting else None,
         )
         remote = None
         if self.settings.base_url:

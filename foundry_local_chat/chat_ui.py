@@ -40,9 +40,18 @@ from foundry_local_chat.chat import (
 from foundry_local_chat.chat_settings import MAX_TOKENS_RANGE, TEMPERATURE_RANGE
 from foundry_local_chat.context_window import FittedRequest, MessageTooLong
 from foundry_local_chat.local_models import LocalModels
+from foundry_local_chat.loop_guard import LoopGuard
+from foundry_local_chat.model_facts import KOREAN_MODEL_EXAMPLE, ModelFacts, facts_for
 from foundry_local_chat.persistence import SaveTrouble, SaveTroubleKind
 from foundry_local_chat.thinking import ThinkSplitter
-from foundry_local_chat.ui_text import Words, words_for
+from foundry_local_chat.ui_text import (
+    ENGLISH_STARTERS_IN_KOREAN,
+    KOREAN,
+    STARTERS,
+    Words,
+    language_of,
+    words_for,
+)
 
 log = logging.getLogger(__name__)
 
@@ -110,9 +119,10 @@ async def prepare_model(local: LocalModels, model: str) -> None:
     await preparing
 
 
-def profile_description(status: ProfileStatus, said: Words, history_on: bool) -> str:
+def profile_description(status: ProfileStatus, language: str | None, history_on: bool) -> str:
     """The welcome screen's Markdown for a chat profile: what it is, which backend, endpoint and
-    model answer in it now, and whether the chat will be kept."""
+    model answer in it now, what that model can do, and whether the chat will be kept."""
+    said = words_for(language)
     about = {
         Profile.FOUNDRY_LOCAL: said.about_local,
         Profile.REMOTE: said.about_remote,
@@ -130,8 +140,45 @@ def profile_description(status: ProfileStatus, said: Words, history_on: bool) ->
         answers = said.auto_local_first.format(
             local=local, remote=remote, chars=status.long_prompt_chars
         )
+    models = "".join(f"\n\n{line}" for line in _what_the_models_can_do(status, language))
     history = "" if history_on else f"\n\n{said.history_off}"
-    return f"{about}\n\n{answers}{history}"
+    return f"{about}\n\n{answers}{models}{history}"
+
+
+def _what_the_models_can_do(status: ProfileStatus, language: str | None) -> list[str]:
+    """What is known of each model that answers in the profile; in a Korean chat whose first
+    model writes no Korean, that, and how to switch."""
+    said = words_for(language)
+    models = [status.local.model if status.local else None]
+    models.append(status.remote.model if status.remote else None)
+    lines = [_model_can(facts_for(model), said) for model in dict.fromkeys(models) if model]
+    if _writes_no_korean(status, language):
+        lines.append(said.model_writes_no_korean.format(model=KOREAN_MODEL_EXAMPLE))
+    return [line for line in lines if line]
+
+
+def _model_can(facts: ModelFacts, said: Words) -> str:
+    if facts.bundled:
+        return said.bundled_model_can
+    if facts.parameters is None:
+        return ""  # nothing is known of it but its name, which the line above shows
+    billions = facts.parameters / 1_000_000_000
+    size = f"{billions:g}B" if billions >= 1 else f"{facts.parameters // 1_000_000}M"
+    line = said.model_size.format(model=facts.model, size=size)
+    return f"{line} {said.model_writes_korean}" if facts.writes(KOREAN) else line
+
+
+def _writes_no_korean(status: ProfileStatus, language: str | None) -> bool:
+    if language_of(language) != KOREAN or status.first_model is None:
+        return False
+    return facts_for(status.first_model).writes(KOREAN) is False
+
+
+def starters_for(status: ProfileStatus, language: str | None) -> list[tuple[str, str]]:
+    """(label, message) of the starters a new chat offers: ones its first model can answer."""
+    if _writes_no_korean(status, language):
+        return ENGLISH_STARTERS_IN_KOREAN
+    return STARTERS[language_of(language)]
 
 
 def _describe_local(local: LocalStatus, said: Words) -> str:
@@ -316,8 +363,12 @@ async def reply_with(
     request: FittedRequest,
     queue: AnswerQueue | None = None,
     context_length: int | None = None,
+    stop_loops: bool = False,
 ) -> None:
+    """Stream the answer into the chat. With `stop_loops`, an answer that falls into a loop is
+    stopped (its request closed), kept up to where it began repeating, and the chat says so."""
     options = dataclasses.replace(options, max_tokens=request.max_tokens)
+    guard = LoopGuard() if stop_loops else None
     metadata: dict[str, Any] = {REPLY_MODEL_KEY: options.model}
     reply = cl.Message(content="", author=options.model, metadata=metadata)
     thinking: cl.Step | None = None
@@ -328,6 +379,8 @@ async def reply_with(
     async def show(parts: Any) -> None:
         nonlocal thinking
         for kind, text in parts:
+            if kind == "answer" and guard is not None:
+                guard.feed(text)
             if kind == "answer" and not options.streaming:
                 reply.content += text  # shown whole by finish(), as the user asked
                 continue
@@ -348,10 +401,13 @@ async def reply_with(
                 queued_seconds=time.perf_counter() - asked,
             )
             tokens = stream_reply(backend.client, options, request.messages, stats)
-            async with contextlib.aclosing(tokens):
+            async with contextlib.aclosing(tokens):  # leaving it closes the request
                 async for token in tokens:
                     await show(splitter.feed(token))
-            await show(splitter.flush())
+                    if guard is not None and guard.loop is not None:
+                        break
+            if guard is None or guard.loop is None:
+                await show(splitter.flush())
     except ServerBusy as error:
         log.warning("the model server is busy: %s", error)
         said = words()
@@ -376,6 +432,12 @@ async def reply_with(
         if reply.content:
             await finish(reply, thinking, stats, backend)
         raise
+    if guard is not None and guard.loop is not None:
+        log.info("stopped an answer that repeats %r", guard.loop.span[:80])
+        reply.content = guard.loop.keep
+        await finish(reply, thinking, stats, backend)
+        await notice(words().loop_stopped)
+        return
     await finish(reply, thinking, stats, backend)
 
 

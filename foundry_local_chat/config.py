@@ -228,6 +228,8 @@ class Settings:
     auto_remote_prompt_chars: int = 4000  # Auto profile: longer prompts go to BASE_URL
     # An answer whose browser left and did not come back within this many seconds is cancelled.
     abandoned_answer_grace_seconds: float = 10.0
+    # Stop an answer that loops: True, False, or None for small models only (model_facts).
+    loop_guard: bool | None = None
     # Sign-in and chat history (see auth.py and persistence.py).
     database_url: str = ""  # SQLAlchemy URL; from_env fills in the SQLite default
     users_file: Path | None = None  # USERS_FILE; None: <app_data_dir>/users
@@ -283,6 +285,7 @@ class Settings:
             abandoned_answer_grace_seconds=_number(
                 env, "ABANDONED_ANSWER_GRACE_SECONDS", 10.0, 0, 3600
             ),
+            loop_guard=_optional_flag(env, "LOOP_GUARD"),
             generation=GenerationDefaults(
                 max_tokens=int(_number(env, "MAX_TOKENS", defaults.max_tokens, 1, 32768)),
                 temperature=_number(env, "TEMPERATURE", defaults.temperature, 0, 2),
@@ -399,6 +402,13 @@ ENV_VARIABLES = (
     EnvVariable(
         "AUTO_REMOTE_PROMPT_CHARS", "`4000`",
         "In the *Auto* profile, prompts longer than this go to `BASE_URL`.",
+    ),
+    EnvVariable(
+        "LOOP_GUARD", "`auto`",
+        "Stop an answer that falls into a loop, keep it up to the first copy of what repeats, "
+        "and say so in the chat. `auto`: for models of up to 2 billion parameters (known from "
+        "the model's name; the bundled model is one); `1`: for every model; `0`: never. The "
+        "endpoint never does (see [The endpoint](#the-endpoint)).",
     ),
     EnvVariable(
         "ABANDONED_ANSWER_GRACE_SECONDS", "`10`",

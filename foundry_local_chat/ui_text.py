@@ -13,21 +13,31 @@ from foundry_local_chat.auth import ADD_A_USER
 
 ENGLISH, KOREAN = "en", "ko"
 
-# Short, concrete prompts that a small local model answers well.
+# Short, concrete prompts that even the bundled 135M model answers sensibly: each came back
+# whole, without a loop, at temperature 0 and with seeds 1-5 at the default 0.3
+# (bench/bench_loop_guard.py; tests/test_honest_about_the_model.py asks each one).
 STARTERS = {
     ENGLISH: [
         ("Explain a concept", "Explain what a black hole is in two sentences."),
-        ("Sleep better", "Give me three tips for a good night's sleep."),
-        ("Write a haiku", "Write a haiku about autumn leaves."),
-        ("Python question", "What is the difference between a list and a tuple in Python?"),
+        ("What a CPU does", "What does a CPU do? Answer in two sentences."),
+        ("Photosynthesis", "Explain photosynthesis in one sentence."),
+        ("Python question", "What is a Python list? Answer in two sentences."),
     ],
+    # For models that write Korean.
     KOREAN: [
         ("개념 설명", "블랙홀이 무엇인지 두 문장으로 설명해 주세요."),
-        ("숙면 팁", "잠을 잘 자는 방법 세 가지를 알려 주세요."),
-        ("하이쿠 짓기", "가을 낙엽에 대한 하이쿠를 지어 주세요."),
-        ("파이썬 질문", "파이썬에서 리스트와 튜플의 차이는 무엇인가요?"),
+        ("CPU가 하는 일", "CPU는 무슨 일을 하나요? 두 문장으로 답해 주세요."),
+        ("광합성", "광합성을 한 문장으로 설명해 주세요."),
+        ("파이썬 질문", "파이썬의 리스트란 무엇인가요? 두 문장으로 답해 주세요."),
     ],
 }
+# A Korean chat whose model writes no Korean: the same questions in English, labelled in Korean.
+ENGLISH_STARTERS_IN_KOREAN = [
+    (f"{topic} (영어로 묻기)", english)
+    for topic, (_, english) in zip(
+        ["블랙홀 설명", "CPU가 하는 일", "광합성", "파이썬 리스트"], STARTERS[ENGLISH], strict=True
+    )
+]
 
 
 def language_of(code: str | None) -> str:
@@ -103,6 +113,12 @@ class Words:
     answers_ahead: str  # {count}
     server_busy: str  # {seconds}
     server_busy_now: str
+    # what the model answering can do (welcome screen), and an answer stopped in a loop
+    bundled_model_can: str
+    model_size: str  # {model} {size}
+    model_writes_korean: str
+    model_writes_no_korean: str  # {model}: a catalog model that does
+    loop_stopped: str
 
 
 WORDS = {
@@ -181,6 +197,18 @@ WORDS = {
         "{seconds} s.",
         server_busy_now="**The model server is busy**: too many answers are waiting. Try again "
         "in a moment.",
+        bundled_model_can="**What this model can do:** SmolLM2-135M has 135 million parameters "
+        "and is built for offline demos. It answers short factual questions, in English only, "
+        "and it can get things wrong or repeat itself.",
+        model_size="**About the model:** `{model}` has about {size} parameters.",
+        model_writes_korean="It writes Korean, among other languages.",
+        model_writes_no_korean="⚠️ **This model does not write Korean.** Ask in English, or "
+        "switch to a model that writes Korean: when this machine is online, pick one (e.g. "
+        "`{model}`) in the settings panel's model list (⚙), or restart the app with "
+        "`MODEL={model}`.",
+        loop_stopped="✋ The answer was stopped here: the model had begun to repeat itself. Small "
+        "models do that when a question is beyond them; a shorter, more concrete question often "
+        "works.",
     ),
     KOREAN: Words(
         no_model_server="**사용할 수 있는 모델 서버가 없습니다.** {error}",
@@ -258,6 +286,16 @@ WORDS = {
         "다시 시도하세요.",
         server_busy_now="**모델 서버가 바쁩니다**: 기다리는 답변이 너무 많습니다. 잠시 후에 다시 "
         "시도하세요.",
+        bundled_model_can="**이 모델이 할 수 있는 일:** SmolLM2-135M은 매개변수 1억 3,500만 개의 "
+        "오프라인 데모용 모델입니다. 짧은 사실 질문에 영어로만 답하며, 틀리거나 같은 말을 "
+        "되풀이할 수 있습니다.",
+        model_size="**모델 정보:** `{model}`의 매개변수는 약 {size}개입니다.",
+        model_writes_korean="한국어를 포함한 여러 언어로 답합니다.",
+        model_writes_no_korean="⚠️ **이 모델은 한국어로 답하지 못합니다.** 영어로 질문하거나, "
+        "한국어를 하는 모델로 바꾸세요: 이 컴퓨터가 인터넷에 연결되어 있으면 설정 패널(⚙)의 모델 "
+        "목록에서 고르거나(예: `{model}`), `MODEL={model}`로 앱을 다시 시작하면 됩니다.",
+        loop_stopped="✋ 모델이 같은 말을 되풀이하기 시작해서 답변을 여기서 멈췄습니다. 작은 "
+        "모델은 어려운 질문에서 그러곤 합니다. 더 짧고 구체적인 질문이 도움이 됩니다.",
     ),
 }
 

@@ -6,14 +6,20 @@ model: test_chat_e2e.py, test_chat_experience.py, test_chat_survives_input.py.""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from foundry_local_chat.ui_text import KOREAN, WORDS
+from foundry_local_chat.config import BUNDLED_MODEL_ID
+from foundry_local_chat.model_facts import KOREAN_MODEL_EXAMPLE
+from foundry_local_chat.ui_text import ENGLISH, ENGLISH_STARTERS_IN_KOREAN, KOREAN, STARTERS, WORDS
 from tests.support.fake_chat import ChatApp, FakeChat, chat_app
+from tests.support.repetitive_answers import LEGITIMATE, LOOPS, as_model_tokens, looping
 from tests.support.scripted_model import ScriptedModel
+
+HANGUL = re.compile(r"[\uac00-\ud7a3]")
 
 
 @pytest.fixture
@@ -199,3 +205,132 @@ async def test_the_welcome_screen_names_what_actually_answers(app: ChatApp) -> N
     assert "**BASE_URL** · `http://model.test/v1` · `tiny:1`" in described["Remote"]
     assert "Foundry Local is switched off" in described["Foundry Local"]
     assert WORDS["en"].history_off in described["Auto"]
+
+
+# ----- an answer that loops, and answers that repeat on purpose (see loop_guard.py) -----
+
+
+@pytest.fixture
+async def guarded_chat(model: ScriptedModel, tmp_path: Path) -> AsyncIterator[FakeChat]:
+    async with chat_app(model, tmp_path, LOOP_GUARD="1") as running:
+        tab = FakeChat(running)
+        await tab.start()
+        yield tab
+        await tab.close()
+
+
+async def test_an_answer_that_loops_is_stopped_kept_to_one_copy_and_the_chat_says_so(
+    guarded_chat: FakeChat, model: ScriptedModel
+) -> None:
+    start, span = LOOPS["a line of a poem"]
+    model.enqueue(*as_model_tokens(looping("a line of a poem", repeats=100)))
+    turn = await guarded_chat.say("Write a poem about a river.")
+
+    assert turn.answer == start + span.strip()
+    assert turn.notices == [WORDS["en"].loop_stopped]
+    assert model.closed_early == 1, "the request was closed: the model stopped"
+    messages = turn.of("new_message")
+    answer_at = max(i for i, m in enumerate(messages) if m["id"] == turn.reply["id"])
+    notice_at = next(i for i, m in enumerate(messages) if m["output"] == turn.notices[0])
+    assert notice_at > answer_at  # the line comes under the answer
+    assert "tokens" in turn.speed_line  # the answer is finished like any other
+    model.enqueue("Fine.")
+    await guarded_chat.say("Thanks.")
+    sent = model.requests[-1]["messages"]
+    assert {"role": "assistant", "content": turn.answer} in sent  # what was kept, no notice
+    assert all(m["content"] != turn.notices[0] for m in sent)
+
+
+async def test_a_korean_chat_hears_why_the_answer_stopped_in_korean(
+    model: ScriptedModel, tmp_path: Path
+) -> None:
+    async with chat_app(model, tmp_path, LOOP_GUARD="1") as running:
+        chat = FakeChat(running, language="ko-KR")
+        await chat.start()
+        model.enqueue(*as_model_tokens(looping("Korean-looking syllables", repeats=100)))
+        turn = await chat.say("파이썬에서 리스트를 정렬하는 방법은?")
+        await chat.close()
+    assert turn.notices == [WORDS[KOREAN].loop_stopped]
+    assert turn.answer == "귰사: 2018年3/4, 정담, 이믌  2019-2020, 어둘,"
+
+
+@pytest.mark.parametrize("name", LEGITIMATE)
+async def test_an_answer_that_repeats_on_purpose_streams_whole(
+    guarded_chat: FakeChat, model: ScriptedModel, name: str
+) -> None:
+    model.enqueue(*as_model_tokens(LEGITIMATE[name]))
+    turn = await guarded_chat.say("Go on.")
+    assert turn.answer == LEGITIMATE[name]
+    assert turn.notices == [] and model.closed_early == 0
+
+
+async def test_a_loop_is_stopped_with_streaming_off_too(
+    guarded_chat: FakeChat, model: ScriptedModel
+) -> None:
+    await guarded_chat.change_settings({"streaming": False})
+    model.enqueue(looping("a phrase", repeats=100))
+    turn = await guarded_chat.say("Write about autumn.")
+    assert turn.answer == "In the gentle embrace of autumn, the leaves fall to the ground, a " \
+        "wanderer lost in the twilight,"  # fmt: skip
+    assert turn.notices == [WORDS["en"].loop_stopped]
+
+
+async def test_by_default_only_a_small_models_loops_are_stopped(
+    chat: FakeChat, model: ScriptedModel, tmp_path: Path
+) -> None:
+    loop = looping("a phrase", repeats=60)
+    model.enqueue(*as_model_tokens(loop))
+    unknown = await chat.say("Write about autumn.")  # tiny:1: its size is not known
+    assert unknown.answer == loop and unknown.notices == []
+
+    bundled = ScriptedModel(BUNDLED_MODEL_ID)
+    async with chat_app(bundled, tmp_path / "bundled") as running:
+        small = FakeChat(running)
+        await small.start()
+        bundled.enqueue(*as_model_tokens(loop))
+        stopped = await small.say("Write about autumn.")
+        await small.close()
+    assert stopped.notices == [WORDS["en"].loop_stopped]
+
+
+# ----- what the model can do, on the welcome screen -----
+
+
+async def welcome_of(app: ChatApp, language: str) -> tuple[str, list[tuple[str, str]]]:
+    """The default profile's description and starters, as the browser gets them."""
+    profiles = await app.module.chat_profiles(None, language)
+    [default] = [profile for profile in profiles if profile.default]
+    starters = [(s.label, s.message) for s in default.starters or []]
+    fallback = [(s.label, s.message) for s in await app.module.starters(None, language)]
+    assert fallback == starters
+    return default.markdown_description, starters
+
+
+async def test_the_welcome_says_what_the_bundled_model_can_do_and_korean_gets_english_questions(
+    tmp_path: Path,
+) -> None:
+    bundled = ScriptedModel(BUNDLED_MODEL_ID)
+    async with chat_app(bundled, tmp_path) as running:
+        chat = FakeChat(running)
+        await chat.start()  # the first chat asks BASE_URL which model answers
+        korean, korean_starters = await welcome_of(running, "ko-KR")
+        english, english_starters = await welcome_of(running, "en-US")
+        await chat.close()
+
+    assert WORDS[KOREAN].bundled_model_can in korean
+    assert WORDS[KOREAN].model_writes_no_korean.format(model=KOREAN_MODEL_EXAMPLE) in korean
+    assert korean_starters == ENGLISH_STARTERS_IN_KOREAN
+    assert all(HANGUL.search(label) and not HANGUL.search(ask) for label, ask in korean_starters)
+    assert WORDS[ENGLISH].bundled_model_can in english
+    assert "Korean" not in english
+    assert english_starters == STARTERS[ENGLISH]
+
+
+async def test_a_model_nothing_is_known_of_gets_the_chats_own_starters(app: ChatApp) -> None:
+    chat = FakeChat(app)
+    await chat.start()
+    korean, starters = await welcome_of(app, "ko")
+    await chat.close()
+    assert starters == STARTERS[KOREAN]
+    assert WORDS[KOREAN].model_writes_no_korean.split("**")[1] not in korean
+    assert "`tiny:1`" in korean  # named, with nothing more said of it

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +28,21 @@ class ScriptedReply:
     hold: asyncio.Event | None = None  # the stream waits for this after its first delta
     started: asyncio.Event = field(default_factory=asyncio.Event)  # its first delta went out
     prompt_tokens: int = 7
+
+
+class ClosableStream(httpx2.AsyncByteStream):
+    """A streamed body whose closing (the client leaving early) ends its generator at once, as a
+    server sees the connection close; httpx's own iterator stream leaves that to the GC."""
+
+    def __init__(self, events: AsyncGenerator[bytes]) -> None:
+        self._events = events
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for event in self._events:
+            yield event
+
+    async def aclose(self) -> None:
+        await self._events.aclose()
 
 
 class ScriptedModel:
@@ -66,7 +81,7 @@ class ScriptedModel:
             return httpx2.Response(reply.status, json={"error": reply.error}, headers=reply.headers)
         if body.get("stream"):
             headers = {"content-type": "text/event-stream"}
-            return httpx2.Response(200, headers=headers, content=self._events(reply))
+            return httpx2.Response(200, headers=headers, stream=ClosableStream(self._events(reply)))
         return httpx2.Response(200, json=self._completion(reply))
 
     def _completion(self, reply: ScriptedReply) -> dict[str, Any]:
@@ -80,7 +95,7 @@ class ScriptedModel:
                       "total_tokens": reply.prompt_tokens + len(reply.deltas)},
         }  # fmt: skip
 
-    async def _events(self, reply: ScriptedReply) -> AsyncIterator[bytes]:
+    async def _events(self, reply: ScriptedReply) -> AsyncGenerator[bytes]:
         def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
             choice = {"index": 0, "delta": delta, "finish_reason": finish}
             payload = {"id": "chatcmpl-scripted", "object": "chat.completion.chunk",

@@ -1,0 +1,232 @@
+"""Answers that repeat on purpose, which the loop guard must let through whole, and answers that
+loop, which it must stop. The fast tier streams them through the app (tests/test_loop_guard.py,
+tests/test_handlers.py); bench/bench_loop_guard.py replays the legitimate ones through the guard
+next to the real model's answers.
+
+The looping ones are taken from what the bundled model streamed (bench/bench_loop_guard.py, seeds
+1-3): a loop is the text before it, then the same span again and again.
+"""
+
+from __future__ import annotations
+
+import re
+
+MONTH_DAYS = {
+    "January": 31, "February": 28, "March": 31, "April": 30, "May": 31, "June": 30,
+    "July": 31, "August": 31, "September": 30, "October": 31, "November": 30, "December": 31,
+}  # fmt: skip
+
+LEGITIMATE = {
+    "numbered list": """Here are ten ways to save energy at home:
+
+1. Switch off lights when you leave a room.
+2. Unplug chargers that are not in use.
+3. Wash clothes in cold water.
+4. Dry laundry on a line instead of in the dryer.
+5. Use a programmable thermostat.
+6. Seal drafts around windows and doors.
+7. Replace old bulbs with LED bulbs.
+8. Run the dishwasher only when it is full.
+9. Keep the fridge door closed as much as you can.
+10. Take shorter showers.""",
+    "numbered list with a template": """Your week of workouts:
+
+1. **Monday**: 30 minutes of running.
+2. **Tuesday**: 30 minutes of cycling.
+3. **Wednesday**: 30 minutes of swimming.
+4. **Thursday**: 30 minutes of rowing.
+5. **Friday**: 30 minutes of yoga.
+6. **Saturday**: 30 minutes of walking.
+7. **Sunday**: 30 minutes of stretching.""",
+    "steps": """Step 1: Preheat the oven to 180 °C.
+Step 2: Mix the flour, the sugar and the butter in a bowl.
+Step 3: Add the eggs one at a time and stir after each.
+Step 4: Pour the batter into a greased tin.
+Step 5: Bake for 35 minutes, until a knife comes out clean.
+Step 6: Let the cake cool for 10 minutes before you serve it.""",
+    "code with repeated lines": """```python
+class Person:
+    def __init__(self, name, age, email, phone, city):
+        self.name = name
+        self.age = age
+        self.email = email
+        self.phone = phone
+        self.city = city
+
+
+def report(people):
+    print("-" * 40)
+    print("Report")
+    print("-" * 40)
+    for person in people:
+        print(person.name)
+        print(person.city)
+    print("-" * 40)
+    print("-" * 40)
+```""",
+    "code with an array filled line by line": """```c
+int squares[8];
+squares[0] = 0;
+squares[1] = 1;
+squares[2] = 4;
+squares[3] = 9;
+squares[4] = 16;
+squares[5] = 25;
+squares[6] = 36;
+squares[7] = 49;
+```""",
+    "code with closing braces": """```javascript
+function walk(tree) {
+  if (tree) {
+    for (const child of tree.children) {
+      if (child.visible) {
+        if (child.enabled) {
+          render(child);
+        }
+      }
+    }
+  }
+}
+```""",
+    "tests with repeated asserts": """```python
+def test_add():
+    assert add(1, 2) == 3
+    assert add(2, 2) == 4
+    assert add(0, 0) == 0
+    assert add(-1, 1) == 0
+    assert add(10, 5) == 15
+    assert add(100, 1) == 101
+```""",
+    "a switch": """```c
+switch (day) {
+    case 1: printf("Monday\\n"); break;
+    case 2: printf("Tuesday\\n"); break;
+    case 3: printf("Wednesday\\n"); break;
+    case 4: printf("Thursday\\n"); break;
+    case 5: printf("Friday\\n"); break;
+    case 6: printf("Saturday\\n"); break;
+    case 7: printf("Sunday\\n"); break;
+}
+```""",
+    "the months": "\n".join(
+        f"{n}. {month} has {days} days."
+        for n, (month, days) in enumerate(MONTH_DAYS.items(), start=1)
+    ),
+    "a markdown table": """| Planet | Moons | Rings |
+|---|---|---|
+| Mercury | 0 | no |
+| Venus | 0 | no |
+| Earth | 1 | no |
+| Mars | 2 | no |
+| Jupiter | 95 | yes |
+| Saturn | 146 | yes |
+| Uranus | 28 | yes |
+| Neptune | 16 | yes |""",
+    "a poem with a refrain": """The river bends beneath the hill,
+the willows bow, the air is still,
+and the river runs on.
+
+The children play along the shore,
+they laugh and shout and ask for more,
+and the river runs on.
+
+The winter comes with ice and snow,
+the fields are white, the fires glow,
+and the river runs on.
+
+The years go by, the town grows old,
+new stories wait still to be told,
+and the river runs on.""",
+    "a song with a chorus": """Verse 1:
+I left my home at break of day,
+with nothing but a song to play.
+
+Chorus:
+Sing it loud, sing it clear,
+let the whole wide valley hear,
+sing it loud, sing it strong,
+carry me the whole night long.
+
+Verse 2:
+The road was long, the sky was grey,
+but still I sang along the way.
+
+Chorus:
+Sing it loud, sing it clear,
+let the whole wide valley hear,
+sing it loud, sing it strong,
+carry me the whole night long.
+
+Verse 3:
+And when at last I saw the sea,
+the song came home along with me.
+
+Chorus:
+Sing it loud, sing it clear,
+let the whole wide valley hear,
+sing it loud, sing it strong,
+carry me the whole night long.""",
+    "happy birthday": """Happy birthday to you,
+happy birthday to you,
+happy birthday, dear Ada,
+happy birthday to you!""",
+    "row your boat": """Row, row, row your boat,
+gently down the stream.
+Merrily, merrily, merrily, merrily,
+life is but a dream.""",
+    "a times table": "\n".join(f"7 × {n} = {7 * n}" for n in range(1, 13)),
+    "counting": "Here you go: " + ", ".join(str(n) for n in range(1, 31)) + ".",
+    "a Korean numbered list": """사과의 좋은 점 다섯 가지:
+
+1. 식이섬유가 많아 소화를 돕습니다.
+2. 비타민 C가 들어 있어 면역력에 좋습니다.
+3. 칼로리가 낮아 간식으로 알맞습니다.
+4. 수분이 많아 갈증을 풀어 줍니다.
+5. 껍질에 항산화 물질이 많습니다.""",
+    "a Korean poem with a refrain": """바람이 불어 나뭇잎이 지고,
+들판 위로 해가 저물면,
+강물은 흘러갑니다.
+
+아이들이 웃으며 집으로 가고,
+창문마다 불이 켜지면,
+강물은 흘러갑니다.
+
+겨울이 와서 눈이 쌓이고,
+온 마을이 고요해지면,
+강물은 흘러갑니다.""",
+}
+
+# What the bundled model streamed when it looped (seeds 1-3 of the benchmark's prompts), from
+# the start of the answer to a few repeats into the loop. `looping(...)` repeats the span.
+LOOPS = {
+    "a phrase": (
+        "In the gentle embrace of autumn, the leaves fall to the ground, ",
+        "a wanderer lost in the twilight, ",
+    ),
+    "a numbered line with a counter": ("", "{n}. 3 Tips to Get Better Sleep:\n\n"),
+    "a bullet": ("The following list contains some common data types:\n\n1. \n", "*  \n"),
+    "a line of a poem": (
+        "The river of time, its gentle flow,\n",
+        "A solitary listener, listening to the river's song,\n",
+    ),
+    "Korean-looking syllables": ("귰사: 2018年3/4, 정담, 이믌  2019-2020", ", 어둘"),
+    "a counter in brackets": ("백우로 손어 약", "[{n}]-[{m}]: … 백우로 손어 약"),
+    "a number": ("It corresponds to the range [", "123, "),
+    "an item counted up": ("The Solar System: ", "{n}. Uranus, "),
+    "a line with two counters": (
+        "",
+        "{n}. What makes us feel uneasy about things happening outside our own homes ({m})\n\n",
+    ),
+}
+
+
+def looping(name: str, repeats: int = 40) -> str:
+    """A looping answer: its beginning, then its span `repeats` times (counters counting up)."""
+    start, span = LOOPS[name]
+    return start + "".join(span.format(n=i + 1, m=i + 2) for i in range(repeats))
+
+
+def as_model_tokens(text: str) -> list[str]:
+    """The text cut into deltas about the size of a model's tokens: a word with the space or
+    punctuation before it, or one character of a script without spaces."""
+    return re.findall(r"\s*[\w'-]+|\s*[^\w\s]|\s+", text)
