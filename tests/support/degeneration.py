@@ -7,7 +7,7 @@ and cannot see the future): the benchmark's figures and the slow tier's check of
   (bench/bench_loop_guard.py, seeds 1-3). Below NON_DEGENERATE, an answer is degenerate.
 - Where a loop began: for an answer that ran to the token limit, the shortest span its last
   units keep repeating (at least 4 in 5 of them equal the unit one span earlier, a number
-  counting up counts as equal; a span of numbers alone is counting, no loop), followed back to
+  counting up counts as equal; numbers without words are counting, no loop), followed back to
   where that stops holding (3 in 5); the loop begins where the span comes back the first time.
 """
 
@@ -61,8 +61,11 @@ def loop_start(text: str, ran_to_the_limit: bool) -> int | None:
         ),
         None,
     )
-    if span is None or not any(_LETTER.search(unit) for unit in sample[-span:]):
-        return None  # no span, or numbers alone: counting is no loop
+    if span is None:
+        return None
+    last = sample[-span:]
+    if any(unit.isdigit() for unit in last) and not any(_LETTER.search(unit) for unit in last):
+        return None  # numbers without words: counting is no loop
 
     def agreement(start: int) -> float:
         pairs = range(start, start + 2 * span)
