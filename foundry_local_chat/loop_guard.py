@@ -10,10 +10,10 @@ finds a loop:
 
 - **A span comes back word for word**: for some span of p ≤ 64 units, the last max(16, 2·p)
   units (so at least two more copies of the span) each equal the unit p earlier, allowing one in
-  twenty to differ. A counter may count up: a number in a span with a word ("7. Uranus, 8.
-  Uranus"), several in a span of three words or more ("8. What makes us feel uneasy (10)"). Not
-  in numbers alone (counting, a times table) nor one word with two numbers (`a[1] = 2;
-  a[2] = 4;`): those pass, and so would a long price list whose lines differ only in numbers.
+  twenty to differ. A counter may count up: one number in a span with a word ("7. Uranus, 8.
+  Uranus"), several in a span with three different words for each ("8. What makes us feel
+  uneasy about things happening outside our own homes (10)"). Numbers alone (counting), a times
+  table, `a[1] = 2; a[2] = 4;` or "Week 1: run 10 minutes, Week 2: run 15 minutes" pass.
 - **A few words churn**: among the last 48 units, at most 45% of the word pairs (2-grams) are
   distinct: the loops whose copies each differ a little ("In twilight's darkest air, … darkest
   night, … darkest hour").
@@ -49,8 +49,8 @@ class LoopRules:
     min_repeats: int = 2  # ...and at least this many copies after the first
     max_span_units: int = 64  # the longest span looked for
     repeat_share: float = 0.95  # share of units equal to the unit a span earlier
-    words_for_one_counter: int = 1  # a span with this many words may count up one number...
-    words_for_counters: int = 3  # ...and with this many, several
+    words_for_one_counter: int = 1  # a span with this many different words may count up one
+    words_per_counter: int = 3  # number; several, with this many different words for each
     # A few words churning.
     window: int = 48  # units looked at together
     n: int = 2  # units per n-gram
@@ -97,6 +97,8 @@ class LoopGuard:
         self.loop: Loop | None = None
         self._units: list[str] = []
         self._starts: list[int] = []  # where each unit starts in the text
+        self._numeric: list[bool] = []  # whether each unit is a number
+        self._lettered = [0]  # how many of the units before each index have a letter
         self._read = 0  # the text before this offset is cut into units
         spans = range(1, self.rules.max_span_units + 1)
         self._agree: dict[int, deque[bool]] = {span: deque() for span in spans}
@@ -111,8 +113,11 @@ class LoopGuard:
         for match in _UNIT.finditer(self.text, self._read):
             if match.end() == len(self.text) and match.lastgroup == "word":
                 break  # the word may go on in the next delta
-            self._units.append(match.group().lower())
+            unit = match.group().lower()
+            self._units.append(unit)
             self._starts.append(match.start())
+            self._numeric.append(bool(_NUMBER.fullmatch(unit)))
+            self._lettered.append(self._lettered[-1] + bool(_LETTER.search(unit)))
             self._read = match.end()
             self.loop = self._repeated_span() or self._churn()
             if self.loop is not None:
@@ -123,19 +128,28 @@ class LoopGuard:
 
     def _same(self, at: int, span: int) -> bool:
         """Whether the unit at `at` repeats the one a span earlier. Counters may count up in a
-        span of words: one in a span with a word ("7. Uranus, 8. Uranus"), more in a span of a
-        few words ("8. What makes us feel uneasy (10)"); not in numbers alone (counting, a times
-        table) nor in `a[1] = 2; a[2] = 4;`."""
+        span of words: one in a span with a word ("7. Uranus, 8. Uranus"), several in a span of
+        three different words for each ("8. What makes us feel uneasy about … homes (10)");
+        not in numbers alone (counting) nor with fewer words (a times table, `a[1] = 2;`,
+        "Week 1: run 10 minutes")."""
         unit, earlier = self._units[at], self._units[at - span]
         if unit == earlier:
             return True
-        if not (_NUMBER.fullmatch(unit) and _NUMBER.fullmatch(earlier)):
+        if not (self._numeric[at] and self._numeric[at - span]):
             return False
-        copy = [(self._units[i], self._units[i - span]) for i in range(at - span + 1, at + 1)]
-        words = sum(bool(_LETTER.search(now)) for now, _ in copy)
-        counters = sum(now != before for now, before in copy if _NUMBER.fullmatch(now))
-        rules = self.rules
-        return words >= (rules.words_for_one_counter if counters == 1 else rules.words_for_counters)
+        first = at - span + 1
+        lettered = self._lettered[at + 1] - self._lettered[first]
+        if not lettered:
+            return False  # numbers without words: counting
+        units = self._units
+        counters = sum(
+            self._numeric[i] and units[i] != units[i - span] for i in range(first, at + 1)
+        )
+        words_per_counter = self.rules.words_per_counter
+        needed = self.rules.words_for_one_counter if counters == 1 else words_per_counter * counters
+        if lettered < needed:
+            return False
+        return len({u for u in units[first : at + 1] if _LETTER.search(u)}) >= needed
 
     def _repeated_span(self) -> Loop | None:
         last = len(self._units) - 1

@@ -175,6 +175,10 @@ gently down the stream.
 Merrily, merrily, merrily, merrily,
 life is but a dream.""",
     "a times table": "\n".join(f"7 × {n} = {7 * n}" for n in range(1, 13)),
+    "a times table in ASCII": "\n".join(f"{n} x 7 = {7 * n}" for n in range(1, 21)),
+    "a training plan": "\n".join(
+        f"Week {n}: run {5 * n} minutes, then walk {10 + n} minutes." for n in range(1, 13)
+    ),
     "counting": "Here you go: " + ", ".join(str(n) for n in range(1, 31)) + ".",
     "a Korean numbered list": """사과의 좋은 점 다섯 가지:
 
