@@ -92,10 +92,14 @@ PASSWORD = "correct horse battery"  # every test user's
 def signed_in_app(
     chainlit_app: AppFactory, proxy: RecordingProxy, tmp_path: Path, *names: str, **settings: str
 ) -> str:
-    """An app whose users file has `names` (all with PASSWORD), answering through the proxy."""
+    """An app whose users file has `names` (all with PASSWORD), answering through the proxy.
+
+    The loop guard is off unless asked for: these tests compare whole saved conversations, and
+    the sampled model may loop on one of their prompts, which would add the guard's notice."""
     users = tmp_path / "users"
     for name in names:
         add_user(users, name, PASSWORD)
+    settings = {"LOOP_GUARD": "0", **settings}
     return chainlit_app(FOUNDRY_LOCAL="0", BASE_URL=proxy.url, USERS_FILE=str(users), **settings)
 
 
