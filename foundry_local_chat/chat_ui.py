@@ -373,8 +373,9 @@ async def reply_with(
     reply = cl.Message(content="", author=options.model, metadata=metadata)
     thinking: cl.Step | None = None
     splitter = ThinkSplitter()
-    asked = time.perf_counter()
-    stats = ReplyStats(model=options.model, context_length=context_length)
+    stats = ReplyStats(
+        model=options.model, context_length=context_length, prompt_tokens=request.prompt_tokens
+    )
 
     async def show(parts: Any) -> None:
         nonlocal thinking
@@ -394,12 +395,9 @@ async def reply_with(
 
     try:
         async with turn_at(queue):
-            stats = ReplyStats(
-                model=options.model,
-                context_length=context_length,
-                prompt_tokens=request.prompt_tokens,
-                queued_seconds=time.perf_counter() - asked,
-            )
+            # The answer's timing starts when its turn comes; the wait is reported on its own.
+            turn_came = time.perf_counter()
+            stats.queued_seconds, stats.started = turn_came - stats.started, turn_came
             tokens = stream_reply(backend.client, options, request.messages, stats)
             async with contextlib.aclosing(tokens):  # leaving it closes the request
                 async for token in tokens:

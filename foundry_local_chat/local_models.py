@@ -60,6 +60,7 @@ class LocalModels:
         self.error: str | None = None  # why Foundry Local is unavailable, once started
         self._started = asyncio.Event()
         self._preparing = asyncio.Lock()
+        self._model_dirs: dict[str, Path] = {}
         self._startup_listeners: list[Progress] = []
         self._startup = MonotonicProgress(self._tell_startup_listeners)
 
@@ -115,7 +116,14 @@ class LocalModels:
             await asyncio.to_thread(self.runtime.prepare_model, model, on_this_loop(report))
 
     async def model_dir(self, model: str) -> Path | None:
-        return await asyncio.to_thread(self.runtime.model_dir, model)
+        """The folder of a downloaded model; looked up in the SDK once per model, as every
+        chat turn asks for it."""
+        if model not in self._model_dirs:
+            found = await asyncio.to_thread(self.runtime.model_dir, model)
+            if found is None:  # not downloaded yet: ask again next time
+                return None
+            self._model_dirs[model] = found
+        return self._model_dirs[model]
 
     def stop(self) -> None:
         self.runtime.stop()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from foundry_local_chat.backend import BackendKind
 from foundry_local_chat.config import BUNDLED_MODEL_ID
 from foundry_local_chat.model_facts import KOREAN_MODEL_EXAMPLE
 from foundry_local_chat.ui_text import ENGLISH, ENGLISH_STARTERS_IN_KOREAN, KOREAN, STARTERS, WORDS
@@ -175,8 +176,6 @@ async def test_answers_take_turns_and_the_waiting_one_hears_its_place(
 ) -> None:
     # Two chats on Foundry Local's queue: the first answer holds the model until released.
     queue = app.state.answer_queues
-    from foundry_local_chat.backend import BackendKind
-
     app.state.answer_queues = {**queue, BackendKind.REMOTE: queue[BackendKind.FOUNDRY_LOCAL]}
     first, second = FakeChat(app), FakeChat(app)
     await first.start()
