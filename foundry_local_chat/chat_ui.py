@@ -441,6 +441,8 @@ async def reply_with(
         await notice(words().loop_stopped)
         return stats
     await finish(reply, thinking, stats, backend)
+    log.info("answered with %s: %d tokens in %.2f s", options.model, stats.tokens,
+             stats.total_seconds)  # fmt: skip
     return None if cut_short else stats
 
 

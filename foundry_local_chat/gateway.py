@@ -325,6 +325,7 @@ class _Service:
         if isinstance(result, ApiError):
             return self._error(result)
         meter.record(self.metrics)
+        log.info("completion answered: %d tokens", meter.tokens)
         return result
 
     async def _complete(
