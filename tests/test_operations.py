@@ -21,9 +21,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from foundry_local_chat import request_ids
+from foundry_local_chat.config import ConfigError, Settings
+from foundry_local_chat.endpoint_metrics import StreamMeter
 from foundry_local_chat.gateway import Gateway, GatewayConfig, Upstream
 from foundry_local_chat.log_format import JsonFormatter, LogFormat, configure
-from foundry_local_chat.readiness import CachedReadiness, Component
+from foundry_local_chat.readiness import CachedReadiness, Component, Readiness
 from tests.support.metrics_text import sample
 
 MODEL_ID = "smollm2-135m-instruct-generic-cpu:1"
@@ -354,8 +356,6 @@ async def test_readiness_runs_one_check_for_probes_that_come_together() -> None:
 
 
 def test_readiness_json_names_each_component_and_why() -> None:
-    from foundry_local_chat.readiness import Readiness
-
     report = Readiness((Component("model", True), Component("history", False, "down")), 1.0)
     assert report.status == 503
     assert report.as_json() == {
@@ -390,8 +390,6 @@ def test_configure_puts_the_format_and_the_filter_on_every_root_handler() -> Non
 
 
 def test_log_format_is_a_setting_with_a_clear_error() -> None:
-    from foundry_local_chat.config import ConfigError, Settings
-
     assert Settings.from_env({"LOG_FORMAT": "JSON"}).log_format is LogFormat.JSON
     assert Settings.from_env({}).log_format is LogFormat.TEXT
     with pytest.raises(ConfigError, match="LOG_FORMAT='xml' is not a log format: use text or json"):
@@ -399,8 +397,6 @@ def test_log_format_is_a_setting_with_a_clear_error() -> None:
 
 
 def test_a_stream_meter_reads_events_split_anywhere() -> None:
-    from foundry_local_chat.endpoint_metrics import StreamMeter
-
     stream = stream_of("a", "b", "c")
     meter = StreamMeter(arrived=0.0)
     for index, byte in enumerate(stream):

@@ -17,12 +17,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.applications import Starlette
+from starlette.middleware.cors import CORSMiddleware
 
 from foundry_local_chat import request_ids
 from foundry_local_chat.chat_metrics import ChatMetrics
 from foundry_local_chat.left_chats import cancel_unless_back
-from foundry_local_chat.ops_routes import OpsRoutes
-from foundry_local_chat.origin_guard import OriginGuard
+from foundry_local_chat.ops_routes import OpsRoutes, install_ops_routes
+from foundry_local_chat.origin_guard import OriginGuard, install_origin_guard
 from foundry_local_chat.origins import OriginPolicy
 from foundry_local_chat.readiness import CachedReadiness, Component
 from tests.support.fake_chat import ChatApp, FakeChat, chat_app
@@ -143,10 +144,6 @@ async def test_the_origin_guard_stays_in_front_of_the_routes() -> None:
 
 
 def test_app_py_installs_the_routes_inside_the_origin_guard() -> None:
-    from foundry_local_chat.ops_routes import install_ops_routes
-    from foundry_local_chat.origin_guard import install_origin_guard
-    from starlette.middleware.cors import CORSMiddleware
-
     app = Starlette()
     app.add_middleware(CORSMiddleware, allow_origins=[])
     install_ops_routes(app, lambda: None, "")
