@@ -258,19 +258,42 @@ def test_refused_requests_are_counted_by_openai_error_code(
     assert sample(exposition, EP + "requests_total", route="unmatched", status="404") == 1
 
 
+class AnsweredLines(logging.Handler):
+    """Collects the gateway's "completion answered" records (written just after the stream's
+    end reached the client, from the gateway's thread) and says when one came."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+        self.came = threading.Event()
+        self.addFilter(request_ids.RequestIdFilter())
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage().startswith("completion answered"):
+            self.records.append(record)
+            self.came.set()
+
+
 def test_the_request_id_is_answered_passed_to_foundry_and_in_the_log(
-    foundry: StandInFoundry, gateways: list[Gateway], caplog: pytest.LogCaptureFixture
+    foundry: StandInFoundry, gateways: list[Gateway]
 ) -> None:
-    caplog.handler.addFilter(request_ids.RequestIdFilter())
-    gateway = open_gateway(foundry, api_key=KEY)
-    gateways.append(gateway)
-    assert gateway.port is not None
-    with caplog.at_level(logging.INFO, logger="foundry_local_chat.gateway"):
+    lines = AnsweredLines()
+    gateway_log = logging.getLogger("foundry_local_chat.gateway")
+    gateway_log.addHandler(lines)
+    level = gateway_log.level
+    gateway_log.setLevel(logging.INFO)
+    try:
+        gateway = open_gateway(foundry, api_key=KEY)
+        gateways.append(gateway)
+        assert gateway.port is not None
         reply = chat(gateway.port, **{"X-Request-Id": "turn-42"})
+        assert lines.came.wait(10), "no log line for the completion"
+    finally:
+        gateway_log.removeHandler(lines)
+        gateway_log.setLevel(level)
     assert reply.headers["X-Request-Id"] == "turn-42"
     assert foundry.seen[-1][0]["X-Request-Id"] == "turn-42"
-    answered = [r for r in caplog.records if r.getMessage().startswith("completion answered")]
-    assert [r.request_id for r in answered] == ["turn-42"]  # type: ignore[attr-defined]
+    assert [r.request_id for r in lines.records] == ["turn-42"]  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("given_id", [None, "", "two words", "x" * 129, "line\\nbreak"])
