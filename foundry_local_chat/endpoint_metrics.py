@@ -110,6 +110,7 @@ class StreamMeter:
     last_token_at: float | None = None
     content_chunks: int = 0
     usage_tokens: int | None = None  # completion_tokens of the usage chunk, when sent
+    recorded: bool = False
     _pending: bytes = b""
 
     @property
@@ -158,6 +159,7 @@ class StreamMeter:
 
     def record(self, metrics: EndpointMetrics, finished: float | None = None) -> None:
         finished = time.perf_counter() if finished is None else finished
+        self.recorded = True
         metrics.completion_time.observe(finished - self.arrived)
         if self.first_token_at is not None:
             metrics.time_to_first_token.observe(self.first_token_at - self.arrived)

@@ -31,7 +31,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -324,9 +324,13 @@ class _Service:
             )
         if isinstance(result, ApiError):
             return self._error(result)
+        if not meter.recorded:  # a whole answer (not streamed): it is sent after this
+            self._answered(meter)
+        return result
+
+    def _answered(self, meter: StreamMeter) -> None:
         meter.record(self.metrics)
         log.info("completion answered: %d tokens", meter.tokens)
-        return result
 
     async def _complete(
         self, request: web.Request, data: bytes, meter: StreamMeter
@@ -347,7 +351,7 @@ class _Service:
                 if (error := _event_error(first)) is not None:
                     reply.close()  # the stream ends here; its connection is not worth reusing
                     return error
-                return await _relay(request, reply, first, meter)
+                return await _relay(request, reply, first, meter, self._answered)
             except BaseException:
                 reply.close()  # a client that went away must not keep Foundry generating
                 raise
@@ -448,9 +452,15 @@ def _event_error(event: bytes) -> ApiError | None:
 
 
 async def _relay(
-    request: web.Request, reply: aiohttp.ClientResponse, first: bytes, meter: StreamMeter
+    request: web.Request,
+    reply: aiohttp.ClientResponse,
+    first: bytes,
+    meter: StreamMeter,
+    answered: Callable[[StreamMeter], None],
 ) -> web.StreamResponse:
-    """Pass the stream on as it arrives: each chunk is written (and so sent) at once."""
+    """Pass the stream on as it arrives: each chunk is written (and so sent) at once.
+    `answered` is told before the stream's end is sent (so a client that has the whole stream
+    finds it in the metrics)."""
     response = web.StreamResponse(headers=SSE_HEADERS)
     await response.prepare(request)
     chunks = 0
@@ -471,6 +481,7 @@ async def _relay(
     except aiohttp.ClientError as error:  # headers are sent: the stream can only end here
         log.warning("Foundry Local broke off a stream after %d chunks: %s", chunks, error)
         return response
+    answered(meter)
     await response.write_eof()
     return response
 
