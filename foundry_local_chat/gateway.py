@@ -62,6 +62,7 @@ DEFAULT_MAX_BODY_BYTES = 1024**2
 ARRIVED = web.RequestKey("arrived", float)  # time.perf_counter() when the request came
 METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"  # Prometheus' text format
 READINESS_PROMPT = [{"role": "user", "content": "Hi"}]
+CLIENT_LEFT = 499  # the status label of a request whose client went away (as nginx logs it)
 
 
 @dataclass(frozen=True)
@@ -138,12 +139,12 @@ class _Service:
         match = endpoint_routes.resolve(request.method, request.raw_path)
         route = match.route.name if isinstance(match, endpoint_routes.Match) else UNMATCHED_ROUTE
         self.metrics.in_flight.inc()
-        status = 500
+        status = CLIENT_LEFT
         try:
             response = await self._answer(request, match)
             status = response.status
             return response
-        finally:  # a client that left (cancellation) is counted with the 500 it never saw
+        finally:  # a client that left is counted too (its handler was cancelled)
             self.metrics.in_flight.dec()
             self.metrics.requests.labels(route, str(status)).inc()
 

@@ -21,8 +21,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from foundry_local_chat import request_ids
+from foundry_local_chat.chat_readiness import ChatReadiness
 from foundry_local_chat.config import ConfigError, Settings
 from foundry_local_chat.endpoint_metrics import StreamMeter
+from foundry_local_chat.foundry_runtime import RunningEndpoint
 from foundry_local_chat.gateway import Gateway, GatewayConfig, Upstream
 from foundry_local_chat.log_format import JsonFormatter, LogFormat, configure
 from foundry_local_chat.readiness import CachedReadiness, Component, Readiness
@@ -427,3 +429,39 @@ def test_a_stream_meter_reads_events_split_anywhere() -> None:
     assert meter.tokens == 3 and meter.content_chunks == 3
     assert meter.first_token_at is not None and meter.first_token_at > 0
     assert meter.tokens_per_second is not None and meter.tokens_per_second > 0
+
+
+# ----- the chat app's view of its in-process endpoint -----
+
+
+@dataclass
+class StubLocalModels:
+    """What ChatReadiness reads of LocalModels, for a Foundry Local that serves through a real
+    gateway in front of the stand-in."""
+
+    settings: Settings
+    started: bool = True
+    endpoint: RunningEndpoint | None = None
+    error: str | None = None
+    startup_progress: tuple[str, float | None] = ("load", None)
+
+
+async def test_the_chat_app_reads_its_endpoints_readiness(
+    foundry: StandInFoundry, gateways: list[Gateway]
+) -> None:
+    gateway = open_gateway(foundry, api_key=KEY, readiness_cache_seconds=0)
+    gateways.append(gateway)
+    url = f"http://127.0.0.1:{gateway.port}/v1"
+    local = StubLocalModels(Settings.from_env({}), endpoint=RunningEndpoint(url, MODEL_ID, "s"))
+    profiles: Any = None  # no BASE_URL: the remote part is not checked
+    readiness = ChatReadiness(local, profiles, lambda: None, 5)  # type: ignore[arg-type]
+
+    assert await readiness.check() == (Component("foundry_local", True),)
+    foundry.loaded = False
+    [unready] = await readiness.check()
+    assert unready.name == "foundry_local" and not unready.ready and NOT_LOADED in unready.reason
+    local.started, local.endpoint = False, None
+    assert await readiness.check() == (Component("foundry_local", False, "starting: load"),)
+    local.started, local.error = True, "The bundled model is not built yet"
+    [failed] = await readiness.check()
+    assert failed.reason == "The bundled model is not built yet"
