@@ -12,6 +12,7 @@ from foundry_local_chat.request_ids import RequestIdFilter
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"
 TEXT_DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
+UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")  # Chainlit's server
 
 
 class LogFormat(StrEnum):
@@ -45,14 +46,16 @@ def formatter(log_format: LogFormat) -> logging.Formatter:
 
 
 def configure(log_format: LogFormat, level: int = logging.INFO) -> None:
-    """Give the root logger's handlers (adding one on stderr if it has none) the request-id
-    filter and the chosen format. Chainlit's CLI has already set up its stdout handler; the
-    `serve` command has none yet. Calling it again (a reload) replaces what it set before."""
+    """Give the root logger's handlers (adding one on stderr if it has none), and those of
+    uvicorn's own loggers (which do not propagate), the request-id filter and the chosen format.
+    Chainlit's CLI has already set up its stdout handler; the `serve` command has none yet.
+    Calling it again (a reload, or once uvicorn has set up its loggers) replaces what it set."""
     root = logging.getLogger()
     if not root.handlers:
         root.addHandler(logging.StreamHandler())
         root.setLevel(level)
-    for handler in root.handlers:
+    own = [logging.getLogger(name) for name in UVICORN_LOGGERS]
+    for handler in [h for logger in (root, *own) for h in logger.handlers]:
         handler.setFormatter(formatter(log_format))
         if not any(isinstance(f, RequestIdFilter) for f in handler.filters):
             handler.addFilter(RequestIdFilter())

@@ -401,17 +401,20 @@ def test_json_log_lines_carry_the_request_id() -> None:
     assert line["request_id"] == "abc" and line["message"] == "saw it" and line["level"] == "INFO"
 
 
-def test_configure_puts_the_format_and_the_filter_on_every_root_handler() -> None:
-    root = logging.getLogger()
-    handler = logging.StreamHandler()
+def test_configure_puts_the_format_and_the_filter_on_root_and_uvicorn_handlers() -> None:
+    root, uvicorn = logging.getLogger(), logging.getLogger("uvicorn.error")
+    handler, server_handler = logging.StreamHandler(), logging.StreamHandler()
     root.addHandler(handler)
+    uvicorn.addHandler(server_handler)
     try:
         configure(LogFormat.JSON)
         configure(LogFormat.JSON)
-        assert isinstance(handler.formatter, JsonFormatter)
-        assert sum(isinstance(f, request_ids.RequestIdFilter) for f in handler.filters) == 1
+        for each in (handler, server_handler):
+            assert isinstance(each.formatter, JsonFormatter)
+            assert sum(isinstance(f, request_ids.RequestIdFilter) for f in each.filters) == 1
     finally:
         root.removeHandler(handler)
+        uvicorn.removeHandler(server_handler)
 
 
 def test_log_format_is_a_setting_with_a_clear_error() -> None:
