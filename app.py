@@ -18,6 +18,7 @@ from chainlit.session import WebsocketSession
 from chainlit.types import ThreadDict
 from starlette.datastructures import Headers
 
+from foundry_local_chat import log_format, request_ids
 from foundry_local_chat.app_state import AppState
 from foundry_local_chat.auth import Access, AuthError
 from foundry_local_chat.backend import Backend, BackendKind, BackendUnavailable
@@ -43,9 +44,16 @@ from foundry_local_chat.database import DatabaseError
 from foundry_local_chat.foundry_runtime import FoundryStartError
 from foundry_local_chat.left_chats import cancel_unless_back
 from foundry_local_chat.model_facts import loop_guard_on
+from foundry_local_chat.ops_routes import install_ops_routes
 from foundry_local_chat.origin_guard import install_origin_guard
 from foundry_local_chat.origins import OriginPolicy
-from foundry_local_chat.persistence import ChatDataLayer, start_history, wait_for_saves
+from foundry_local_chat.persistence import (
+    ChatDataLayer,
+    history_engine,
+    saves_waiting,
+    start_history,
+    wait_for_saves,
+)
 from foundry_local_chat.progress import terminal_progress
 from foundry_local_chat.text_repair import has_lone_surrogates, repair_unicode
 
@@ -54,6 +62,16 @@ try:
 except ConfigError as error:
     raise SystemExit(f"configuration error: {error}") from None
 
+log_format.configure(settings.log_format)
+
+
+def installed_state() -> AppState | None:
+    state: AppState | None = getattr(chainlit_server.state, "foundry_local_chat", None)
+    return state
+
+
+# /healthz, /readyz, /metrics; inside the origin guard, which is installed next (outermost).
+install_ops_routes(chainlit_server, installed_state, settings.metrics_token)
 # Only the app's own pages, and ALLOWED_ORIGINS, may use a signed-in user's session.
 install_origin_guard(chainlit_server, OriginPolicy(frozenset(settings.allowed_origins)))
 
@@ -75,7 +93,7 @@ PROFILE_ICONS = {
 def app_state() -> AppState:
     """The state the startup hook created. It lives on Chainlit's server, not in this module:
     `chainlit run -w` imports this module (and the package) again without starting again."""
-    state: AppState | None = getattr(chainlit_server.state, "foundry_local_chat", None)
+    state = installed_state()
     if state is None:
         raise RuntimeError("the app has not started: on_app_startup creates its state")
     return state
@@ -87,7 +105,9 @@ def install(state: AppState) -> None:
 
 @cl.on_app_startup
 async def start_app() -> None:
-    state = AppState.create(settings)
+    log_format.configure(settings.log_format)  # uvicorn's handlers exist by now
+    state = AppState.create(settings, history_engine=history_engine)
+    state.metrics.watch_saves(saves_waiting)
     install(state)
     await state.start(terminal_progress(), STARTUP_WAIT_SECONDS)
 
@@ -156,6 +176,7 @@ async def connect() -> Backend | None:
 
 @cl.on_chat_start
 async def start_chat() -> None:
+    app_state().metrics.chat_opened(cl.context.session.id)
     backend = await connect()
     if backend is None:
         return
@@ -186,11 +207,18 @@ async def update_settings(values: dict[str, Any]) -> None:
 
 
 @cl.on_message
-@wait_for_saves  # the turn ends (task_end) once what it said is saved
 async def answer(message: cl.Message) -> None:
+    # One id for the turn, in every log line of it here and at the endpoint (X-Request-Id).
+    with request_ids.bound(request_ids.new_id()):
+        await answer_turn(message)
+
+
+@wait_for_saves  # the turn ends (task_end) once what it said is saved
+async def answer_turn(message: cl.Message) -> None:
     # An edited message re-runs this handler inline in the edit event's task: make that the task
     # the stop button cancels.
     cl.context.session.current_task = asyncio.current_task()
+    app_state().metrics.chat_opened(cl.context.session.id)  # a chat whose browser came back
     if has_lone_surrogates(message.content):
         message.content = repair_unicode(message.content)
         await message.update()
@@ -228,18 +256,28 @@ async def answer(message: cl.Message) -> None:
         cl.user_session.set("told_left_out", True)
         await notice(words().earlier_turns_left_out.format(context=f"{window.context_length:,}"))
     context_length = window.context_length if window is not None else None
-    await reply_with(
+    given = await reply_with(
         message, routed, options, request, state.answer_queues.get(routed.kind), context_length,
         stop_loops=loop_guard_on(state.settings.loop_guard, options.model),
     )  # fmt: skip
+    if given is not None:
+        state.metrics.answered(given.ttft_seconds)
+
+
+@cl.on_stop
+async def stopped() -> None:
+    app_state().metrics.stops.inc()
 
 
 @cl.on_chat_end
 async def browser_left() -> None:
     # Chainlit calls this whenever a chat's socket closes; the session itself lives on.
     session = cl.context.session
+    metrics = app_state().metrics
+    metrics.chat_closed(session.id)
     if isinstance(session, WebsocketSession):
-        cancel_unless_back(session, app_state().settings.abandoned_answer_grace_seconds)
+        grace = app_state().settings.abandoned_answer_grace_seconds
+        cancel_unless_back(session, grace, metrics.abandoned.inc)
 
 
 async def route(prompt: str) -> Backend | None:
@@ -285,6 +323,7 @@ async def resume_chat(thread: ThreadDict) -> None:
     """Chainlit has put the thread's messages back into cl.chat_context (steps keep their
     metadata, so turn_role still knows answers from notices) and its metadata back into the
     session (chat settings, chat profile); the chat gets its backend and its settings back."""
+    app_state().metrics.chat_opened(cl.context.session.id)
     backend = await connect()
     if backend is None:
         return

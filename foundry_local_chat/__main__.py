@@ -20,7 +20,7 @@ from pathlib import Path
 
 from dotenv import load_dotenv
 
-from foundry_local_chat import auth, database
+from foundry_local_chat import auth, database, log_format
 from foundry_local_chat.config import ConfigError, Settings
 from foundry_local_chat.foundry_runtime import FoundryRuntime, FoundryStartError
 from foundry_local_chat.progress import terminal_progress
@@ -145,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    log_format.configure(settings.log_format)
     if args.command == "serve":
         return serve(settings)
     if args.command == "users":

@@ -16,9 +16,12 @@ import httpx2
 
 from foundry_local_chat.answer_queue import AnswerQueue
 from foundry_local_chat.backend import BackendKind, BackendUnavailable, ProfileResolver
+from foundry_local_chat.chat_metrics import ChatMetrics
+from foundry_local_chat.chat_readiness import ChatReadiness, HistoryEngine
 from foundry_local_chat.config import Settings
 from foundry_local_chat.foundry_runtime import FoundryRuntime, Progress
 from foundry_local_chat.local_models import LocalModels
+from foundry_local_chat.readiness import CachedReadiness
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +34,8 @@ class AppState:
     # The endpoint admits ENDPOINT_CONCURRENCY answers at once: this app's chats take turns at
     # it here, where each can be told its place, instead of waiting unseen inside the endpoint.
     answer_queues: Mapping[BackendKind, AnswerQueue]
+    metrics: ChatMetrics  # this app's own registry (/metrics)
+    readiness: CachedReadiness  # /readyz
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     @classmethod
@@ -39,13 +44,18 @@ class AppState:
         settings: Settings,
         runtime: FoundryRuntime | None = None,
         http_client: httpx2.AsyncClient | None = None,
+        history_engine: HistoryEngine = lambda: None,
     ) -> AppState:
         local = LocalModels(settings, runtime)
+        profiles = ProfileResolver(settings, local, http_client)
+        checks = ChatReadiness(local, profiles, history_engine, settings.readiness_timeout_seconds)
         return cls(
             settings=settings,
             local=local,
-            profiles=ProfileResolver(settings, local, http_client),
+            profiles=profiles,
             answer_queues={BackendKind.FOUNDRY_LOCAL: AnswerQueue(settings.endpoint_concurrency)},
+            metrics=ChatMetrics(),
+            readiness=CachedReadiness(checks.check, settings.readiness_cache_seconds),
         )
 
     async def start(self, progress: Progress, wait_seconds: float) -> None:

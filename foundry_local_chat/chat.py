@@ -11,6 +11,7 @@ from typing import Any
 
 from openai import APIConnectionError, APIError, APIStatusError, APITimeoutError, AsyncOpenAI
 
+from foundry_local_chat import request_ids
 from foundry_local_chat.config import GenerationDefaults
 from foundry_local_chat.errors import FoundryLocalChatError
 from foundry_local_chat.text_repair import repair_unicode
@@ -226,6 +227,8 @@ def _request(options: ChatOptions, messages: list[Message]) -> dict[str, Any]:
         "max_tokens": options.max_tokens,
         "temperature": options.temperature,
         "top_p": options.top_p,
+        # The turn's id goes with it, so the endpoint's log lines of it carry the same id.
+        "extra_headers": request_ids.outgoing_headers(),
     }
 
 

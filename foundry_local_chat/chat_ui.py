@@ -364,9 +364,11 @@ async def reply_with(
     queue: AnswerQueue | None = None,
     context_length: int | None = None,
     stop_loops: bool = False,
-) -> None:
+) -> ReplyStats | None:
     """Stream the answer into the chat. With `stop_loops`, an answer that falls into a loop is
-    stopped (its request closed), kept up to where it began repeating, and the chat says so."""
+    stopped (its request closed), kept up to where it began repeating, and the chat says so.
+    Returns the answer's stats when it was given (in full, or up to its loop); None when the
+    server refused it or it was cut short."""
     options = dataclasses.replace(options, max_tokens=request.max_tokens)
     guard = LoopGuard() if stop_loops else None
     metadata: dict[str, Any] = {REPLY_MODEL_KEY: options.model}
@@ -393,6 +395,7 @@ async def reply_with(
                 await thinking.send()
             await thinking.stream_token(text)
 
+    cut_short = False
     try:
         async with turn_at(queue):
             # The answer's timing starts when its turn comes; the wait is reported on its own.
@@ -411,12 +414,13 @@ async def reply_with(
         said = words()
         seconds = error.retry_after_seconds
         await notice(said.server_busy.format(seconds=seconds) if seconds else said.server_busy_now)
-        return
+        return None
     except ContextExceeded as error:
         log.warning("the server found the conversation too long: %s", error)
         await refuse(question, error)
-        return
+        return None
     except ChatError as error:
+        cut_short = True
         log.warning("chat request failed: %s", error, exc_info=error.__cause__)
         said = words()
         await reply.stream_token(
@@ -435,8 +439,11 @@ async def reply_with(
         reply.content = guard.loop.keep
         await finish(reply, thinking, stats, backend)
         await notice(words().loop_stopped)
-        return
+        return stats
     await finish(reply, thinking, stats, backend)
+    log.info("answered with %s: %d tokens in %.2f s", options.model, stats.tokens,
+             stats.total_seconds)  # fmt: skip
+    return None if cut_short else stats
 
 
 async def finish(

@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from foundry_local_chat.errors import FoundryLocalChatError
+from foundry_local_chat.log_format import LogFormat
 from foundry_local_chat.origins import Origin, parse_origin
 
 BUNDLED_MODEL_ALIAS = "smollm2-135m-instruct"
@@ -148,6 +149,15 @@ def _origins(env: Mapping[str, str], name: str) -> tuple[Origin, ...]:
     return tuple(origins)
 
 
+def _log_format(env: Mapping[str, str], name: str) -> LogFormat:
+    raw = env.get(name, "").strip().lower() or LogFormat.TEXT.value
+    try:
+        return LogFormat(raw)
+    except ValueError:
+        choices = " or ".join(f.value for f in LogFormat)
+        raise ConfigError(f"{name}={raw!r} is not a log format: use {choices}.") from None
+
+
 def is_loopback(host: str) -> bool:
     """True for addresses only this machine can reach (127.0.0.0/8, ::1, localhost)."""
     if host.lower() == "localhost":
@@ -236,6 +246,11 @@ class Settings:
     auth_header: str = ""  # lower-case header a trusted proxy sets to the signed-in user
     # Web pages besides the app's own that may use the chat server with a user's session.
     allowed_origins: tuple[Origin, ...] = ()
+    # Operations (README, "Operating it"): log format, readiness probes, the chat app's /metrics.
+    log_format: LogFormat = LogFormat.TEXT
+    readiness_timeout_seconds: float = 10.0  # a probe's 1-token completion must answer in this
+    readiness_cache_seconds: float = 5.0  # a readiness result is reused this long
+    metrics_token: str = ""  # the chat app's /metrics wants it; empty: loopback clients only
 
     @property
     def database_url_redacted(self) -> str:
@@ -295,6 +310,10 @@ class Settings:
             users_file=Path(users_file).expanduser() if users_file else None,
             auth_header=_header_name(env, "AUTH_HEADER"),
             allowed_origins=_origins(env, "ALLOWED_ORIGINS"),
+            log_format=_log_format(env, "LOG_FORMAT"),
+            readiness_timeout_seconds=_number(env, "READINESS_TIMEOUT_SECONDS", 10.0, 0.1, 600),
+            readiness_cache_seconds=_number(env, "READINESS_CACHE_SECONDS", 5.0, 0, 3600),
+            metrics_token=env.get("METRICS_TOKEN", "").strip(),
         )
         if settings.use_foundry_local:
             _check_endpoint_exposure(settings, _flag(env, "ENDPOINT_ALLOW_NO_KEY", False))
@@ -459,5 +478,25 @@ ENV_VARIABLES = (
         "Comma-separated web origins (`scheme://host[:port]`, e.g. `http://localhost:3000`) "
         "besides the app's own that may use the chat server from a browser, with the signed-in "
         "user's session. Unset: only the app's own pages. `*` is refused.",
+    ),
+    EnvVariable(
+        "LOG_FORMAT", "`text`",
+        "`json` writes the log of the app and of the endpoint as one JSON object per line (for "
+        "log shippers); `text` as lines for people. Both carry each chat turn's request id.",
+    ),
+    EnvVariable(
+        "READINESS_TIMEOUT_SECONDS", "`10`",
+        "`/readyz` reports the model not ready when its 1-token test completion does not answer "
+        "within this many seconds (0.1–600).",
+    ),
+    EnvVariable(
+        "READINESS_CACHE_SECONDS", "`5`",
+        "How long a `/readyz` result is reused, so frequent probes cost no model work (0–3600).",
+    ),
+    EnvVariable(
+        "METRICS_TOKEN", "–",
+        "When set, the chat app's `/metrics` wants `Authorization: Bearer <token>`; unset, it "
+        "answers only clients on this machine that came through no proxy. The endpoint's "
+        "`/metrics` wants `ENDPOINT_API_KEY` instead.",
     ),
 )  # fmt: skip

@@ -162,3 +162,9 @@ async def copy_history(source: str, target: str) -> dict[str, int]:
         await reader.dispose()
         await writer.dispose()
     return copied
+
+
+async def ping(engine: AsyncEngine) -> None:
+    """One round trip to the database (readiness); raises what the driver raises."""
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))

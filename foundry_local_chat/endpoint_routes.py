@@ -29,12 +29,19 @@ class Route:
     method: str
     segments: tuple[str, ...]  # MODEL_PARAM where a model id goes
     name: str  # the gateway's handler for it
+    needs_key: bool = True  # ENDPOINT_API_KEY, when set; probes of orchestrators send none
+    needs_model: bool = True  # answered with a 503 until Foundry Local serves the model
 
 
 ROUTES = (
     Route("GET", ("v1", "models"), "list_models"),
     Route("GET", ("v1", "models", MODEL_PARAM), "retrieve_model"),
     Route("POST", ("v1", "chat", "completions"), "chat_completions"),
+    # Operations (README, "Operating it"): liveness and readiness say only whether the parts
+    # work; the metrics tell how it is used, so they want the key.
+    Route("GET", ("healthz",), "healthz", needs_key=False, needs_model=False),
+    Route("GET", ("readyz",), "readyz", needs_key=False, needs_model=False),
+    Route("GET", ("metrics",), "metrics", needs_model=False),
 )
 
 
@@ -104,7 +111,8 @@ def resolve(method: str, raw_target: str) -> Match | ApiError:
         return ApiError(
             404,
             f"{method} {path} is not served here. This endpoint serves GET /v1/models, "
-            "GET /v1/models/{model} and POST /v1/chat/completions.",
+            "GET /v1/models/{model}, POST /v1/chat/completions, and GET /healthz, /readyz "
+            "and /metrics.",
             code="unknown_url",
         )
     route = next((route for route in fitting if route.method == method), None)

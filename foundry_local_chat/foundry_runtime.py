@@ -22,6 +22,7 @@ import shutil
 import socket
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -198,7 +199,9 @@ class FoundryRuntime:
             if not model.is_cached:
                 model.download(lambda percent: report("download", percent))
             report("load", None)
+            loading = time.perf_counter()
             model.load()
+            load_seconds = time.perf_counter() - loading
             if manager.urls is None:
                 manager.start_web_service()
         except FoundryStartError:
@@ -213,7 +216,9 @@ class FoundryRuntime:
             self.stop()
             raise FoundryStartError("Foundry Local's web service did not say where it listens.")
         foundry_url = manager.urls[0].rstrip("/")
-        self._gateway.route_to(Upstream(foundry_url, {model.alias: model.id}))
+        self._gateway.route_to(
+            Upstream(foundry_url, {model.alias: model.id}, model.id), load_seconds
+        )
         log.info("Foundry Local's own web service (behind the endpoint): %s/v1", foundry_url)
         self.endpoint = RunningEndpoint(
             url=self.settings.endpoint_address.client_url(self._gateway.port),
@@ -265,6 +270,8 @@ class FoundryRuntime:
                 concurrency=self.settings.endpoint_concurrency,
                 max_queue=self.settings.endpoint_max_queue,
                 max_body_bytes=self.settings.endpoint_max_body_bytes,
+                readiness_timeout_seconds=self.settings.readiness_timeout_seconds,
+                readiness_cache_seconds=self.settings.readiness_cache_seconds,
             )
         )
         try:

@@ -14,6 +14,12 @@ which stops its generation.
 The gateway runs its own event loop in a daemon thread, so it never competes with Chainlit's
 loop. It listens before the model is ready (a busy port fails at once); until `route_to()` it
 answers 503 with the reason.
+
+For operators: /healthz (the gateway answers), /readyz (Foundry Local answers a 1-token
+completion within READINESS_TIMEOUT_SECONDS; cached), /metrics (endpoint_metrics; wants the key
+when one is set). Each request has an id (a well-formed `X-Request-Id` from the client, else a
+new one): it is in every log line of the request, in the answer's headers, and in the request
+to Foundry Local.
 """
 
 from __future__ import annotations
@@ -24,7 +30,8 @@ import hmac
 import json
 import logging
 import threading
-from collections.abc import AsyncIterator, Mapping
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,10 +39,12 @@ import aiohttp
 from aiohttp import web
 from yarl import URL
 
-from foundry_local_chat import endpoint_routes
+from foundry_local_chat import endpoint_routes, request_ids
 from foundry_local_chat.admission_queue import AdmissionQueue, QueueFull
+from foundry_local_chat.endpoint_metrics import UNMATCHED_ROUTE, EndpointMetrics, StreamMeter
 from foundry_local_chat.errors import one_line
 from foundry_local_chat.openai_errors import SERVER_ERROR, ApiError, context_budget, from_foundry
+from foundry_local_chat.readiness import HEALTHY, CachedReadiness, Component
 from foundry_local_chat.request_rules import resolve_model, unsupported, with_room_for_output
 from foundry_local_chat.request_schema import check_chat_request, parse_body
 
@@ -50,6 +59,10 @@ SSE_HEADERS = {
 CORS_METHODS = "GET, POST, OPTIONS"
 CORS_HEADERS = "Authorization, Content-Type"
 DEFAULT_MAX_BODY_BYTES = 1024**2
+ARRIVED = web.RequestKey("arrived", float)  # time.perf_counter() when the request came
+METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"  # Prometheus' text format
+READINESS_PROMPT = [{"role": "user", "content": "Hi"}]
+CLIENT_LEFT = 499  # the status label of a request whose client went away (as nginx logs it)
 
 
 @dataclass(frozen=True)
@@ -58,6 +71,11 @@ class Upstream:
 
     url: str  # http://127.0.0.1:PORT, without /v1
     aliases: Mapping[str, str] = field(default_factory=dict)  # alias -> served variant id
+    model: str = ""  # the served variant id; empty: the first alias's
+
+    @property
+    def served_model(self) -> str:
+        return self.model or next(iter(self.aliases.values()), "")
 
 
 @dataclass(frozen=True)
@@ -69,6 +87,8 @@ class GatewayConfig:
     concurrency: int = 1  # completions Foundry works on at once (it runs them one by one anyway)
     max_queue: int = 16  # completions that may wait for a place; more get a 429
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES  # a larger request body gets a 413
+    readiness_timeout_seconds: float = 10.0  # the readiness probe's completion must answer
+    readiness_cache_seconds: float = 5.0  # a readiness result is reused this long
 
 
 def error_response(error: ApiError, headers: Mapping[str, str] | None = None) -> web.Response:
@@ -85,11 +105,15 @@ class _Service:
         self.upstream: Upstream | None = None
         self.session: aiohttp.ClientSession | None = None
         self.queue = AdmissionQueue(config.concurrency, config.max_queue)
+        self.metrics = EndpointMetrics()
+        self.metrics.watch_queue(lambda: self.queue.active, lambda: self.queue.waiting)
+        self.readiness = CachedReadiness(self._check_model, config.readiness_cache_seconds)
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=self.config.max_body_bytes)
         app.cleanup_ctx.append(self._client_session)
         app.on_response_prepare.append(self._add_cors_headers)
+        app.on_response_prepare.append(_echo_request_id)
         # One handler for every path: endpoint_routes decides on the raw path what is served.
         app.router.add_route("*", "/{path:.*}", self._handle)
         return app
@@ -109,12 +133,29 @@ class _Service:
     # -- checks every request passes ----------------------------------------------------------
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
+        given = request.headers.get(request_ids.HEADER)
+        request_ids.use(given if given and request_ids.well_formed(given) else request_ids.new_id())
+        request[ARRIVED] = time.perf_counter()
+        match = endpoint_routes.resolve(request.method, request.raw_path)
+        route = match.route.name if isinstance(match, endpoint_routes.Match) else UNMATCHED_ROUTE
+        self.metrics.in_flight.inc()
+        status = CLIENT_LEFT
+        try:
+            response = await self._answer(request, match)
+            status = response.status
+            return response
+        finally:  # a client that left is counted too (its handler was cancelled)
+            self.metrics.in_flight.dec()
+            self.metrics.requests.labels(route, str(status)).inc()
+
+    async def _answer(
+        self, request: web.Request, match: endpoint_routes.Match | ApiError
+    ) -> web.StreamResponse:
         refused, headers = self._refusal(request)
         if refused is not None:
-            return error_response(refused, headers)
+            return self._error(refused, headers)
         if request.method == "OPTIONS":
             return self._preflight(request)
-        match = endpoint_routes.resolve(request.method, request.raw_path)
         assert isinstance(match, endpoint_routes.Match)  # _refusal returned its error otherwise
         try:
             if match.route.name == "chat_completions":
@@ -122,18 +163,31 @@ class _Service:
             if match.route.name == "retrieve_model":
                 assert match.model is not None
                 return await self.retrieve_model(match.model)
+            if match.route.name == "healthz":
+                return web.json_response(HEALTHY)
+            if match.route.name == "readyz":
+                readiness = await self.readiness.get()
+                return web.json_response(readiness.as_json(), status=readiness.status)
+            if match.route.name == "metrics":
+                return web.Response(
+                    body=self.metrics.exposition(), headers={"Content-Type": METRICS_TYPE}
+                )
             return await self._get("/v1/models")
         except aiohttp.ClientError as error:
             reason = one_line(error)
-            return error_response(
+            return self._error(
                 ApiError(502, f"Foundry Local's web service did not answer: {reason}", SERVER_ERROR)
             )
         except Exception:  # a bug here: logged in full, and still an OpenAI-shaped answer
             log.exception("the endpoint failed on %s %s", request.method, request.path)
-            return error_response(
+            return self._error(
                 ApiError(500, "The endpoint failed on this request; its log has the details.",
                          SERVER_ERROR)
             )  # fmt: skip
+
+    def _error(self, error: ApiError, headers: Mapping[str, str] | None = None) -> web.Response:
+        self.metrics.errors.labels(error.code or error.type).inc()
+        return error_response(error, headers)
 
     def _refusal(self, request: web.Request) -> tuple[ApiError | None, dict[str, str]]:
         """Why this request is refused before any work, with the headers that go with it."""
@@ -154,14 +208,15 @@ class _Service:
                 assert isinstance(not_found, ApiError)  # no method is served on this path
                 return not_found, {}
             return None, {}
-        if not self._authorized(request):
+        match = endpoint_routes.resolve(request.method, request.raw_path)
+        route = match.route if isinstance(match, endpoint_routes.Match) else None
+        if (route is None or route.needs_key) and not self._authorized(request):
             return ApiError(
                 401,
                 "Missing or wrong API key: send `Authorization: Bearer <key>` with the key "
                 "this endpoint was started with (ENDPOINT_API_KEY).",
                 code="invalid_api_key",
             ), {}
-        match = endpoint_routes.resolve(request.method, request.raw_path)
         if isinstance(match, ApiError):
             allowed = ", ".join(endpoint_routes.allowed_methods(segments))
             return match, ({"Allow": allowed} if match.status == 405 else {})
@@ -172,7 +227,7 @@ class _Service:
                 f"(got {request.headers.get('Content-Type', 'none')}).",
                 code="unsupported_media_type",
             ), {}  # fmt: skip
-        if self.upstream is None:
+        if self.upstream is None and match.route.needs_model:
             return ApiError(503, "Foundry Local is still starting: the model is not ready yet.",
                             SERVER_ERROR, code="model_not_ready"), {}  # fmt: skip
         return None, {}
@@ -235,26 +290,29 @@ class _Service:
         assert self.upstream is not None
         raw = await self._read_body(request)
         if isinstance(raw, ApiError):
-            return error_response(raw)
+            return self._error(raw)
         body = parse_body(raw)
         if isinstance(body, ApiError):
-            return error_response(body)
+            return self._error(body)
         if refused := check_chat_request(body) or unsupported(body):
-            return error_response(refused)
+            return self._error(refused)
         resolved = resolve_model(body, self.upstream.aliases)
+        meter = StreamMeter(request[ARRIVED])
         try:
             async with self.queue.slot():
-                result = await self._complete(request, json.dumps(resolved).encode())
+                self.metrics.queue_wait.observe(time.perf_counter() - meter.arrived)
+                result = await self._complete(request, json.dumps(resolved).encode(), meter)
                 if isinstance(result, ApiError):
                     retry = with_room_for_output(resolved, context_budget(result.message))
                     if retry is not None:
-                        result = await self._complete(request, json.dumps(retry).encode())
+                        data = json.dumps(retry).encode()
+                        result = await self._complete(request, data, meter)
         except QueueFull as full:
             log.warning(
                 "endpoint busy: refused a completion (%d answering, %d waiting)",
                 full.active, full.waiting,
             )  # fmt: skip
-            return error_response(
+            return self._error(
                 ApiError(
                     429,
                     f"The endpoint is busy: {full.active} request(s) being answered and "
@@ -265,23 +323,36 @@ class _Service:
                 ),
                 {"Retry-After": str(full.retry_after_s)},
             )
-        return error_response(result) if isinstance(result, ApiError) else result
+        if isinstance(result, ApiError):
+            return self._error(result)
+        if not meter.recorded:  # a whole answer (not streamed): it is sent after this
+            self._answered(meter)
+        return result
 
-    async def _complete(self, request: web.Request, data: bytes) -> web.StreamResponse | ApiError:
+    def _answered(self, meter: StreamMeter) -> None:
+        meter.record(self.metrics)
+        log.info("completion answered: %d tokens", meter.tokens)
+
+    async def _complete(
+        self, request: web.Request, data: bytes, meter: StreamMeter
+    ) -> web.StreamResponse | ApiError:
         """One request to Foundry; its error (also one sent as a stream's first event) returned."""
         assert self.session is not None and self.upstream is not None
         url = URL(f"{self.upstream.url}/v1/chat/completions", encoded=True)
-        async with self.session.post(url, data=data, headers={"Content-Type": JSON_TYPE}) as reply:
+        headers = {"Content-Type": JSON_TYPE, **request_ids.outgoing_headers()}
+        async with self.session.post(url, data=data, headers=headers) as reply:
             try:
                 if reply.status != 200:
                     return from_foundry(reply.status, await _payload(reply))
                 if reply.content_type != "text/event-stream":
-                    return web.Response(body=await reply.read(), content_type=JSON_TYPE)
+                    answer = await reply.read()
+                    _meter_completion(meter, answer)
+                    return web.Response(body=answer, content_type=JSON_TYPE)
                 first = await _read_event(reply.content)
                 if (error := _event_error(first)) is not None:
                     reply.close()  # the stream ends here; its connection is not worth reusing
                     return error
-                return await _relay(request, reply, first)
+                return await _relay(request, reply, first, meter, self._answered)
             except BaseException:
                 reply.close()  # a client that went away must not keep Foundry generating
                 raise
@@ -294,12 +365,59 @@ class _Service:
         """GET one of Foundry's /v1 routes; `path` comes from endpoint_routes, never a client."""
         assert self.session is not None and self.upstream is not None
         url = URL(f"{self.upstream.url}{path}", encoded=True)  # sent exactly as built
-        async with self.session.get(url) as reply:
+        async with self.session.get(url, headers=request_ids.outgoing_headers()) as reply:
             if reply.status >= 400:
-                return error_response(from_foundry(reply.status, await _payload(reply)))
+                return self._error(from_foundry(reply.status, await _payload(reply)))
             return web.Response(
                 status=reply.status, body=await reply.read(), content_type=reply.content_type
             )
+
+    # -- readiness ------------------------------------------------------------------------------
+
+    async def _check_model(self) -> tuple[Component, ...]:
+        """The model answers a 1-token completion within the bound (unless it is answering
+        completions now, which a probe would only wait behind)."""
+        upstream = self.upstream
+        if upstream is None:
+            return (Component("model", False, "Foundry Local is still starting: no model yet."),)
+        model = upstream.served_model
+        if self.queue.active:
+            return (Component("model", True, f"answering {self.queue.active} completion(s)"),)
+        assert self.session is not None
+        bound = self.config.readiness_timeout_seconds
+        probe = {"model": model, "messages": READINESS_PROMPT, "max_tokens": 1, "stream": False}
+        url = URL(f"{upstream.url}/v1/chat/completions", encoded=True)
+        try:
+            async with (
+                asyncio.timeout(bound),
+                self.session.post(url, json=probe, headers=request_ids.outgoing_headers()) as reply,
+            ):
+                failed = None if reply.status == 200 else from_foundry(
+                    reply.status, await _payload(reply)
+                )  # fmt: skip
+        except TimeoutError:
+            failed = ApiError(504, f"no answer to a 1-token completion within {bound:g} s")
+        except aiohttp.ClientError as error:
+            failed = ApiError(502, f"Foundry Local's web service did not answer: {one_line(error)}")
+        self.metrics.model_loaded.labels(model).set(0 if failed else 1)
+        if failed is not None:
+            log.warning("readiness: %s is not ready: %s", model, failed.message)
+            return (Component("model", False, f"{model}: {failed.message}"),)
+        return (Component("model", True),)
+
+
+async def _echo_request_id(request: web.Request, response: web.StreamResponse) -> None:
+    if (request_id := request_ids.current()) is not None:
+        response.headers[request_ids.HEADER] = request_id
+
+
+def _meter_completion(meter: StreamMeter, answer: bytes) -> None:
+    try:
+        payload = json.loads(answer)
+    except ValueError:
+        return
+    if isinstance(payload, dict):
+        meter.read_payload(payload, time.perf_counter())
 
 
 async def _payload(reply: aiohttp.ClientResponse) -> Any:
@@ -335,16 +453,24 @@ def _event_error(event: bytes) -> ApiError | None:
 
 
 async def _relay(
-    request: web.Request, reply: aiohttp.ClientResponse, first: bytes
+    request: web.Request,
+    reply: aiohttp.ClientResponse,
+    first: bytes,
+    meter: StreamMeter,
+    answered: Callable[[StreamMeter], None],
 ) -> web.StreamResponse:
-    """Pass the stream on as it arrives: each chunk is written (and so sent) at once."""
+    """Pass the stream on as it arrives: each chunk is written (and so sent) at once.
+    `answered` is told before the stream's end is sent (so a client that has the whole stream
+    finds it in the metrics)."""
     response = web.StreamResponse(headers=SSE_HEADERS)
     await response.prepare(request)
     chunks = 0
     try:
         if first:
+            meter.feed(first)
             await response.write(first)
         async for chunk in reply.content.iter_any():
+            meter.feed(chunk)
             await response.write(chunk)
             chunks += 1
     except asyncio.CancelledError:  # the client disconnected (handler cancellation)
@@ -356,6 +482,7 @@ async def _relay(
     except aiohttp.ClientError as error:  # headers are sent: the stream can only end here
         log.warning("Foundry Local broke off a stream after %d chunks: %s", chunks, error)
         return response
+    answered(meter)
     await response.write_eof()
     return response
 
@@ -390,9 +517,19 @@ class Gateway:
             self._thread.join()
             raise self._start_error
 
-    def route_to(self, upstream: Upstream) -> None:
-        """From now on, forward to Foundry Local's web service at `upstream`."""
+    def route_to(self, upstream: Upstream, load_seconds: float | None = None) -> None:
+        """From now on, forward to Foundry Local's web service at `upstream` (whose model took
+        `load_seconds` to load, when known)."""
         self._service.upstream = upstream
+        model = upstream.served_model
+        self._service.metrics.model_loaded.labels(model).set(1)
+        if load_seconds is not None:
+            self._service.metrics.model_load_seconds.labels(model).set(load_seconds)
+        self._service.readiness.forget()
+
+    @property
+    def metrics(self) -> EndpointMetrics:
+        return self._service.metrics
 
     def wait_for_queue(self, active: int, waiting: int, timeout: float) -> None:
         """Block until `active` completions are admitted and `waiting` wait (for tests, tools)."""

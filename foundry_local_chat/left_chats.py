@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from chainlit.session import WebsocketSession
 
@@ -21,9 +22,11 @@ log = logging.getLogger(__name__)
 _timers: set[asyncio.Task[None]] = set()
 
 
-def cancel_unless_back(session: WebsocketSession, grace_seconds: float) -> None:
+def cancel_unless_back(
+    session: WebsocketSession, grace_seconds: float, on_cancel: Callable[[], None] = lambda: None
+) -> None:
     """Called when the session's socket closed: cancel its running task if the same socket is
-    still the session's after `grace_seconds`."""
+    still the session's after `grace_seconds` (and tell `on_cancel`, e.g. a metric)."""
     task = session.current_task
     if task is None or task.done():
         return
@@ -34,6 +37,7 @@ def cancel_unless_back(session: WebsocketSession, grace_seconds: float) -> None:
         if session.socket_id == left_socket and not task.done():
             log.info("chat %s: the browser left; its answer is cancelled", session.id)
             task.cancel()
+            on_cancel()
 
     timer = asyncio.create_task(cancel_later())
     _timers.add(timer)

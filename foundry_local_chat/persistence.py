@@ -44,7 +44,7 @@ from chainlit.types import ThreadDict
 from chainlit.utils import utc_now
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from foundry_local_chat import database
 from foundry_local_chat.auth import ADD_A_USER, Access, AuthError, ensure_auth_secret
@@ -147,6 +147,11 @@ class ChatDataLayer(SQLAlchemyDataLayer):
         self._thread_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
+
+    @property
+    def saves_waiting(self) -> int:
+        """Statements waiting for the database to come back, over all conversations."""
+        return sum(len(statements) for statements in self._unsaved.values())
 
     async def get_current_timestamp(self) -> str:
         return str(utc_now())  # Chainlit's own uses local time with a "Z"
@@ -328,6 +333,22 @@ def start_history(settings: Settings, access: Access, environ: MutableMapping[st
     ensure_auth_secret(settings.app_data_dir, environ)
     version = database.prepare(settings.database_url)
     log.info("chat history in %s (schema %s)", settings.database_url_redacted, version)
+
+
+def history_layer() -> ChatDataLayer | None:
+    layer = get_data_layer()
+    return layer if isinstance(layer, ChatDataLayer) else None
+
+
+def history_engine() -> AsyncEngine | None:
+    """The history database's engine (readiness checks it); None when history is off."""
+    layer = history_layer()
+    return layer.engine if layer is not None else None
+
+
+def saves_waiting() -> int:
+    layer = history_layer()
+    return layer.saves_waiting if layer is not None else 0
 
 
 P = ParamSpec("P")

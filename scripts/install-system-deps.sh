@@ -3,10 +3,11 @@
 #   postgresql – the tests start throwaway PostgreSQL servers (initdb into a temp dir)
 #   nginx      – the two-instance test puts nginx (sticky sessions) in front of two app instances
 #   openssl    – a self-signed certificate for the stand-in model registry (catalog-model tests)
+#   prometheus – the operations test has a real Prometheus server scrape the endpoint and the app
 set -euo pipefail
 # chromium: the browser the browser tests drive through Playwright (tests/support/browser.py);
 # fonts-noto-cjk: Korean glyphs for the Korean UI in the browser and its screenshots.
-packages=(chromium fonts-noto-cjk postgresql nginx openssl)
+packages=(chromium fonts-noto-cjk postgresql nginx openssl prometheus)
 missing=()
 for package in "${packages[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

@@ -79,6 +79,7 @@ def test_the_tables_defaults_are_the_ones_the_app_uses() -> None:
     assert shown("SYSTEM_PROMPT") == settings.system_prompt
     assert shown("FOUNDRY_ENDPOINT_URL") == settings.endpoint_url
     assert shown("FOUNDRY_LOCAL") == str(int(settings.use_foundry_local))
+    assert shown("LOG_FORMAT") == settings.log_format
     assert Path(shown("MODEL_CACHE_DIR")).expanduser() == settings.model_cache_dir
     assert Path(shown("APP_DATA_DIR")).expanduser() == settings.app_data_dir
     numbers = {
@@ -90,6 +91,8 @@ def test_the_tables_defaults_are_the_ones_the_app_uses() -> None:
         "TOP_P": settings.generation.top_p,
         "AUTO_REMOTE_PROMPT_CHARS": settings.auto_remote_prompt_chars,
         "ABANDONED_ANSWER_GRACE_SECONDS": settings.abandoned_answer_grace_seconds,
+        "READINESS_TIMEOUT_SECONDS": settings.readiness_timeout_seconds,
+        "READINESS_CACHE_SECONDS": settings.readiness_cache_seconds,
     }
     assert {name: float(shown(name)) for name in numbers} == numbers
 

@@ -35,6 +35,7 @@ def clean_env(overrides: Mapping[str, str]) -> dict[str, str]:
         "ENDPOINT_API_KEY", "ENDPOINT_ALLOW_NO_KEY", "ENDPOINT_CORS_ORIGINS", "ALLOWED_ORIGINS",
         "ENDPOINT_CONCURRENCY", "ENDPOINT_MAX_QUEUE", "ENDPOINT_MAX_BODY_BYTES",
         "ABANDONED_ANSWER_GRACE_SECONDS", "LOOP_GUARD",
+        "LOG_FORMAT", "READINESS_TIMEOUT_SECONDS", "READINESS_CACHE_SECONDS", "METRICS_TOKEN",
     }  # fmt: skip
     env = {k: v for k, v in os.environ.items() if k not in app_variables}
     env["PYTHONUNBUFFERED"] = "1"
