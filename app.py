@@ -23,7 +23,7 @@ from foundry_local_chat.app_state import AppState
 from foundry_local_chat.auth import Access, AuthError
 from foundry_local_chat.backend import Backend, BackendKind, BackendUnavailable
 from foundry_local_chat.chat import ChatOptions, build_messages, system_messages, turn_role
-from foundry_local_chat.chat_server import accept_long_messages
+from foundry_local_chat.chat_server import accept_long_messages, own_files_directory
 from foundry_local_chat.chat_settings import InvalidChatSettings, apply_panel_values
 from foundry_local_chat.chat_ui import (
     notice,
@@ -82,6 +82,7 @@ except (AuthError, DatabaseError) as error:
     raise SystemExit(f"error: {error}") from None
 
 accept_long_messages(sio)
+own_files_directory()
 STARTUP_WAIT_SECONDS = 15
 PROFILE_ICONS = {
     "Foundry Local": "/public/icons/local.svg",

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from tests.conftest import AppFactory
 from tests.support.chainlit_client import ChainlitSession
+from tests.support.processes import clean_env, free_port, start_chainlit
 from tests.support.recording_proxy import RecordingProxy
 
 LONG_PROMPT = "Write a long, detailed story about a lighthouse keeper and a storm."
@@ -116,3 +118,21 @@ async def test_error_mid_stream_keeps_the_partial_answer_and_says_so(
         error_line
         == "The answer was cut short: the model server reported an error: injected failure."
     )
+
+
+async def test_an_instance_that_stops_leaves_the_chats_of_another_alone(
+    chainlit_app: AppFactory, proxy: RecordingProxy, tmp_path: Path
+) -> None:
+    """Two instances from one checkout (scale-out on one machine): Chainlit deletes its files
+    folder when it stops, and that must not be the folder the other instance's chats use."""
+    async with ChainlitSession(
+        chainlit_app(FOUNDRY_LOCAL="0", BASE_URL=proxy.url, MAX_TOKENS="16")
+    ) as chat:
+        assert await chat.ready() is None
+        port = free_port()
+        env = clean_env(
+            {"FOUNDRY_LOCAL": "0", "BASE_URL": proxy.url, "APP_DATA_DIR": str(tmp_path)}
+        )
+        start_chainlit(env, port).stop()
+        reply = await chat.ask("What is the capital of France?")
+    assert reply.stats()["summary"]  # its element was written to the files folder
