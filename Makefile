@@ -22,8 +22,15 @@ run: setup model
 serve: setup model  ## only the Foundry Local endpoint (FOUNDRY_ENDPOINT_URL)
 	$(PY) -m foundry_local_chat serve
 
-test: lint model system-deps open-webui
-	$(VENV)/bin/pytest
+# Set-up steps that do not depend on each other run side by side (apt, three venvs, the model
+# build). The slow tier runs in parallel workers, one test file each at a time (module fixtures
+# start once): most of its time is processes starting and waiting for the model, so three
+# workers keep two cores busy.
+PYTEST_WORKERS ?= 3
+
+test:
+	$(MAKE) --jobs=4 lint model system-deps open-webui
+	$(VENV)/bin/pytest --numprocesses=$(PYTEST_WORKERS) --dist=loadfile
 
 # The fast tier: tests that start no real part (tests/conftest.py marks the others).
 FAST_TESTS := not (e2e or browser or postgres or openwebui or model)
