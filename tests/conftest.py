@@ -95,11 +95,12 @@ def signed_in_app(
     """An app whose users file has `names` (all with PASSWORD), answering through the proxy.
 
     The loop guard is off unless asked for: these tests compare whole saved conversations, and
-    the sampled model may loop on one of their prompts, which would add the guard's notice."""
+    the sampled model may loop on one of their prompts, which would add the guard's notice.
+    Answers are short unless asked for: what is saved is compared, not how long it is."""
     users = tmp_path / "users"
     for name in names:
         add_user(users, name, PASSWORD)
-    settings = {"LOOP_GUARD": "0", **settings}
+    settings = {"LOOP_GUARD": "0", "MAX_TOKENS": "64", **settings}
     return chainlit_app(FOUNDRY_LOCAL="0", BASE_URL=proxy.url, USERS_FILE=str(users), **settings)
 
 
