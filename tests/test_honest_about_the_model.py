@@ -107,11 +107,13 @@ async def test_the_bundled_models_loop_is_stopped_and_its_request_closed(
 async def test_with_the_guard_off_the_same_loop_runs_to_the_token_limit(
     chainlit_app: AppFactory, proxy: RecordingProxy
 ) -> None:
-    url = chainlit_app(FOUNDRY_LOCAL="0", BASE_URL=proxy.url, TEMPERATURE="0", LOOP_GUARD="0")
+    url = chainlit_app(
+        FOUNDRY_LOCAL="0", BASE_URL=proxy.url, TEMPERATURE="0", LOOP_GUARD="0", MAX_TOKENS="256"
+    )  # the guard stops this loop within 150 tokens (above)
     async with ChainlitSession(url) as chat:
         await chat.ready()
         reply = await chat.ask(LOOPING_QUESTION)
     assert notices(reply) == []
-    assert " 512 tokens" in reply.stats()["summary"]
+    assert " 256 tokens" in reply.stats()["summary"]
     answer = reply.answer()["output"]
     assert loop_start(answer, ran_to_the_limit=True) is not None, answer  # it looped
