@@ -30,7 +30,7 @@ PYTEST_WORKERS ?= 3
 
 test:
 	$(MAKE) --jobs=4 lint model system-deps open-webui
-	$(VENV)/bin/pytest --numprocesses=$(PYTEST_WORKERS) --dist=loadfile
+	$(VENV)/bin/pytest --numprocesses=$(PYTEST_WORKERS) --dist=loadfile --no-loadscope-reorder
 
 # The fast tier: tests that start no real part (tests/conftest.py marks the others).
 FAST_TESTS := not (e2e or browser or postgres or openwebui or model)

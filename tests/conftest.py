@@ -39,6 +39,9 @@ MARKED_BY_FIXTURE = {
 }
 
 
+SLOW_TIER = ("e2e", "browser", "postgres", "openwebui", "model")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         fixtures = set(getattr(item, "fixturenames", ()))
@@ -49,6 +52,24 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             if fixture in fixtures:
                 for marker in markers:
                     item.add_marker(marker)
+    items[:] = longest_files_first(items)
+
+
+def longest_files_first(items: list[pytest.Item]) -> list[pytest.Item]:
+    """The order `make test`'s workers take whole files in (`--dist loadfile`): the longest
+    first, so that no long file starts last while the other workers run out of work. Files
+    with a `long` test first, then by how many slow-tier tests they have; the fast tier last."""
+
+    def cost(item: pytest.Item) -> int:
+        if item.get_closest_marker("long"):
+            return 1000
+        return int(any(item.get_closest_marker(marker) for marker in SLOW_TIER))
+
+    by_file: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        by_file.setdefault(item.nodeid.split("::")[0], []).append(item)
+    files = sorted(by_file.values(), key=lambda tests: -sum(cost(test) for test in tests))
+    return [item for tests in files for item in tests]
 
 
 @pytest.fixture(scope="session")

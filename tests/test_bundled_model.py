@@ -13,7 +13,7 @@ from foundry_local_chat import bundled_model
 from foundry_local_chat.bundled_model import BuildError, build, is_built
 from tests.support.processes import REPO, clean_env, start, with_sigint_ignored
 
-pytestmark = [pytest.mark.e2e, pytest.mark.model]  # builds the model in subprocesses
+pytestmark = [pytest.mark.e2e, pytest.mark.model, pytest.mark.long]  # builds the model
 
 BUILD_PYTHON = REPO / ".venv-build" / "bin" / "python"
 

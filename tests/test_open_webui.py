@@ -20,6 +20,9 @@ from tests.support.processes import Endpoint
 QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
 
 
+pytestmark = [pytest.mark.long]  # Open WebUI takes a minute of CPU to start
+
+
 @pytest.fixture(scope="module")
 async def open_webui(
     endpoint: Endpoint, tmp_path_factory: pytest.TempPathFactory
