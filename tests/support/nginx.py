@@ -1,7 +1,8 @@
-"""nginx (Debian's package) as a foreground process in front of app instances, loopback only.
+"""nginx (Debian's package) as a foreground process in front of app instances or model
+endpoints, loopback only.
 
-It runs the project's own deploy/nginx-chat.conf with the test's ports substituted, inside a
-main context of its own (pid file, logs and temp files in a temp dir).
+It runs one of the project's own deploy/ configs (nginx-chat.conf by default) with the test's
+ports substituted, inside a main context of its own (pid file, logs and temp files in a temp dir).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from pathlib import Path
 from tests.support.processes import REPO, RunningProcess, free_port, start, wait_for_port
 
 SNIPPET = REPO / "deploy" / "nginx-chat.conf"
+MODEL_TIER_SNIPPET = REPO / "deploy" / "nginx-model-tier.conf"
+ACCESS_LOG = "access.log"  # in the prefix dir, for a snippet that logs
 
 
 def nginx_binary() -> str:
@@ -28,18 +31,26 @@ def nginx_binary() -> str:
     return found
 
 
-def render(upstream_ports: list[int], listen_port: int, prefix: Path) -> str:
-    snippet = SNIPPET.read_text()
+def render(
+    upstream_ports: list[int], listen_port: int, prefix: Path, snippet_path: Path = SNIPPET
+) -> str:
+    """A whole nginx.conf around the snippet: one upstream server per port (each with the
+    parameters of the snippet's first one), the listen port, and its access log (if it has one)
+    in the prefix dir."""
+    snippet = snippet_path.read_text()
+    server_line = re.compile(r"(?m)^    server 127\.0\.0\.1:\d+(?P<parameters>[^;\n]*);\n")
+    first = server_line.search(snippet)
+    assert first is not None, "the snippet's upstream servers were not found"
     servers = "".join(
-        f"    server 127.0.0.1:{port} max_fails=1 fail_timeout=30s;\n" for port in upstream_ports
+        f"    server 127.0.0.1:{port}{first['parameters']};\n" for port in upstream_ports
     )
-    snippet, count = re.subn(r"(?m)^    server 127\.0\.0\.1:\d+ [^\n]*\n", "", snippet)
-    assert count >= 1, "the snippet's upstream servers were not found"
-    snippet = snippet.replace("    ip_hash;\n", "    ip_hash;\n" + servers, 1)
+    rest = server_line.sub("", snippet[first.start() :])
+    snippet = snippet[: first.start()] + servers + rest
     snippet, count = re.subn(
         r"listen 127\.0\.0\.1:\d+;", f"listen 127.0.0.1:{listen_port};", snippet
     )
     assert count == 1, "the snippet's listen line was not found"
+    snippet = re.sub(r"access_log /\S+", f"access_log {prefix / ACCESS_LOG}", snippet)
     temp = prefix / "temp"
     return f"""
 daemon off;
@@ -59,14 +70,16 @@ http {{
 """
 
 
-def start_nginx(upstream_ports: list[int]) -> tuple[RunningProcess, int, Path]:
+def start_nginx(
+    upstream_ports: list[int], snippet_path: Path = SNIPPET
+) -> tuple[RunningProcess, int, Path]:
     """nginx in the foreground; returns it, its port and its prefix dir (remove when done)."""
     prefix = Path(tempfile.mkdtemp(prefix="flc-nginx-"))
     (prefix / "temp").mkdir()
     os.chmod(prefix / "temp", 0o777)  # workers run as an unprivileged user when nginx is root
     port = free_port()
     config = prefix / "nginx.conf"
-    config.write_text(render(upstream_ports, port, prefix))
+    config.write_text(render(upstream_ports, port, prefix, snippet_path))
     process = start([nginx_binary(), "-e", "stderr", "-p", str(prefix), "-c", str(config)], {})
     wait_for_port(port, timeout=30, process=process)
     return process, port, prefix
