@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from tests.support.processes import REPO, RunningProcess, free_port, start, wait_for_port
@@ -83,3 +84,42 @@ def start_nginx(
     process = start([nginx_binary(), "-e", "stderr", "-p", str(prefix), "-c", str(config)], {})
     wait_for_port(port, timeout=30, process=process)
     return process, port, prefix
+
+
+@dataclass(frozen=True)
+class ProxiedRequest:
+    """One line of the model tier's access log (its `model_tier` log_format)."""
+
+    request: str  # e.g. "POST /v1/chat/completions HTTP/1.1"
+    status: int  # what the client got
+    upstreams: tuple[int, ...]  # the port of every endpoint tried, in order
+    upstream_statuses: tuple[str, ...]  # what each answered ("502" when it could not)
+
+    @property
+    def served_by(self) -> int:
+        return self.upstreams[-1]
+
+
+LOG_LINE = re.compile(
+    r'"(?P<request>[^"]*)" (?P<status>\d+) \d+ upstream=(?P<upstreams>.*?) '
+    r"upstream_status=(?P<statuses>.*?) header_time="
+)
+
+
+def proxied_requests(prefix: Path) -> list[ProxiedRequest]:
+    """The requests nginx has finished, in order (each line is written when its request ends)."""
+    log = prefix / ACCESS_LOG
+    found = []
+    for line in log.read_text().splitlines() if log.exists() else []:
+        match = LOG_LINE.search(line)
+        assert match is not None, f"an access log line in an unknown format: {line}"
+        addresses = [a.strip() for a in match["upstreams"].split(",")]
+        found.append(
+            ProxiedRequest(
+                request=match["request"],
+                status=int(match["status"]),
+                upstreams=tuple(int(a.rsplit(":", 1)[1]) for a in addresses if ":" in a),
+                upstream_statuses=tuple(s.strip() for s in match["statuses"].split(",")),
+            )
+        )
+    return found
