@@ -71,9 +71,23 @@ async def one_chat(client: AsyncOpenAI, model: str, prompt: str) -> ReplyStats:
     return stats
 
 
-async def concurrent_chats(client: AsyncOpenAI, model: str) -> dict[str, float]:
-    """CHATS chats at once; their aggregate speed and median first-token time."""
+def cpu_seconds(pids: list[int]) -> float:
+    """CPU time the processes (all their threads) have used so far, from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
+async def concurrent_chats(client: AsyncOpenAI, model: str, pids: list[int]) -> dict[str, float]:
+    """CHATS chats at once; their aggregate speed, median first-token time, and the CPU the
+    endpoints (`pids`) got meanwhile: on a machine shared with other work, that is the share
+    of the cores they actually had."""
+    cpu_before = cpu_seconds(pids)
     answers = await asyncio.gather(*(one_chat(client, model, p) for p in PROMPTS[:CHATS]))
+    cpu = cpu_seconds(pids) - cpu_before
     started = min(stats.started for stats in answers)
     finished = max(stats.finished_at or stats.started for stats in answers)
     tokens = sum(stats.tokens for stats in answers)
@@ -83,6 +97,8 @@ async def concurrent_chats(client: AsyncOpenAI, model: str) -> dict[str, float]:
         "median_ttft_ms": statistics.median(ttfts) * 1000,
         "tokens": tokens,
         "wall_s": finished - started,
+        "cores_used": cpu / (finished - started),
+        "tok_per_cpu_s": tokens / cpu if cpu else 0.0,
     }
 
 
@@ -107,7 +123,7 @@ def port_of(endpoint: Endpoint) -> int:
 
 
 def median_of(runs: list[dict[str, float]]) -> dict[str, float]:
-    return {key: round(statistics.median(run[key] for run in runs), 1) for key in runs[0]}
+    return {key: round(statistics.median(run[key] for run in runs), 2) for key in runs[0]}
 
 
 async def measure(cores: list[int | None], rounds: int, data_dir: Path) -> dict[str, Any]:
@@ -136,10 +152,14 @@ async def measure(cores: list[int | None], rounds: int, data_dir: Path) -> dict[
             direct = AsyncOpenAI(base_url=endpoint.url, api_key=KEY, max_retries=0)
             await one_chat(direct, model, "Hello")
         single = await single_stream(clients["one"], model)
+        pids = {
+            "one": [endpoints[0].process.process.pid],
+            "two": [e.process.process.pid for e in endpoints],
+        }
         runs: dict[str, list[dict[str, float]]] = {"one": [], "two": []}
         for _ in range(rounds):
             for name in ("one", "two"):
-                runs[name].append(await concurrent_chats(clients[name], model))
+                runs[name].append(await concurrent_chats(clients[name], model, pids[name]))
         served = Counter(
             request.served_by
             for request in proxied_requests(prefixes[1])
@@ -167,6 +187,9 @@ async def main(rounds: int) -> dict[str, Any]:
     with TemporaryDirectory() as data_dir:
         shared = await measure([None, None], rounds, Path(data_dir))
         pinned = await measure([0, 1], rounds, Path(data_dir))
+    # A one-core machine of its own gives an endpoint a whole core: its speed is then what it
+    # makes of one CPU-second each second. Two such machines, twice that.
+    one_core = pinned["one_endpoint"]["tok_per_cpu_s"]
     return {
         "chats": CHATS,
         "max_tokens": MAX_TOKENS,
@@ -174,8 +197,8 @@ async def main(rounds: int) -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "shared_cores": shared,
         "one_core_each": pinned,
-        # Two machines: each endpoint keeps its own single-stream speed.
-        "two_machines_estimate_tok_s": round(2 * pinned["single_stream_tok_s"], 1),
+        "dedicated_core_estimate_tok_s": round(one_core, 1),
+        "two_machines_estimate_tok_s": round(2 * one_core, 1),
     }
 
 
@@ -185,20 +208,23 @@ def markdown(result: dict[str, Any]) -> str:
     def row(label: str, figures: dict[str, float]) -> list[str]:
         return [
             label,
-            f"{figures['aggregate_tok_s']} tok/s",
+            f"{figures['aggregate_tok_s']:.1f} tok/s",
             f"{figures['median_ttft_ms']:.0f} ms",
-            f"{figures['wall_s']} s",
+            f"{figures['wall_s']:.1f} s",
+            f"{figures['cores_used']:.2f}",
+            f"{figures['tok_per_cpu_s']:.1f}",
         ]
 
     speeds = table(
-        ["", "aggregate speed", "median time to first token", f"{result['chats']} answers took"],
+        ["", "aggregate speed", "median time to first token", f"{result['chats']} answers took",
+         "cores the endpoints got", "tokens per CPU-second"],
         [
             row("one endpoint, all cores", shared["one_endpoint"]),
             row("two endpoints, sharing all cores", shared["two_endpoints"]),
             row("one endpoint, pinned to one core", pinned["one_endpoint"]),
             row("two endpoints, one core each", pinned["two_endpoints"]),
         ],
-    )
+    )  # fmt: skip
     ratios = table(
         ["two endpoints ÷ one", "aggregate speed", "median time to first token",
          "requests each endpoint served"],
@@ -215,20 +241,28 @@ Model `{shared["model"]}`, {result["chats"]} concurrent chats (streamed, tempera
 one endpoint and in front of two; medians over {result["rounds"]} rounds, the two cases taking
 turns. Aggregate speed = all answers' tokens ÷ the wall time from the first request to the last
 token. An endpoint answers one request at a time and queues the rest, so the time to first token
-is mostly the wait in that queue.
+is mostly the wait in that queue. "Cores the endpoints got" = their processes' CPU time ÷ that
+wall time (from /proc): on a machine shared with other work it shows how much of the cores they
+really had.
 
 {speeds}
 
 {ratios}
 
-**Reading it.** On this machine ({result["cpu_count"]} cores, shared with other work) the two
-endpoints of the first case compete for the same cores, so their ratio says little about more
-machines. Pinned to one core each (`taskset`), each endpoint has a core to itself, as it would
-have a machine: that ratio is what a second machine adds. One endpoint's single-stream speed is
-{shared["single_stream_tok_s"]} tok/s on all cores and {pinned["single_stream_tok_s"]} tok/s on one
-core. Two machines of one such core each would give about 2 × {pinned["single_stream_tok_s"]} =
-{result["two_machines_estimate_tok_s"]} tok/s; two machines like this one, about twice the
-aggregate speed of the first row.
+**Reading it.** On this machine ({result["cpu_count"]} cores, shared with other work, see the load
+average above) two endpoints compete with each other and with everything else for the same cores,
+so the two-endpoint ratios are bounded by the CPU they could get, not by the design. Pinned to one
+core each (`taskset`), each endpoint stands for a machine of one core; where the other work also
+runs on those cores, the "cores the endpoints got" column shows how far each was from having its
+core to itself. The tokens per CPU-second show what the endpoints make of the CPU they get,
+whether one endpoint or two: splitting the load costs nothing, the CPU is what limits. An
+endpoint with a core to itself (a one-core machine) would give about as many tokens per second as
+it makes per CPU-second on one core, {result["dedicated_core_estimate_tok_s"]} tok/s here, and
+two such machines about twice that, {result["two_machines_estimate_tok_s"]} tok/s, since each
+answers its own queue.
+One endpoint's single-stream speed, measured alone before the concurrent runs, was
+{shared["single_stream_tok_s"]} tok/s on all cores and {pinned["single_stream_tok_s"]} tok/s on
+one core.
 """
 
 
