@@ -202,6 +202,16 @@ async def main(rounds: int) -> dict[str, Any]:
     }
 
 
+def splitting(case: dict[str, Any]) -> str:
+    """What splitting the load over two endpoints does to the work each CPU-second gets done."""
+    change = case["two_endpoints"]["tok_per_cpu_s"] / case["one_endpoint"]["tok_per_cpu_s"] - 1
+    more_or_fewer = "more" if change > 0 else "fewer"
+    said = f"two endpoints make {abs(change):.0%} {more_or_fewer} of them than one"
+    if abs(change) < 0.1:
+        return f"{said}, so splitting the load costs about nothing; the CPU they get is the limit."
+    return f"{said}."
+
+
 def markdown(result: dict[str, Any]) -> str:
     shared, pinned = result["shared_cores"], result["one_core_each"]
 
@@ -254,10 +264,10 @@ average above) two endpoints compete with each other and with everything else fo
 so the two-endpoint ratios are bounded by the CPU they could get, not by the design. Pinned to one
 core each (`taskset`), each endpoint stands for a machine of one core; where the other work also
 runs on those cores, the "cores the endpoints got" column shows how far each was from having its
-core to itself. The tokens per CPU-second show what the endpoints make of the CPU they get,
-whether one endpoint or two: splitting the load costs nothing, the CPU is what limits. An
-endpoint with a core to itself (a one-core machine) would give about as many tokens per second as
-it makes per CPU-second on one core, {result["dedicated_core_estimate_tok_s"]} tok/s here, and
+core to itself. The tokens per CPU-second show what the endpoints make of the CPU they get:
+{splitting(pinned)}
+An endpoint with a core to itself (a one-core machine) would give about as many tokens per second
+as it makes per CPU-second on one core, {result["dedicated_core_estimate_tok_s"]} tok/s here, and
 two such machines about twice that, {result["two_machines_estimate_tok_s"]} tok/s, since each
 answers its own queue.
 One endpoint's single-stream speed, measured alone before the concurrent runs, was
