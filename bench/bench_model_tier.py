@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.report import table, write_report
 from foundry_local_chat.chat import ChatOptions, ReplyStats, build_messages, stream_reply
 from foundry_local_chat.config import DEFAULT_SYSTEM_PROMPT, GenerationDefaults
-from tests.support.nginx import MODEL_TIER_SNIPPET, proxied_requests, start_nginx
+from tests.support.nginx import MODEL_TIER_SNIPPET, start_nginx, wait_for_requests
 from tests.support.processes import Endpoint, RunningProcess, clean_env, free_port, start_endpoint
 
 CHATS = 8
@@ -138,12 +138,12 @@ async def measure(cores: list[int | None], rounds: int, data_dir: Path) -> dict[
             endpoints.append(start_endpoint(env, pinned_to=core))
             processes.append(endpoints[-1].process)
         model = endpoints[0].model
-        urls = {}
+        urls, balancers = {}, {}
         for name, tier in (("one", endpoints[:1]), ("two", endpoints)):
             balancer, port, prefix = start_nginx([port_of(e) for e in tier], MODEL_TIER_SNIPPET)
             processes.append(balancer)
             prefixes.append(prefix)
-            urls[name] = f"http://127.0.0.1:{port}/v1"
+            urls[name], balancers[name] = f"http://127.0.0.1:{port}/v1", balancer
         clients = {
             name: AsyncOpenAI(base_url=url, api_key=KEY, max_retries=0)
             for name, url in urls.items()
@@ -160,11 +160,13 @@ async def measure(cores: list[int | None], rounds: int, data_dir: Path) -> dict[
         for _ in range(rounds):
             for name in ("one", "two"):
                 runs[name].append(await concurrent_chats(clients[name], model, pids[name]))
-        served = Counter(
-            request.served_by
-            for request in proxied_requests(prefixes[1])
-            if request.request.startswith("POST")
+        logged = wait_for_requests(
+            balancers["two"],
+            rounds * CHATS,
+            timeout=60,
+            request="POST /v1/chat/completions HTTP/1.1",
         )
+        served = Counter(request.served_by for request in logged)
     finally:
         for process in reversed(processes):
             process.stop()

@@ -25,7 +25,12 @@ from foundry_local_chat.gateway import Gateway, GatewayConfig
 from foundry_local_chat.ui_text import WORDS
 from tests.conftest import PASSWORD
 from tests.support.chainlit_client import ChainlitApi, ChainlitSession, Reply, messages_of
-from tests.support.nginx import MODEL_TIER_SNIPPET, ProxiedRequest, proxied_requests, start_nginx
+from tests.support.nginx import (
+    MODEL_TIER_SNIPPET,
+    ProxiedRequest,
+    start_nginx,
+    wait_for_requests,
+)
 from tests.support.postgres import PostgresServer
 from tests.support.processes import (
     Endpoint,
@@ -51,8 +56,8 @@ PROMPT = "Tell me a story about a lighthouse keeper and a storm."
 class ModelTier:
     endpoint_env: dict[str, dict[str, str]]  # name -> the env its `serve` runs with
     endpoints: dict[str, Endpoint]
+    nginx: RunningProcess
     nginx_url: str
-    nginx_prefix: Path
     apps: list[str]  # the chat instances' URLs
     token: str  # alice's session cookie, good on both instances (one auth secret)
     processes: list[RunningProcess] = field(default_factory=list)
@@ -60,8 +65,9 @@ class ModelTier:
     def port(self, name: str) -> int:
         return int(self.endpoint_env[name]["FOUNDRY_ENDPOINT_URL"].rsplit(":", 1)[1])
 
-    def completions(self) -> list[ProxiedRequest]:
-        return [r for r in proxied_requests(self.nginx_prefix) if r.request == COMPLETIONS]
+    def completions(self, at_least: int = 0) -> list[ProxiedRequest]:
+        """The completions nginx has logged, once there are at least `at_least`."""
+        return wait_for_requests(self.nginx, at_least, timeout=60, request=COMPLETIONS)
 
     def restart(self, name: str) -> None:
         """`serve` again, on the same port with the same data dir, once it says it is ready."""
@@ -123,7 +129,7 @@ async def tier(
             processes += list(pool.map(start_chainlit, app_envs, app_ports))
         apps = [f"http://127.0.0.1:{port}" for port in app_ports]
         token = await ChainlitApi(apps[0]).sign_in("alice", PASSWORD)
-        tier = ModelTier(envs, endpoints, nginx_url, prefix, apps, token, processes)
+        tier = ModelTier(envs, endpoints, balancer, nginx_url, apps, token, processes)
         yield tier
     finally:
         for process in reversed(processes):
@@ -150,7 +156,7 @@ async def test_the_endpoint_key_is_checked_end_to_end(tier: ModelTier) -> None:
         headers = {"Authorization": f"Bearer {KEY}"}
         async with http.post(url, json=body, headers=headers) as response:
             assert response.status == 200, await response.text()
-    refused, _, answered = tier.completions()[before:]
+    refused, _, answered = tier.completions(before + 3)[before:]
     # The endpoint's own 401, not retried on the other one (it would refuse as well).
     assert len(refused.upstreams) == 1 and refused.upstream_statuses == ("401",)
     assert answered.upstream_statuses == ("200",)
@@ -162,7 +168,7 @@ async def test_eight_concurrent_chats_are_all_answered_by_both_endpoints(tier: M
         replies = await asyncio.gather(*(chat.ask(PROMPT, timeout=180) for chat in chats))
     for reply in replies:
         assert answer_of(reply).strip() and "⚠️" not in answer_of(reply)
-    served = tier.completions()[before:]
+    served = tier.completions(before + 8)[before:]
     assert len(served) == 8
     assert all(request.status == 200 for request in served)
     assert {request.served_by for request in served} == {tier.port("a"), tier.port("b")}
@@ -213,18 +219,18 @@ async def test_an_endpoint_killed_under_load_costs_only_the_answer_it_was_stream
             assert answer.strip() and "⚠️" not in answer.removesuffix(BROKEN_OFF)
         for reply in replies:  # what streamed is what stays in the chat
             assert answer_of(reply) == reply.streamed_text
-        during = tier.completions()[before:]
+        during = tier.completions(before + 8)[before:]
         assert len(during) == 8
         # Requests waiting at the dead endpoint moved to the survivor before their first token.
         moved = [r for r in during if r.upstreams == (tier.port("b"), tier.port("a"))]
         assert moved and all(r.status == 200 for r in moved)
 
         # Every chat goes on, the ones cut short included, answered by the survivor.
-        after_kill = len(tier.completions())
+        after_kill = before + len(during)
         follow_ups = await asyncio.gather(*(chat.ask("Thanks!", timeout=180) for chat in chats))
     for reply in follow_ups:
         assert answer_of(reply).strip() and "⚠️" not in answer_of(reply)
-    later = tier.completions()[after_kill:]
+    later = tier.completions(after_kill + 8)[after_kill:]
     assert len(later) == 8 and {r.served_by for r in later} == {tier.port("a")}
 
     # The cut answer is saved as it was shown, the follow-up after it.
@@ -244,7 +250,7 @@ async def test_a_restarted_endpoint_serves_again(tier: ModelTier) -> None:
                 before = len(tier.completions())
                 reply = await chat.ask("Hello again.", timeout=60)
                 assert answer_of(reply).strip() and "⚠️" not in answer_of(reply)
-                [served] = tier.completions()[before:]
+                [served] = tier.completions(before + 1)[before:]
                 if served.served_by == tier.port("b"):
                     break
     assert served.upstream_statuses[-1] == "200"
@@ -272,7 +278,7 @@ async def test_an_endpoint_that_is_not_ready_is_passed_over(
                 url = f"http://127.0.0.1:{port}/v1/chat/completions"
                 async with http.post(url, json=body) as response:
                     assert response.status == 200, await response.text()
-        served = proxied_requests(prefix)
+        served = wait_for_requests(balancer, 3, timeout=60)
         assert {r.served_by for r in served} == {tier.port("a")}
         assert (not_ready_endpoint, tier.port("a")) in {r.upstreams for r in served}
         assert ("503", "200") in {r.upstream_statuses for r in served}

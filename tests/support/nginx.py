@@ -18,7 +18,6 @@ from tests.support.processes import REPO, RunningProcess, free_port, start, wait
 
 SNIPPET = REPO / "deploy" / "nginx-chat.conf"
 MODEL_TIER_SNIPPET = REPO / "deploy" / "nginx-model-tier.conf"
-ACCESS_LOG = "access.log"  # in the prefix dir, for a snippet that logs
 
 
 def nginx_binary() -> str:
@@ -37,7 +36,7 @@ def render(
 ) -> str:
     """A whole nginx.conf around the snippet: one upstream server per port (each with the
     parameters of the snippet's first one), the listen port, and its access log (if it has one)
-    in the prefix dir."""
+    on stderr, which the test reads as nginx's output: a line there is a request that ended."""
     snippet = snippet_path.read_text()
     server_line = re.compile(r"(?m)^    server 127\.0\.0\.1:\d+(?P<parameters>[^;\n]*);\n")
     first = server_line.search(snippet)
@@ -51,7 +50,7 @@ def render(
         r"listen 127\.0\.0\.1:\d+;", f"listen 127.0.0.1:{listen_port};", snippet
     )
     assert count == 1, "the snippet's listen line was not found"
-    snippet = re.sub(r"access_log /\S+", f"access_log {prefix / ACCESS_LOG}", snippet)
+    snippet = re.sub(r"access_log /\S+", "access_log /dev/stderr", snippet)
     temp = prefix / "temp"
     return f"""
 daemon off;
@@ -106,13 +105,12 @@ LOG_LINE = re.compile(
 )
 
 
-def proxied_requests(prefix: Path) -> list[ProxiedRequest]:
-    """The requests nginx has finished, in order (each line is written when its request ends)."""
-    log = prefix / ACCESS_LOG
+def proxied_requests(nginx: RunningProcess) -> list[ProxiedRequest]:
+    """The requests nginx has logged so far, in order (it logs each one when it ends)."""
     found = []
-    for line in log.read_text().splitlines() if log.exists() else []:
-        match = LOG_LINE.search(line)
-        assert match is not None, f"an access log line in an unknown format: {line}"
+    for line in list(nginx.lines):
+        if (match := LOG_LINE.search(line)) is None:
+            continue  # one of nginx's own error or warning lines
         addresses = [a.strip() for a in match["upstreams"].split(",")]
         found.append(
             ProxiedRequest(
@@ -122,4 +120,20 @@ def proxied_requests(prefix: Path) -> list[ProxiedRequest]:
                 upstream_statuses=tuple(s.strip() for s in match["statuses"].split(",")),
             )
         )
+    return found
+
+
+def wait_for_requests(
+    nginx: RunningProcess, count: int, timeout: float, request: str | None = None
+) -> list[ProxiedRequest]:
+    """The requests logged (only those of this request line, if given), once there are at least
+    `count`: a client may see the end of its answer just before nginx writes the line."""
+
+    def logged() -> list[ProxiedRequest]:
+        return [r for r in proxied_requests(nginx) if request in (None, r.request)]
+
+    while len(found := logged()) < count:
+        # Each line is kept before it is queued: a line that arrives after the count above is
+        # still in the queue, so this wakes up for it.
+        nginx.wait_for_line(LOG_LINE.pattern, timeout)
     return found
