@@ -48,6 +48,7 @@ class ChatOptions:
 class Failure(StrEnum):
     TIMEOUT = "timeout"  # the model server did not answer in time
     UNREACHABLE = "unreachable"  # it cannot be reached
+    BROKEN_OFF = "broken off"  # the connection broke after the answer began (the server died)
     REFUSED = "refused"  # it answered with an HTTP error (status, detail)
     REPORTED = "reported"  # it reported an error inside the answer (detail)
 
@@ -214,6 +215,10 @@ async def stream_reply(
         answer = await _complete(client, options, messages, stats)
         if answer:
             yield answer
+    except APIConnectionError as error:
+        if stats.first_token_at is None or isinstance(error, APITimeoutError):
+            raise chat_error(error) from error
+        raise ChatError(Failure.BROKEN_OFF) from error
     except APIError as error:
         raise chat_error(error) from error
     finally:

@@ -276,6 +276,8 @@ def why_it_failed(error: ChatError, said: Words) -> str:
         return said.failed_timeout
     if error.failure == Failure.UNREACHABLE:
         return said.failed_unreachable
+    if error.failure == Failure.BROKEN_OFF:
+        return said.failed_broken_off
     if error.failure == Failure.REFUSED:
         return said.failed_refused.format(status=error.status, detail=error.detail)
     return said.failed_reported.format(detail=error.detail)

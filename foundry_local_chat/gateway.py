@@ -9,7 +9,7 @@ stream), one copy of each header, and optional CORS; a browser request from an o
 not allowed is refused, as is a POST that is not JSON. Completions pass a bounded FIFO queue
 (admission_queue): Foundry answers one at a time, and who cannot wait gets a 429 at once.
 Streams pass through chunk by chunk; when a client goes away the request to Foundry is closed,
-which stops its generation.
+which stops its generation, and a stream Foundry breaks off ends with an error event.
 
 The gateway runs its own event loop in a daemon thread, so it never competes with Chainlit's
 loop. It listens before the model is ready (a busy port fails at once); until `route_to()` it
@@ -481,6 +481,12 @@ async def _relay(
         return response
     except aiohttp.ClientError as error:  # headers are sent: the stream can only end here
         log.warning("Foundry Local broke off a stream after %d chunks: %s", chunks, error)
+        # Said in the stream, as Foundry says its own errors there: a stream that just ended
+        # would pass for a whole answer.
+        broken = ApiError(502, f"Foundry Local broke off the answer: {one_line(error)}",
+                          SERVER_ERROR, code="stream_broken_off")  # fmt: skip
+        with contextlib.suppress(ConnectionResetError):
+            await response.write(b"data: " + json.dumps(broken.body()).encode() + b"\n\n")
         return response
     answered(meter)
     await response.write_eof()

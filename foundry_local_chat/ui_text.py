@@ -66,6 +66,7 @@ class Words:
     # why a request failed (the {error} above)
     failed_timeout: str
     failed_unreachable: str
+    failed_broken_off: str
     failed_refused: str  # {status} {detail}
     failed_reported: str  # {detail}
     thinking: str
@@ -141,6 +142,8 @@ WORDS = {
         answer_cut_short="⚠️ The answer was cut short: {error}.",
         failed_timeout="the model server did not answer in time",
         failed_unreachable="the model server cannot be reached (is it running?)",
+        failed_broken_off="the connection to the model server broke off mid-answer; send your "
+        "next message as usual",
         failed_refused="the model server refused the request ({status}): {detail}",
         failed_reported="the model server reported an error: {detail}",
         thinking="Thinking",
@@ -230,6 +233,8 @@ WORDS = {
         answer_cut_short="⚠️ 답변이 중간에 끊겼습니다: {error}.",
         failed_timeout="모델 서버가 제시간에 답하지 않았습니다",
         failed_unreachable="모델 서버에 연결할 수 없습니다 (실행 중인가요?)",
+        failed_broken_off="답변 도중 모델 서버와의 연결이 끊겼습니다. 다음 메시지는 평소처럼 "
+        "보내시면 됩니다",
         failed_refused="모델 서버가 요청을 거부했습니다 ({status}): {detail}",
         failed_reported="모델 서버가 오류를 알렸습니다: {detail}",
         thinking="생각 중",

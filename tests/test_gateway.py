@@ -333,6 +333,29 @@ async def test_a_client_leaving_mid_stream_closes_the_request_to_foundry(
     await asyncio.wait_for(foundry.stream_closed_early.wait(), timeout=10)
 
 
+async def test_foundry_breaking_off_a_stream_is_said_in_the_stream(
+    open_gateway: GatewayFactory, foundry: FakeFoundry
+) -> None:
+    async def broken(request: web.Request, body: dict[str, Any]) -> web.StreamResponse:
+        response = await foundry.open_stream(request)
+        await response.write(chunk("one"))
+        assert request.transport is not None
+        request.transport.abort()  # the connection drops mid-answer, no end of the body
+        return response
+
+    foundry.reply = broken
+    client = openai.AsyncOpenAI(base_url=open_gateway(), api_key="any", max_retries=0)
+    received = []
+    try:
+        stream = await client.chat.completions.create(**CHAT)
+        with pytest.raises(openai.APIError, match="Foundry Local broke off the answer"):
+            async for event in stream:
+                received.append(event.choices[0].delta.content)
+    finally:
+        await client.close()
+    assert received == ["one"]
+
+
 async def test_with_a_key_only_requests_that_send_it_get_through(
     open_gateway: GatewayFactory,
 ) -> None:

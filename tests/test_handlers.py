@@ -129,6 +129,19 @@ async def test_a_failure_mid_answer_keeps_the_partial_answer_and_the_next_turn_w
     assert (await chat.say("And of Italy?")).answer == "Rome."
 
 
+async def test_a_connection_that_breaks_mid_answer_keeps_the_partial_answer_and_says_so(
+    chat: FakeChat, model: ScriptedModel
+) -> None:
+    model.enqueue("The", " capital", " is", drop_after=2)
+    broken = await chat.say("Capital of France?")
+    said = WORDS["en"]
+    cut = said.answer_cut_short.format(error=said.failed_broken_off)
+    assert broken.answer == f"The capital\n\n{cut}"
+    assert len(model.requests) == 1, "a stream that began is not asked for again"
+    model.enqueue("Rome.")
+    assert (await chat.say("And of Italy?")).answer == "Rome."
+
+
 async def test_a_busy_server_is_told_as_busy_with_when_to_try_again(
     chat: FakeChat, model: ScriptedModel
 ) -> None:

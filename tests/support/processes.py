@@ -174,9 +174,15 @@ def start_bundled_endpoint(data_dir: Path, **settings: str) -> Endpoint:
     return start_endpoint(env)
 
 
-def start_endpoint(env: Mapping[str, str], timeout: float = 120) -> Endpoint:
-    """`python -m foundry_local_chat serve`, once it says it is ready."""
-    running = start([sys.executable, "-m", "foundry_local_chat", "serve"], env)
+def start_endpoint(
+    env: Mapping[str, str], timeout: float = 120, pinned_to: int | None = None
+) -> Endpoint:
+    """`python -m foundry_local_chat serve`, once it says it is ready; with `pinned_to`, it runs
+    on that CPU core only (`taskset`), as if it had a machine of one core to itself."""
+    command = [sys.executable, "-m", "foundry_local_chat", "serve"]
+    if pinned_to is not None:
+        command = ["taskset", "--cpu-list", str(pinned_to), *command]
+    running = start(command, env)
     ready = r"Foundry Local endpoint: (\S+)\s+model: (\S+) \(alias (\S+)\)"
     match = running.wait_for_line(ready, timeout)
     api_key = env.get("ENDPOINT_API_KEY", "")

@@ -25,6 +25,7 @@ class ScriptedReply:
     error: dict[str, Any] | None = None  # the body's "error" for a status >= 400
     headers: dict[str, str] = field(default_factory=dict)
     fail_after: int | None = None  # an in-band error event after this many deltas
+    drop_after: int | None = None  # the connection breaks after this many deltas (server died)
     hold: asyncio.Event | None = None  # the stream waits for this after its first delta
     started: asyncio.Event = field(default_factory=asyncio.Event)  # its first delta went out
     prompt_tokens: int = 7
@@ -110,6 +111,8 @@ class ScriptedModel:
                     yield b'data: {"error": {"message": "scripted failure"}}\n\n'
                     finished = True
                     return
+                if reply.drop_after is not None and number == reply.drop_after:
+                    raise httpx2.RemoteProtocolError("peer closed connection mid-body (scripted)")
                 yield chunk({"content": delta})
                 reply.started.set()
                 if number == 0 and reply.hold is not None:
