@@ -94,7 +94,9 @@ def _sqlite_migration_lock(url: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _upgrade(connection: Connection, revision: str) -> None:
+def migrate(connection: Connection, revision: str = "head") -> None:
+    """Bring the schema on this (synchronous) connection to `revision`: also how a chat without
+    history gets the same tables in memory (document_store.DocumentStore.in_memory)."""
     config = alembic_config()
     config.attributes["connection"] = connection
     command.upgrade(config, revision)
@@ -114,7 +116,7 @@ async def upgrade(url: str, revision: str = "head") -> str | None:
                 await connection.execute(
                     text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
                 )
-            await connection.run_sync(_upgrade, revision)
+            await connection.run_sync(migrate, revision)
             return await connection.run_sync(_current)
     finally:
         await engine.dispose()
