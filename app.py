@@ -9,20 +9,24 @@ from __future__ import annotations
 
 import asyncio
 import os
+from pathlib import Path
 from typing import Any
 
 import chainlit as cl
+from chainlit.config import config as chainlit_config
+from chainlit.data import get_data_layer
 from chainlit.server import app as chainlit_server
 from chainlit.server import sio
 from chainlit.session import WebsocketSession
 from chainlit.types import ThreadDict
+from chainlit.user import PersistedUser
 from starlette.datastructures import Headers
 
 from foundry_local_chat.app_state import AppState
 from foundry_local_chat.auth import Access, AuthError
 from foundry_local_chat.backend import Backend, BackendKind, BackendUnavailable
 from foundry_local_chat.chat import ChatOptions, build_messages, system_messages, turn_role
-from foundry_local_chat.chat_server import accept_long_messages
+from foundry_local_chat.chat_server import accept_long_messages, limit_uploads
 from foundry_local_chat.chat_settings import InvalidChatSettings, apply_panel_values
 from foundry_local_chat.chat_ui import (
     notice,
@@ -33,6 +37,7 @@ from foundry_local_chat.chat_ui import (
     send_settings_panel,
     show_start,
     starters_for,
+    take_documents,
     tell_save_trouble,
     why_unavailable,
     words,
@@ -40,6 +45,9 @@ from foundry_local_chat.chat_ui import (
 from foundry_local_chat.config import ConfigError, Settings
 from foundry_local_chat.context_window import MessageTooLong, fit_request
 from foundry_local_chat.database import DatabaseError
+from foundry_local_chat.document_context import document_context
+from foundry_local_chat.document_intake import Upload
+from foundry_local_chat.document_store import DocumentStore, Owner
 from foundry_local_chat.foundry_runtime import FoundryStartError
 from foundry_local_chat.left_chats import cancel_unless_back
 from foundry_local_chat.model_facts import loop_guard_on
@@ -64,6 +72,7 @@ except (AuthError, DatabaseError) as error:
     raise SystemExit(f"error: {error}") from None
 
 accept_long_messages(sio)
+limit_uploads(chainlit_config.features, settings.documents)
 STARTUP_WAIT_SECONDS = 15
 PROFILE_ICONS = {
     "Foundry Local": "/public/icons/local.svg",
@@ -112,7 +121,9 @@ async def chat_profiles(
         chat_profiles.append(
             cl.ChatProfile(
                 name=profile.value,
-                markdown_description=profile_description(status, language, access.enabled),
+                markdown_description=profile_description(
+                    status, language, access.enabled, settings.documents
+                ),
                 icon=PROFILE_ICONS[profile.value],
                 default=profile == default,
                 starters=starter_buttons(starters_for(status, language)),
@@ -195,6 +206,12 @@ async def answer(message: cl.Message) -> None:
         message.content = repair_unicode(message.content)
         await message.update()
         await notice(words().unicode_repaired)
+    if message.elements:
+        store, owner = await chat_documents(create=True)
+        assert store is not None  # made when asked to create
+        await take_documents(store, owner, uploads(message), settings.documents)
+        if not message.content.strip():
+            return  # only files: nothing to answer yet
     backend: Backend | None = cl.user_session.get("backend") or await connect()
     if backend is None:
         return
@@ -212,10 +229,16 @@ async def answer(message: cl.Message) -> None:
     question = {"role": "user", "content": message.content}
     state = app_state()
     window = await state.profiles.context_window(routed, options.model)
+    store, owner = await chat_documents(create=False)
+    documents = None
+    if store is not None:
+        documents = await document_context(
+            store, owner, options.system_prompt, question, options.max_tokens, window
+        )
     try:
         request = await asyncio.to_thread(  # counting a long paste takes a while: not on the loop
             fit_request,
-            system_messages(options.system_prompt),
+            documents.system if documents else system_messages(options.system_prompt),
             earlier,
             question,
             options.max_tokens,
@@ -230,8 +253,30 @@ async def answer(message: cl.Message) -> None:
     context_length = window.context_length if window is not None else None
     await reply_with(
         message, routed, options, request, state.answer_queues.get(routed.kind), context_length,
-        stop_loops=loop_guard_on(state.settings.loop_guard, options.model),
+        stop_loops=loop_guard_on(state.settings.loop_guard, options.model), documents=documents,
     )  # fmt: skip
+
+
+def uploads(message: cl.Message) -> list[Upload]:
+    return [
+        Upload(element.name, Path(element.path) if element.path else None)
+        for element in message.elements or []
+    ]
+
+
+async def chat_documents(create: bool) -> tuple[DocumentStore | None, Owner]:
+    """This chat's documents: with history, in its database, as the thread's and its user's;
+    without, in the session's own store in memory (made when the first file comes)."""
+    session = cl.context.session
+    layer = get_data_layer()
+    if isinstance(layer, ChatDataLayer) and isinstance(session.user, PersistedUser):
+        owner = Owner(session.thread_id, session.user.id)
+        return (await layer.documents_of(owner) if create else layer.documents), owner
+    store: DocumentStore | None = cl.user_session.get("documents")
+    if store is None and create:
+        store = await asyncio.to_thread(DocumentStore.in_memory)
+        cl.user_session.set("documents", store)
+    return store, Owner(session.thread_id)
 
 
 @cl.on_chat_end

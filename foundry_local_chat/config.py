@@ -205,6 +205,18 @@ class GenerationDefaults:
 
 
 @dataclass(frozen=True)
+class DocumentLimits:
+    """How many files one message may attach, and how large each may be."""
+
+    max_files: int = 5
+    max_mb: float = 20.0
+
+    @property
+    def max_bytes(self) -> int:
+        return int(self.max_mb * 1024 * 1024)
+
+
+@dataclass(frozen=True)
 class Settings:
     """Build with Settings.from_env(); tests pass their own environment mapping."""
 
@@ -236,6 +248,7 @@ class Settings:
     auth_header: str = ""  # lower-case header a trusted proxy sets to the signed-in user
     # Web pages besides the app's own that may use the chat server with a user's session.
     allowed_origins: tuple[Origin, ...] = ()
+    documents: DocumentLimits = DocumentLimits()  # files attached to a message
 
     @property
     def database_url_redacted(self) -> str:
@@ -258,6 +271,7 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         defaults = GenerationDefaults()
+        documents = DocumentLimits()
         app_data_dir = _dir(env, "APP_DATA_DIR", "XDG_DATA_HOME", ".local/share")
         users_file = env.get("USERS_FILE", "").strip()
         settings = cls(
@@ -295,6 +309,10 @@ class Settings:
             users_file=Path(users_file).expanduser() if users_file else None,
             auth_header=_header_name(env, "AUTH_HEADER"),
             allowed_origins=_origins(env, "ALLOWED_ORIGINS"),
+            documents=DocumentLimits(
+                max_files=_whole_number(env, "DOCUMENT_MAX_FILES", documents.max_files, 1, 20),
+                max_mb=_number(env, "DOCUMENT_MAX_MB", documents.max_mb, 0.001, 500),
+            ),
         )
         if settings.use_foundry_local:
             _check_endpoint_exposure(settings, _flag(env, "ENDPOINT_ALLOW_NO_KEY", False))
@@ -323,6 +341,7 @@ class EnvVariable:
 
 
 _GENERATION = GenerationDefaults()
+_DOCUMENTS = DocumentLimits()
 
 # Every variable the app reads, declared once: the README's table is generated from this
 # (cog, `make docs`), and tests/test_readme.py fails when code reads one that is not here.
@@ -425,6 +444,15 @@ ENV_VARIABLES = (
         f"Foundry Local's registrations and logs; the chat history (`{HISTORY_DB_FILE}`), the "
         f"users file (`{USERS_FILE_NAME}`) and the session secret (`auth-secret`) unless set "
         "otherwise below.",
+    ),
+    EnvVariable(
+        "DOCUMENT_MAX_FILES", f"`{_DOCUMENTS.max_files}`",
+        "Files (`.txt`, `.md`, `.pdf`, `.html`) one message may attach (1–20); the chat answers "
+        "from them. The welcome screen states the limits.",
+    ),
+    EnvVariable(
+        "DOCUMENT_MAX_MB", f"`{_DOCUMENTS.max_mb:g}`",
+        "Largest attached file, in megabytes (up to 500).",
     ),
     EnvVariable("HOST", "`127.0.0.1`", "The address `make run` serves the chat UI on."),
     EnvVariable("PORT", "`8000`", "The port `make run` serves the chat UI on."),

@@ -101,7 +101,7 @@ def extract(name: str, data: bytes) -> ExtractedDocument:
         elif kind == Kind.MARKDOWN:
             sections = _markdown_sections(text)
         else:
-            sections = (Section(text),)
+            sections = [Section(text)]
         document = ExtractedDocument(name, kind, _with_text(sections))
     if not document.sections:
         raise DocumentRefused(name, Problem.EMPTY)

@@ -17,6 +17,8 @@
   thread resumed on another instance after a crash gets its chat settings and profile back.
 - **an answer's speed line is kept**: Chainlit stores elements only as files in a blob store;
   a CustomElement is all props (no file), so it is stored as a row and comes back on resume.
+- **a chat's documents are kept with it** (document_store.py, in the same database): deleting
+  a thread deletes its documents and their passages.
 - **a turn ends when it is saved**: `wait_for_saves` makes a message handler wait for the saves
   its turn started (Chainlit fires them as background tasks), so an instance killed right after
   an answer was shown has already stored it.
@@ -49,6 +51,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from foundry_local_chat import database
 from foundry_local_chat.auth import ADD_A_USER, Access, AuthError, ensure_auth_secret
 from foundry_local_chat.config import Settings
+from foundry_local_chat.document_store import DocumentStore, Owner
 from foundry_local_chat.errors import FoundryLocalChatError
 from foundry_local_chat.text_repair import repair_unicode
 
@@ -142,6 +145,7 @@ class ChatDataLayer(SQLAlchemyDataLayer):
         # Chainlit's engine has no pool pre-ping or SQLite pragmas: use the project's engine.
         self.engine = database.create_engine(url)
         self.async_session = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.documents = DocumentStore(self.engine)
         self._writes: dict[str, set[asyncio.Task[Any]]] = {}
         self._unsaved: dict[str, list[Statement]] = {}  # per thread, oldest first
         self._thread_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
@@ -281,6 +285,17 @@ class ChatDataLayer(SQLAlchemyDataLayer):
             )
             return
         await super().create_element(element)
+
+    async def delete_thread(self, thread_id: str) -> None:
+        # The foreign key cascades too; deleting first also covers a database that ignores it.
+        await self.documents.delete_thread(thread_id)
+        await super().delete_thread(thread_id)
+
+    async def documents_of(self, owner: Owner) -> DocumentStore:
+        """The store for the owner's documents, once their thread has a row to belong to
+        (Chainlit writes it in the background, maybe not yet)."""
+        await self.update_thread(owner.thread_id, user_id=owner.user_id)
+        return self.documents
 
     async def _save_chat_state(self, thread_id: str | None) -> None:
         """The chat's settings, profile and user session into the thread's metadata (Chainlit
