@@ -122,7 +122,7 @@ async def chat_profiles(
             cl.ChatProfile(
                 name=profile.value,
                 markdown_description=profile_description(
-                    status, language, access.enabled, settings.documents
+                    status, language, access.enabled, app_state().settings.documents
                 ),
                 icon=PROFILE_ICONS[profile.value],
                 default=profile == default,
@@ -209,7 +209,7 @@ async def answer(message: cl.Message) -> None:
     if message.elements:
         store, owner = await chat_documents(create=True)
         assert store is not None  # made when asked to create
-        await take_documents(store, owner, uploads(message), settings.documents)
+        await take_documents(store, owner, uploads(message), app_state().settings.documents)
         if not message.content.strip():
             return  # only files: nothing to answer yet
     backend: Backend | None = cl.user_session.get("backend") or await connect()

@@ -27,7 +27,12 @@ from foundry_local_chat.config import SQLITE_DRIVER, redact_url
 from foundry_local_chat.errors import FoundryLocalChatError, one_line
 
 VERSION_TABLE = "chat_schema_version"
-HISTORY_TABLES = ("users", "threads", "steps", "elements", "feedbacks")  # parents first
+HISTORY_TABLES = (  # parents first
+    "users", "threads", "steps", "elements", "feedbacks", "documents", "document_chunks",
+)  # fmt: skip
+# Columns each database fills in itself: a passage's id (a sequence on PostgreSQL, which copied
+# ids would leave behind) and PostgreSQL's search column (generated).
+NOT_COPIED = {"document_chunks": {"id", "search"}}
 # Any constant: the key of the PostgreSQL advisory lock held while migrating.
 MIGRATION_LOCK_KEY = 0x46_4C_43_48_41_54  # "FLCHAT"
 
@@ -156,7 +161,11 @@ async def copy_history(source: str, target: str) -> dict[str, int]:
                 )
             for name in HISTORY_TABLES:
                 table = tables.tables[name]
-                rows = [dict(row._mapping) for row in await source_db.execute(select(table))]
+                skipped = NOT_COPIED.get(name, set())
+                rows = [
+                    {key: value for key, value in row._mapping.items() if key not in skipped}
+                    for row in await source_db.execute(select(table))
+                ]
                 if rows:
                     await target_db.execute(table.insert(), rows)
                 copied[name] = len(rows)
