@@ -20,6 +20,11 @@ from foundry_local_chat.document_store import DocumentStore, Owner, Passage, Sto
 RETRIEVED_PASSAGES = 6  # at most, best first, while they fit
 UNCOUNTED_PASSAGES = 3  # sent when tokens cannot be counted
 RETRIEVAL_SHARE = 0.5  # retrieved passages fill at most this share of the context
+# Documents longer than this many characters per token of room are not counted whole: counting
+# is exact but costs about a second per megabyte on each question, and BPE vocabularies average
+# 3-5 characters per token of prose (Korean fewer). The bound from the vocabulary's longest token
+# (ContextWindow.fewest_tokens) is safe but far too loose for this (162 for the bundled model).
+MAX_CHARS_PER_TOKEN = 8
 # Words for the model, not for the person: the request's instructions are in English.
 INSTRUCTIONS = (
     "The user shared documents. When the question is about them, answer from the passages "
@@ -70,9 +75,10 @@ async def document_context(
 def _may_fit_whole(
     documents: Sequence[StoredDocument], window: ContextWindow, max_tokens: int
 ) -> bool:
-    """False when the documents surely have more tokens than the context has room for (a text
-    of n characters has at least n / max_token_bytes tokens): they are not even counted."""
-    fewest = sum(document.chars for document in documents) // window.max_token_bytes
+    """False when the documents are far longer than the context has room for: they are not
+    fetched and counted, the passages are retrieved instead."""
+    per_token = min(window.max_token_bytes, MAX_CHARS_PER_TOKEN)
+    fewest = sum(document.chars for document in documents) // per_token
     return fewest + max_tokens <= window.context_length
 
 
