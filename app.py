@@ -207,9 +207,9 @@ async def answer(message: cl.Message) -> None:
         await message.update()
         await notice(words().unicode_repaired)
     if message.elements:
-        store, owner = await chat_documents(create=True)
-        assert store is not None  # made when asked to create
-        await take_documents(store, owner, uploads(message), app_state().settings.documents)
+        await take_documents(
+            *await documents_to_add(), uploads(message), app_state().settings.documents
+        )
         if not message.content.strip():
             return  # only files: nothing to answer yet
     backend: Backend | None = cl.user_session.get("backend") or await connect()
@@ -229,7 +229,7 @@ async def answer(message: cl.Message) -> None:
     question = {"role": "user", "content": message.content}
     state = app_state()
     window = await state.profiles.context_window(routed, options.model)
-    store, owner = await chat_documents(create=False)
+    store, owner = chat_documents()
     documents = None
     if store is not None:
         documents = await document_context(
@@ -264,19 +264,28 @@ def uploads(message: cl.Message) -> list[Upload]:
     ]
 
 
-async def chat_documents(create: bool) -> tuple[DocumentStore | None, Owner]:
+def chat_documents() -> tuple[DocumentStore | None, Owner]:
     """This chat's documents: with history, in its database, as the thread's and its user's;
-    without, in the session's own store in memory (made when the first file comes)."""
+    without, in the session's own store in memory (None until the first file comes)."""
     session = cl.context.session
     layer = get_data_layer()
     if isinstance(layer, ChatDataLayer) and isinstance(session.user, PersistedUser):
-        owner = Owner(session.thread_id, session.user.id)
-        return (await layer.documents_of(owner) if create else layer.documents), owner
+        return layer.documents, Owner(session.thread_id, session.user.id)
     store: DocumentStore | None = cl.user_session.get("documents")
-    if store is None and create:
+    return store, Owner(session.thread_id)
+
+
+async def documents_to_add() -> tuple[DocumentStore, Owner]:
+    """Where this chat's new documents go: its thread (given its row first), or a new store in
+    memory for a chat without history."""
+    store, owner = chat_documents()
+    layer = get_data_layer()
+    if isinstance(layer, ChatDataLayer) and store is layer.documents:
+        return await layer.documents_of(owner), owner
+    if store is None:
         store = await asyncio.to_thread(DocumentStore.in_memory)
         cl.user_session.set("documents", store)
-    return store, Owner(session.thread_id)
+    return store, owner
 
 
 @cl.on_chat_end
