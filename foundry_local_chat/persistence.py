@@ -15,8 +15,10 @@
   (auto_tag_thread passes a list) while keeping the tags.
 - **the session's state is saved with every message**, not only on a clean disconnect, so a
   thread resumed on another instance after a crash gets its chat settings and profile back.
-- **an answer's speed line is kept**: Chainlit stores elements only as files in a blob store;
-  a CustomElement is all props (no file), so it is stored as a row and comes back on resume.
+- **an answer's speed line and sources are kept**: Chainlit stores elements only as files in a
+  blob store; a CustomElement is all props (no file), so it is stored as a row and comes back on
+  resume, and so is a short text element (a source passage), its text in a `data:` URL the
+  browser reads as it would a file's.
 - **a chat's documents are kept with it** (document_store.py, in the same database): deleting
   a thread deletes its documents and their passages.
 - **a turn ends when it is saved**: `wait_for_saves` makes a message handler wait for the saves
@@ -35,11 +37,12 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, ParamSpec, TypeVar
+from urllib.parse import quote
 
 from chainlit.context import ChainlitContextException, get_context
 from chainlit.data import get_data_layer
 from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
-from chainlit.element import CustomElement, Element
+from chainlit.element import CustomElement, Element, Text
 from chainlit.session import WebsocketSession
 from chainlit.step import StepDict
 from chainlit.types import ThreadDict
@@ -60,6 +63,7 @@ log = logging.getLogger(__name__)
 SAVE_TIMEOUT_SECONDS = 15.0
 WRITES = ("INSERT", "UPDATE", "DELETE")
 MESSAGE_TYPES = ("user_message", "assistant_message")
+MAX_INLINE_TEXT_CHARS = 200_000  # a source passage, or a document sent whole
 
 
 class PersistenceError(FoundryLocalChatError, RuntimeError):
@@ -272,9 +276,22 @@ class ChatDataLayer(SQLAlchemyDataLayer):
         await super().delete_step(step_id)
 
     async def create_element(self, element: Element) -> None:
-        if isinstance(element, CustomElement) and element.for_id and self.storage_provider is None:
+        inline_text = (
+            isinstance(element, Text)
+            and isinstance(element.content, str)
+            and len(element.content) <= MAX_INLINE_TEXT_CHARS
+        )
+        if (
+            (isinstance(element, CustomElement) or inline_text)
+            and element.for_id
+            and self.storage_provider is None
+        ):
             self._track()
             row = {key: value for key, value in element.to_dict().items() if value is not None}
+            if inline_text:
+                content = str(element.content)
+                row["url"] = "data:text/plain;charset=utf-8," + quote(content, safe="")
+                row.pop("chainlitKey", None)  # the file of a session that will be gone
             columns = ", ".join(f'"{column}"' for column in row)
             values = ", ".join(f":{column}" for column in row)
             updates = ", ".join(f'"{column}" = :{column}' for column in row if column != "id")

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 import socketio
@@ -190,7 +191,11 @@ async def test_documents_are_answered_from_shown_kept_with_the_thread_and_privat
     url = start_app(apps, settings)
     alice = ChainlitApi(url, alice.token)
     async with ChainlitSession(url, alice.token, thread_id=report_thread["id"]) as chat:
-        await chat.wait_for("resume_thread")
+        resumed = await chat.wait_for("resume_thread")
+        # The sources come back with the chat: each passage is in its element's (data) URL.
+        [source] = [e for e in resumed["elements"] if e["name"] == "report.pdf p. 3"]
+        assert source["display"] == "side" and source["url"].startswith("data:text/plain")
+        assert "Marmalade" in unquote(source["url"])
         answer = await chat.ask("When is high tide at the north pier?")
         request = sent_to_model(proxy)
         assert "eleven minutes past four" in request and "[report.pdf, page 12]" in request
