@@ -45,7 +45,7 @@ def report_pages() -> list[list[str]]:
 suffixes = st.sampled_from([*KINDS_BY_SUFFIX, ".docx", ".png", ""])
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(suffix=suffixes, data=st.binary(max_size=4096))
 def test_any_bytes_give_a_document_with_text_or_a_refusal_that_says_why(
     suffix: str, data: bytes
