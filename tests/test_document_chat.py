@@ -5,11 +5,14 @@ Korean. The same through `chainlit run` and the real model: test_documents_e2e.p
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import pytest
+from chainlit.config import config as chainlit_config
 
+from foundry_local_chat.config import ConfigError, Settings
 from foundry_local_chat.context_window import ContextWindow
 from foundry_local_chat.ui_text import ENGLISH, KOREAN, WORDS
 from tests.support.fake_chat import APP_NOTICE, ChatApp, FakeChat, Turn, chat_app
@@ -187,3 +190,19 @@ async def test_the_welcome_screen_states_the_upload_limits(app: ChatApp) -> None
         count=3, size="0.5", kinds="`.txt`, `.md`, `.pdf`, `.html`"
     )
     assert all(line in profile.markdown_description for profile in profiles)
+
+
+def test_chainlits_upload_button_and_route_take_the_limits_from_the_settings(app: ChatApp) -> None:
+    uploads = chainlit_config.features.spontaneous_file_upload
+    limits = app.module.settings.documents  # what app.py read at import
+    assert uploads is not None and uploads.enabled
+    assert (uploads.max_files, uploads.max_size_mb) == (limits.max_files, math.ceil(limits.max_mb))
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("DOCUMENT_MAX_FILES", "0"), ("DOCUMENT_MAX_FILES", "many"), ("DOCUMENT_MAX_MB", "-1")],
+)
+def test_upload_limits_out_of_range_are_refused_by_name(variable: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=variable):
+        Settings.from_env({variable: value})
