@@ -9,23 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import os
-from pathlib import Path
 from typing import Any
 
 import chainlit as cl
 from chainlit.config import config as chainlit_config
-from chainlit.data import get_data_layer
 from chainlit.server import app as chainlit_server
 from chainlit.server import sio
 from chainlit.session import WebsocketSession
 from chainlit.types import ThreadDict
-from chainlit.user import PersistedUser
 from starlette.datastructures import Headers
 
 from foundry_local_chat.app_state import AppState
 from foundry_local_chat.auth import Access, AuthError
 from foundry_local_chat.backend import Backend, BackendKind, BackendUnavailable
 from foundry_local_chat.chat import ChatOptions, build_messages, system_messages, turn_role
+from foundry_local_chat.chat_documents import documents_for, documents_to_add, uploads
 from foundry_local_chat.chat_server import accept_long_messages, limit_uploads
 from foundry_local_chat.chat_settings import InvalidChatSettings, apply_panel_values
 from foundry_local_chat.chat_ui import (
@@ -45,9 +43,6 @@ from foundry_local_chat.chat_ui import (
 from foundry_local_chat.config import ConfigError, Settings
 from foundry_local_chat.context_window import MessageTooLong, fit_request
 from foundry_local_chat.database import DatabaseError
-from foundry_local_chat.document_context import document_context
-from foundry_local_chat.document_intake import Upload
-from foundry_local_chat.document_store import DocumentStore, Owner
 from foundry_local_chat.foundry_runtime import FoundryStartError
 from foundry_local_chat.left_chats import cancel_unless_back
 from foundry_local_chat.model_facts import loop_guard_on
@@ -229,12 +224,7 @@ async def answer(message: cl.Message) -> None:
     question = {"role": "user", "content": message.content}
     state = app_state()
     window = await state.profiles.context_window(routed, options.model)
-    store, owner = chat_documents()
-    documents = None
-    if store is not None:
-        documents = await document_context(
-            store, owner, options.system_prompt, question, options.max_tokens, window
-        )
+    documents = await documents_for(question, options.system_prompt, options.max_tokens, window)
     try:
         request = await asyncio.to_thread(  # counting a long paste takes a while: not on the loop
             fit_request,
@@ -255,37 +245,6 @@ async def answer(message: cl.Message) -> None:
         message, routed, options, request, state.answer_queues.get(routed.kind), context_length,
         stop_loops=loop_guard_on(state.settings.loop_guard, options.model), documents=documents,
     )  # fmt: skip
-
-
-def uploads(message: cl.Message) -> list[Upload]:
-    return [
-        Upload(element.name, Path(element.path) if element.path else None)
-        for element in message.elements or []
-    ]
-
-
-def chat_documents() -> tuple[DocumentStore | None, Owner]:
-    """This chat's documents: with history, in its database, as the thread's and its user's;
-    without, in the session's own store in memory (None until the first file comes)."""
-    session = cl.context.session
-    layer = get_data_layer()
-    if isinstance(layer, ChatDataLayer) and isinstance(session.user, PersistedUser):
-        return layer.documents, Owner(session.thread_id, session.user.id)
-    store: DocumentStore | None = cl.user_session.get("documents")
-    return store, Owner(session.thread_id)
-
-
-async def documents_to_add() -> tuple[DocumentStore, Owner]:
-    """Where this chat's new documents go: its thread (given its row first), or a new store in
-    memory for a chat without history."""
-    store, owner = chat_documents()
-    layer = get_data_layer()
-    if isinstance(layer, ChatDataLayer) and store is layer.documents:
-        return await layer.documents_of(owner), owner
-    if store is None:
-        store = await asyncio.to_thread(DocumentStore.in_memory)
-        cl.user_session.set("documents", store)
-    return store, owner
 
 
 @cl.on_chat_end
