@@ -41,6 +41,15 @@ _STOPWORDS = (
 STOPWORDS = frozenset(_STOPWORDS.split())
 
 
+HANGUL = re.compile(r"[\uac00-\ud7a3]")
+# Endings written onto a Korean word (case particles, the copula), longest first.
+_PARTICLES = (
+    "은 는 이 가 을 를 의 에 에서 에게 와 과 도 로 으로 만 까지 부터 이나 나 이다 입니다 예요 "
+    "이에요 인가요 인지"
+)
+KOREAN_PARTICLES = sorted(_PARTICLES.split(), key=len, reverse=True)
+
+
 @dataclass(frozen=True)
 class Owner:
     """Whose documents: a thread and its user ("" when nobody signs in)."""
@@ -68,11 +77,31 @@ class Passage:
     section: str | None = None
 
 
-def search_terms(question: str) -> list[str]:
-    """The question's words that can tell passages apart, lower-cased, each once."""
+@dataclass(frozen=True)
+class Term:
+    text: str  # letters, digits and underscores only
+    prefix: bool = False  # matches the words that begin with it
+
+
+def search_terms(question: str) -> list[Term]:
+    """The question's words that can tell passages apart, lower-cased, each once. A Korean word
+    is searched by its stem as a prefix: Korean writes particles onto the word, so "고양이의"
+    in a question finds "고양이는" in a passage."""
     words = [word.lower() for word in WORD.findall(question)]
     telling = [w for w in words if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
-    return list(dict.fromkeys(telling or words))[:MAX_SEARCH_TERMS]
+    terms = []
+    for word in list(dict.fromkeys(telling or words))[:MAX_SEARCH_TERMS]:
+        stem = _korean_stem(word) if HANGUL.search(word) else None
+        terms.append(Term(stem, prefix=True) if stem else Term(word))
+    return terms
+
+
+def _korean_stem(word: str) -> str | None:
+    """The word without its trailing particle, when two syllables or more remain."""
+    for particle in KOREAN_PARTICLES:
+        if word.endswith(particle) and len(word) - len(particle) >= 2:
+            return word[: -len(particle)]
+    return word if len(word) >= 2 else None
 
 
 class DocumentStore:
@@ -182,9 +211,11 @@ class DocumentStore:
 
         def search(connection: Connection) -> list[Passage]:
             if connection.dialect.name == "postgresql":
-                query, phrase = POSTGRES_SEARCH, " | ".join(f"'{term}'" for term in terms)
+                query = POSTGRES_SEARCH
+                phrase = " | ".join(f"'{t.text}'" + (":*" if t.prefix else "") for t in terms)
             else:
-                query, phrase = SQLITE_SEARCH, " OR ".join(f'"{term}"' for term in terms)
+                query = SQLITE_SEARCH
+                phrase = " OR ".join(f'"{t.text}"' + ("*" if t.prefix else "") for t in terms)
             rows = connection.execute(
                 text(query),
                 {"thread": owner.thread_id, "user": owner.user_id, "query": phrase,

@@ -190,8 +190,23 @@ async def test_a_question_about_page_three_finds_page_three_and_only_its_owner_d
 @settings(max_examples=100, deadline=None)
 def test_any_question_is_a_safe_search(question: str) -> None:
     terms = search_terms(question)
-    assert all(re.fullmatch(r"\w+", term) for term in terms)
+    assert all(re.fullmatch(r"\w+", term.text) for term in terms)
     assert len(terms) == len(set(terms))
+
+
+KOREAN_NOTES = (
+    "# 등대\n\n등대지기의 고양이는 마멀레이드라고 불리며 등불 옆에서 잡니다.\n\n"
+    "# 항구\n\n북쪽 부두의 만조는 네 시 십일 분입니다.\n"
+).encode()
+
+
+async def test_a_korean_question_finds_the_passage_whatever_particles_its_words_carry() -> None:
+    owner = Owner("t")
+    store = await stored(owner, extract("노트.md", KOREAN_NOTES))
+    [best, *_] = await store.search(owner, "등대지기 고양이의 이름이 뭐예요?", 2)
+    assert best.section == "등대" and "마멀레이드" in best.text
+    [best, *_] = await store.search(owner, "북쪽 부두에서 만조는 언제인가요?", 2)
+    assert best.section == "항구"
 
 
 async def test_any_question_searches_without_error() -> None:

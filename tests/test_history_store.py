@@ -125,6 +125,10 @@ async def test_a_threads_documents_are_found_only_for_it_and_its_user_and_go_wit
 
     [best, *_] = await store.search(owner, "What is the lighthouse keeper's cat called?", 3)
     assert (best.document, best.page) == ("report.pdf", 3)
+    korean = extract("노트.md", "# 등대\n\n등대지기의 고양이는 마멀레이드입니다.\n".encode())
+    await store.add(owner, korean, chunk(korean))
+    [best] = await store.search(owner, "등대지기 고양이의 이름은?", 1)
+    assert best.document == "노트.md"
     assert await store.search(Owner(thread_id, bob.id), "lighthouse cat", 3) == []
     with outside_a_chat():
         await layer.delete_thread(thread_id)

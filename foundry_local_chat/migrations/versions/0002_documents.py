@@ -4,7 +4,8 @@ A document belongs to a thread and its user (deleting the thread deletes it, by 
 and by the data layer's delete_thread). The index is each database's own: SQLite's FTS5 (ranked
 with bm25) over an external-content table kept by triggers, PostgreSQL's tsvector (ranked with
 ts_rank) as a stored generated column with a GIN index. Both stem English words (porter /
-the `english` configuration) and split other scripts, Korean included, at spaces and marks.
+the `english` configuration) and split other scripts, Korean included, at spaces and marks
+(document_store searches a Korean word by its stem as a prefix).
 
 Revision ID: 0002
 Revises: 0001
