@@ -138,12 +138,18 @@ class DocumentStore:
     async def add(
         self, owner: Owner, document: ExtractedDocument, chunks: Sequence[Chunk]
     ) -> StoredDocument:
+        """Store the document with its passages; one of the same name in the chat is replaced
+        (a new version of a file replaces the old one)."""
         stored = StoredDocument(
             str(uuid.uuid4()), document.name, document.kind.value, document.pages,
             document.chars, len(chunks),
         )  # fmt: skip
 
         def add(connection: Connection) -> None:
+            same_name = {"thread": owner.thread_id, "user": owner.user_id, "name": stored.name}
+            _delete(
+                connection, "thread_id = :thread AND user_id = :user AND name = :name", same_name
+            )
             connection.execute(
                 text(
                     "INSERT INTO documents (id, thread_id, user_id, name, kind, pages, chars, "
@@ -229,19 +235,24 @@ class DocumentStore:
         """Delete the thread's documents and their passages; how many documents there were."""
 
         def delete(connection: Connection) -> int:
-            ids = {"thread": thread_id}
-            connection.execute(
-                text(
-                    "DELETE FROM document_chunks WHERE document_id IN "
-                    "(SELECT id FROM documents WHERE thread_id = :thread)"
-                ),
-                ids,
-            )
-            documents = text("DELETE FROM documents WHERE thread_id = :thread")
-            result = connection.execute(documents, ids)
-            return int(result.rowcount)
+            return _delete(connection, "thread_id = :thread", {"thread": thread_id})
 
         return await self._run(delete)
+
+
+def _delete(connection: Connection, where: str, parameters: dict[str, str]) -> int:
+    """Delete the documents that match, their passages first (a database without enforced
+    foreign keys, as the in-memory one, would keep them); how many documents there were."""
+    connection.execute(
+        text(
+            "DELETE FROM document_chunks WHERE document_id IN "
+            f"(SELECT id FROM documents WHERE {where})"
+        ),
+        parameters,
+    )
+    return int(
+        connection.execute(text(f"DELETE FROM documents WHERE {where}"), parameters).rowcount
+    )
 
 
 SQLITE_SEARCH = (

@@ -194,6 +194,20 @@ def test_any_question_is_a_safe_search(question: str) -> None:
     assert len(terms) == len(set(terms))
 
 
+async def test_a_new_version_of_a_file_replaces_the_old_one() -> None:
+    owner = Owner("t", "alice")
+    store = await stored(owner, extract("notes.md", b"# Cats\nThe cat is called Rex.\n"))
+    other = Owner("t", "bob")
+    await store.add(other, extract("notes.md", b"Bob's notes."), [])
+    newer = extract("notes.md", b"# Cats\nThe cat is called Marmalade.\n")
+    await store.add(owner, newer, chunk(newer))
+    [document] = await store.documents(owner)
+    assert document.name == "notes.md"
+    [passage] = await store.passages(owner)
+    assert "Marmalade" in passage.text and await store.search(owner, "Rex", 3) == []
+    assert len(await store.documents(other)) == 1, "another owner's file of that name stays"
+
+
 KOREAN_NOTES = (
     "# 등대\n\n등대지기의 고양이는 마멀레이드라고 불리며 등불 옆에서 잡니다.\n\n"
     "# 항구\n\n북쪽 부두의 만조는 네 시 십일 분입니다.\n"
