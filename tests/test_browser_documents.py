@@ -7,8 +7,14 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import Page, expect
 
-from foundry_local_chat.ui_text import ENGLISH, WORDS
-from tests.support.browser import open_chat, save_screenshot, send_prompt, wait_for_answer
+from foundry_local_chat.ui_text import ENGLISH, KOREAN, WORDS
+from tests.support.browser import (
+    ASSISTANT_MESSAGE,
+    open_chat,
+    save_screenshot,
+    send_prompt,
+    wait_for_answer,
+)
 from tests.support.processes import Endpoint
 
 UPLOAD_INPUT = "#upload-button-input"  # behind the composer's paperclip button
@@ -39,3 +45,17 @@ async def test_an_attached_file_is_read_and_the_answer_opens_its_source(page: Pa
     await sources.get_by_text("recipes.md (whole)").click()
     await expect(page.get_by_text("seventeen plums").last).to_be_visible()
     await save_screenshot(page, "document-sources")
+
+
+@pytest.mark.parametrize("locale", ["ko-KR"])
+async def test_a_file_the_app_cannot_read_gets_a_korean_line(page: Page) -> None:
+    await open_chat(page)
+    await page.locator(UPLOAD_INPUT).set_input_files(
+        files=[{"name": "photo.png", "mimeType": "image/png", "buffer": b"\x89PNG\r\n\x1a\n"}]
+    )
+    await expect(page.get_by_alt_text("photo.png").first).to_be_visible()  # its thumbnail
+    await send_prompt(page, "이 사진을 설명해 주세요.")
+    # "⚠️ **photo.png**은(는) 읽지 않았습니다: 지원하지 않는 파일 형식입니다. …"
+    why = WORDS[KOREAN].document_unsupported.split(": ")[1].split(".")[0]
+    notice = page.locator(ASSISTANT_MESSAGE).filter(has_text=why)
+    await expect(notice).to_contain_text("photo.png")
