@@ -21,7 +21,8 @@ def accept_long_messages(sio: socketio.AsyncServer) -> None:
 
 def limit_uploads(features: ChainlitFeatures, limits: DocumentLimits) -> None:
     """Chainlit's upload button and its /project/file route take the limits from the settings
-    (DOCUMENT_MAX_FILES, DOCUMENT_MAX_MB); .chainlit/config.toml switches uploads on. The chat checks the limits again (a client may skip the button)."""
+    (DOCUMENT_MAX_FILES, DOCUMENT_MAX_MB); .chainlit/config.toml switches uploads on. The chat
+    checks the limits again (a client may skip the button)."""
     uploads = features.spontaneous_file_upload
     if uploads is None or not uploads.enabled:
         raise RuntimeError(".chainlit/config.toml must switch features.spontaneous_file_upload on")

@@ -50,7 +50,9 @@ async def document_context(
 ) -> DocumentContext | None:
     """The request's system message with the owner's documents in it; None when there are
     none. A question no passage has a word of gets the beginning of each document."""
-    documents = await store.documents(owner)
+    limit = RETRIEVED_PASSAGES if window is not None else UNCOUNTED_PASSAGES
+    lookup = await store.look_up(owner, question["content"], limit)
+    documents = lookup.documents
     if not documents:
         return None
     if window is not None and _may_fit_whole(documents, window, max_tokens):
@@ -60,10 +62,7 @@ async def document_context(
         )
         if fitted is not None and fitted.sources:
             return fitted
-    limit = RETRIEVED_PASSAGES if window is not None else UNCOUNTED_PASSAGES
-    found = await store.search(owner, question["content"], limit)
-    if not found:
-        found = await store.first_passages(owner, 1)
+    found = lookup.matches
     if window is None:
         return DocumentContext(_system(system_prompt, found, False), found, False, None)
     fitted = await asyncio.to_thread(

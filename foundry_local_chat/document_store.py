@@ -83,6 +83,12 @@ class Term:
     prefix: bool = False  # matches the words that begin with it
 
 
+@dataclass(frozen=True)
+class LookUp:
+    documents: list[StoredDocument]
+    matches: list[Passage]  # best first
+
+
 def search_terms(question: str) -> list[Term]:
     """The question's words that can tell passages apart, lower-cased, each once. A Korean word
     is searched by its stem as a prefix: Korean writes particles onto the word, so "고양이의"
@@ -174,27 +180,11 @@ class DocumentStore:
         return stored
 
     async def documents(self, owner: Owner) -> list[StoredDocument]:
-        def read(connection: Connection) -> list[StoredDocument]:
-            rows = connection.execute(
-                text(
-                    "SELECT d.id, d.name, d.kind, d.pages, d.chars, "
-                    "(SELECT count(*) FROM document_chunks c WHERE c.document_id = d.id) "
-                    "FROM documents d WHERE d.thread_id = :thread AND d.user_id = :user "
-                    "ORDER BY d.created_at, d.id"
-                ),
-                {"thread": owner.thread_id, "user": owner.user_id},
-            )
-            return [StoredDocument(*row) for row in rows]
-
-        return await self._run(read)
+        return await self._run(lambda connection: _documents(connection, owner))
 
     async def passages(self, owner: Owner) -> list[Passage]:
         """Every passage of the owner's documents, in order: the documents whole."""
         return await self._run(lambda c: self._passages(c, owner, None))
-
-    async def first_passages(self, owner: Owner, limit: int) -> list[Passage]:
-        """The first passages of each document (for a question no passage has a word of)."""
-        return await self._run(lambda c: self._passages(c, owner, limit))
 
     def _passages(self, connection: Connection, owner: Owner, limit: int | None) -> list[Passage]:
         rows = connection.execute(
@@ -211,25 +201,21 @@ class DocumentStore:
 
     async def search(self, owner: Owner, question: str, limit: int) -> list[Passage]:
         """The owner's passages that best match the question, best first (none may match)."""
-        terms = search_terms(question)
-        if not terms:
-            return []
+        return await self._run(lambda connection: _search(connection, owner, question, limit))
 
-        def search(connection: Connection) -> list[Passage]:
-            if connection.dialect.name == "postgresql":
-                query = POSTGRES_SEARCH
-                phrase = " | ".join(f"'{t.text}'" + (":*" if t.prefix else "") for t in terms)
-            else:
-                query = SQLITE_SEARCH
-                phrase = " OR ".join(f'"{t.text}"' + ("*" if t.prefix else "") for t in terms)
-            rows = connection.execute(
-                text(query),
-                {"thread": owner.thread_id, "user": owner.user_id, "query": phrase,
-                 "limit": limit},
-            )  # fmt: skip
-            return [Passage(*row[:5]) for row in rows]
+    async def look_up(self, owner: Owner, question: str, limit: int) -> LookUp:
+        """The owner's documents and the passages that best match the question, in one
+        transaction (one round trip fewer per question on PostgreSQL). With no passage that
+        matches, the first passage of each document."""
 
-        return await self._run(search)
+        def look_up(connection: Connection) -> LookUp:
+            documents = _documents(connection, owner)
+            if not documents:
+                return LookUp([], [])
+            found = _search(connection, owner, question, limit)
+            return LookUp(documents, found or self._passages(connection, owner, 1))
+
+        return await self._run(look_up)
 
     async def delete_thread(self, thread_id: str) -> int:
         """Delete the thread's documents and their passages; how many documents there were."""
@@ -238,6 +224,36 @@ class DocumentStore:
             return _delete(connection, "thread_id = :thread", {"thread": thread_id})
 
         return await self._run(delete)
+
+
+def _documents(connection: Connection, owner: Owner) -> list[StoredDocument]:
+    rows = connection.execute(
+        text(
+            "SELECT d.id, d.name, d.kind, d.pages, d.chars, "
+            "(SELECT count(*) FROM document_chunks c WHERE c.document_id = d.id) "
+            "FROM documents d WHERE d.thread_id = :thread AND d.user_id = :user "
+            "ORDER BY d.created_at, d.id"
+        ),
+        {"thread": owner.thread_id, "user": owner.user_id},
+    )
+    return [StoredDocument(*row) for row in rows]
+
+
+def _search(connection: Connection, owner: Owner, question: str, limit: int) -> list[Passage]:
+    terms = search_terms(question)
+    if not terms:
+        return []
+    if connection.dialect.name == "postgresql":
+        query = POSTGRES_SEARCH
+        phrase = " | ".join(f"'{t.text}'" + (":*" if t.prefix else "") for t in terms)
+    else:
+        query = SQLITE_SEARCH
+        phrase = " OR ".join(f'"{t.text}"' + ("*" if t.prefix else "") for t in terms)
+    rows = connection.execute(
+        text(query),
+        {"thread": owner.thread_id, "user": owner.user_id, "query": phrase, "limit": limit},
+    )
+    return [Passage(*row[:5]) for row in rows]
 
 
 def _delete(connection: Connection, where: str, parameters: dict[str, str]) -> int:
