@@ -184,20 +184,7 @@ class DocumentStore:
 
     async def passages(self, owner: Owner) -> list[Passage]:
         """Every passage of the owner's documents, in order: the documents whole."""
-        return await self._run(lambda c: self._passages(c, owner, None))
-
-    def _passages(self, connection: Connection, owner: Owner, limit: int | None) -> list[Passage]:
-        rows = connection.execute(
-            text(
-                "SELECT d.name, c.position, c.text, c.page, c.section "
-                "FROM document_chunks c JOIN documents d ON d.id = c.document_id "
-                "WHERE d.thread_id = :thread AND d.user_id = :user "
-                + ("AND c.position < :limit " if limit is not None else "")
-                + "ORDER BY d.created_at, d.id, c.position"
-            ),
-            {"thread": owner.thread_id, "user": owner.user_id, "limit": limit},
-        )
-        return [Passage(*row) for row in rows]
+        return await self._run(lambda c: _passages(c, owner, None))
 
     async def search(self, owner: Owner, question: str, limit: int) -> list[Passage]:
         """The owner's passages that best match the question, best first (none may match)."""
@@ -213,7 +200,7 @@ class DocumentStore:
             if not documents:
                 return LookUp([], [])
             found = _search(connection, owner, question, limit)
-            return LookUp(documents, found or self._passages(connection, owner, 1))
+            return LookUp(documents, found or _passages(connection, owner, 1))
 
         return await self._run(look_up)
 
@@ -237,6 +224,21 @@ def _documents(connection: Connection, owner: Owner) -> list[StoredDocument]:
         {"thread": owner.thread_id, "user": owner.user_id},
     )
     return [StoredDocument(*row) for row in rows]
+
+
+def _passages(connection: Connection, owner: Owner, limit: int | None) -> list[Passage]:
+    """The owner's passages in document order (with `limit`, the first ones of each)."""
+    rows = connection.execute(
+        text(
+            "SELECT d.name, c.position, c.text, c.page, c.section "
+            "FROM document_chunks c JOIN documents d ON d.id = c.document_id "
+            "WHERE d.thread_id = :thread AND d.user_id = :user "
+            + ("AND c.position < :limit " if limit is not None else "")
+            + "ORDER BY d.created_at, d.id, c.position"
+        ),
+        {"thread": owner.thread_id, "user": owner.user_id, "limit": limit},
+    )
+    return [Passage(*row) for row in rows]
 
 
 def _search(connection: Connection, owner: Owner, question: str, limit: int) -> list[Passage]:
