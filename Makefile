@@ -49,9 +49,10 @@ docs: setup-dev
 
 bench: setup-dev model
 	$(PY) bench/bench_app.py
+	$(PY) bench/bench_documents.py
 
 screenshots: setup-dev model system-deps  ## rewrite docs/screenshots/ from the browser tests
-	UPDATE_SCREENSHOTS=1 $(VENV)/bin/pytest tests/test_browser.py tests/test_browser_chat.py
+	UPDATE_SCREENSHOTS=1 $(VENV)/bin/pytest tests/test_browser.py tests/test_browser_chat.py tests/test_browser_documents.py
 
 model: $(BUILD_VENV)/.installed
 	$(BUILD_VENV)/bin/python -m foundry_local_chat.bundled_model

@@ -12,6 +12,7 @@ import os
 from typing import Any
 
 import chainlit as cl
+from chainlit.config import config as chainlit_config
 from chainlit.server import app as chainlit_server
 from chainlit.server import sio
 from chainlit.session import WebsocketSession
@@ -23,7 +24,8 @@ from foundry_local_chat.app_state import AppState
 from foundry_local_chat.auth import Access, AuthError
 from foundry_local_chat.backend import Backend, BackendKind, BackendUnavailable
 from foundry_local_chat.chat import ChatOptions, build_messages, system_messages, turn_role
-from foundry_local_chat.chat_server import accept_long_messages, own_files_directory
+from foundry_local_chat.chat_documents import documents_for, documents_to_add, uploads
+from foundry_local_chat.chat_server import accept_long_messages, limit_uploads, own_files_directory
 from foundry_local_chat.chat_settings import InvalidChatSettings, apply_panel_values
 from foundry_local_chat.chat_ui import (
     notice,
@@ -34,6 +36,7 @@ from foundry_local_chat.chat_ui import (
     send_settings_panel,
     show_start,
     starters_for,
+    take_documents,
     tell_save_trouble,
     why_unavailable,
     words,
@@ -83,6 +86,7 @@ except (AuthError, DatabaseError) as error:
 
 accept_long_messages(sio)
 own_files_directory()
+limit_uploads(chainlit_config.features, settings.documents)
 STARTUP_WAIT_SECONDS = 15
 PROFILE_ICONS = {
     "Foundry Local": "/public/icons/local.svg",
@@ -133,7 +137,9 @@ async def chat_profiles(
         chat_profiles.append(
             cl.ChatProfile(
                 name=profile.value,
-                markdown_description=profile_description(status, language, access.enabled),
+                markdown_description=profile_description(
+                    status, language, access.enabled, app_state().settings.documents
+                ),
                 icon=PROFILE_ICONS[profile.value],
                 default=profile == default,
                 starters=starter_buttons(starters_for(status, language)),
@@ -224,6 +230,12 @@ async def answer_turn(message: cl.Message) -> None:
         message.content = repair_unicode(message.content)
         await message.update()
         await notice(words().unicode_repaired)
+    if message.elements:
+        await take_documents(
+            *await documents_to_add(), uploads(message), app_state().settings.documents
+        )
+        if not message.content.strip():
+            return  # only files: nothing to answer yet
     backend: Backend | None = cl.user_session.get("backend") or await connect()
     if backend is None:
         return
@@ -241,10 +253,11 @@ async def answer_turn(message: cl.Message) -> None:
     question = {"role": "user", "content": message.content}
     state = app_state()
     window = await state.profiles.context_window(routed, options.model)
+    documents = await documents_for(question, options.system_prompt, options.max_tokens, window)
     try:
         request = await asyncio.to_thread(  # counting a long paste takes a while: not on the loop
             fit_request,
-            system_messages(options.system_prompt),
+            documents.system if documents else system_messages(options.system_prompt),
             earlier,
             question,
             options.max_tokens,
@@ -259,7 +272,7 @@ async def answer_turn(message: cl.Message) -> None:
     context_length = window.context_length if window is not None else None
     given = await reply_with(
         message, routed, options, request, state.answer_queues.get(routed.kind), context_length,
-        stop_loops=loop_guard_on(state.settings.loop_guard, options.model),
+        stop_loops=loop_guard_on(state.settings.loop_guard, options.model), documents=documents,
     )  # fmt: skip
     if given is not None:
         state.metrics.answered(given.ttft_seconds)

@@ -90,6 +90,7 @@ class ReplyStats:
     prompt_tokens: int | None = None  # from the server's usage, else the app's own count
     context_length: int | None = None  # the model's, when known
     queued_seconds: float = 0.0  # waited for its turn at the model server before starting
+    document_tokens: int | None = None  # tokens of the chat's documents in the request
 
     @property
     def ttft_seconds(self) -> float | None:

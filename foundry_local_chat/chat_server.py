@@ -1,13 +1,17 @@
-"""Chainlit's own server: the limits of its socket.io server, the folder of its files."""
+"""Chainlit's own server: socket.io message and upload limits, the folder of its files."""
 
 from __future__ import annotations
 
+import math
 import tempfile
 from pathlib import Path
 
 import chainlit.config
 import chainlit.server
 import socketio
+from chainlit.config import FeaturesSettings as ChainlitFeatures
+
+from foundry_local_chat.config import DocumentLimits
 
 MAX_MESSAGE_BYTES = 16 * 1024**2
 
@@ -19,21 +23,13 @@ def accept_long_messages(sio: socketio.AsyncServer) -> None:
     sio.eio.max_http_buffer_size = MAX_MESSAGE_BYTES
 
 
-def own_files_directory() -> Path:
-    """Give this server its own folder for the files of its chats (elements, uploads).
+"""Chainlit's own server: socket.io message and upload limits, the folder of its files."""
 
-    Chainlit keeps them in `<app root>/.files` and deletes that whole folder when it stops, so
-    of two instances started from one checkout (scale-out on one machine), the first to stop
-    takes the other's files with it, and its chats fail on their next element. Each instance
-    gets a subfolder instead, which its own shutdown deletes. Chainlit reads the folder from
-    these two module globals at use time; `chainlit run -w` keeps the folder it already has."""
-    current = chainlit.config.FILES_DIRECTORY
-    if current.name.startswith(INSTANCE_PREFIX):
-        return current
-    own = Path(tempfile.mkdtemp(prefix=INSTANCE_PREFIX, dir=chainlit.config.FILES_DIRECTORY))
-    chainlit.config.FILES_DIRECTORY = own
-    chainlit.server.FILES_DIRECTORY = own  # type: ignore[attr-defined]  # imported from config
-    return own
+from __future__ import annotations
 
+import math
+import tempfile
+from pathlib import Path
 
-INSTANCE_PREFIX = "instance-"
+import chainlit.config
+import chainlit.server

@@ -38,7 +38,13 @@ from foundry_local_chat.chat import (
     stream_reply,
 )
 from foundry_local_chat.chat_settings import MAX_TOKENS_RANGE, TEMPERATURE_RANGE
+from foundry_local_chat.config import DocumentLimits
 from foundry_local_chat.context_window import FittedRequest, MessageTooLong
+from foundry_local_chat.document_context import DocumentContext
+from foundry_local_chat.document_intake import Upload, take_in
+from foundry_local_chat.document_store import DocumentStore, Owner, Passage
+from foundry_local_chat.documents import SUPPORTED_SUFFIXES, DocumentRefused
+from foundry_local_chat.documents import Problem as DocumentProblem
 from foundry_local_chat.local_models import LocalModels
 from foundry_local_chat.loop_guard import LoopGuard
 from foundry_local_chat.model_facts import KOREAN_MODEL_EXAMPLE, ModelFacts, facts_for
@@ -119,9 +125,15 @@ async def prepare_model(local: LocalModels, model: str) -> None:
     await preparing
 
 
-def profile_description(status: ProfileStatus, language: str | None, history_on: bool) -> str:
+def profile_description(
+    status: ProfileStatus,
+    language: str | None,
+    history_on: bool,
+    uploads: DocumentLimits | None = None,
+) -> str:
     """The welcome screen's Markdown for a chat profile: what it is, which backend, endpoint and
-    model answer in it now, what that model can do, and whether the chat will be kept."""
+    model answer in it now, what that model can do, which files a message may attach, and
+    whether the chat will be kept."""
     said = words_for(language)
     about = {
         Profile.FOUNDRY_LOCAL: said.about_local,
@@ -141,8 +153,19 @@ def profile_description(status: ProfileStatus, language: str | None, history_on:
             local=local, remote=remote, chars=status.long_prompt_chars
         )
     models = "".join(f"\n\n{line}" for line in _what_the_models_can_do(status, language))
+    documents = "" if uploads is None else f"\n\n{uploads_line(uploads, said)}"
     history = "" if history_on else f"\n\n{said.history_off}"
-    return f"{about}\n\n{answers}{models}{history}"
+    return f"{about}\n\n{answers}{models}{documents}{history}"
+
+
+def uploads_line(limits: DocumentLimits, said: Words) -> str:
+    return said.documents_welcome.format(
+        count=limits.max_files, size=f"{limits.max_mb:g}", kinds=_kinds()
+    )
+
+
+def _kinds() -> str:
+    return ", ".join(f"`{suffix}`" for suffix in SUPPORTED_SUFFIXES)
 
 
 def _what_the_models_can_do(status: ProfileStatus, language: str | None) -> list[str]:
@@ -296,6 +319,8 @@ def speed_line(stats: ReplyStats, said: Words) -> str:
     if stats.tokens_per_second is not None:
         parts.append(f"{stats.tokens_per_second:.1f} tok/s")
     parts.append(said.tokens.format(count=stats.tokens))
+    if stats.document_tokens is not None:
+        parts.append(said.document_tokens.format(count=f"{stats.document_tokens:,}"))
     if stats.streamed:
         parts.append(f"{stats.total_seconds:.2f} s")
     if stats.context_used is not None and stats.context_length:
@@ -366,11 +391,13 @@ async def reply_with(
     queue: AnswerQueue | None = None,
     context_length: int | None = None,
     stop_loops: bool = False,
+    documents: DocumentContext | None = None,
 ) -> ReplyStats | None:
     """Stream the answer into the chat. With `stop_loops`, an answer that falls into a loop is
     stopped (its request closed), kept up to where it began repeating, and the chat says so.
-    Returns the answer's stats when it was given (in full, or up to its loop); None when the
-    server refused it or it was cut short."""
+    With `documents`, the answer is followed by the sources it was given. Returns the answer's
+    stats when it was given (in full, or up to its loop); None when the server refused it or it
+    was cut short."""
     options = dataclasses.replace(options, max_tokens=request.max_tokens)
     guard = LoopGuard() if stop_loops else None
     metadata: dict[str, Any] = {REPLY_MODEL_KEY: options.model}
@@ -380,6 +407,8 @@ async def reply_with(
     stats = ReplyStats(
         model=options.model, context_length=context_length, prompt_tokens=request.prompt_tokens
     )
+    if documents is not None:
+        stats.document_tokens = documents.document_tokens
 
     async def show(parts: Any) -> None:
         nonlocal thinking
@@ -440,9 +469,11 @@ async def reply_with(
         log.info("stopped an answer that repeats %r", guard.loop.span[:80])
         reply.content = guard.loop.keep
         await finish(reply, thinking, stats, backend)
+        await show_sources(documents)
         await notice(words().loop_stopped)
         return stats
     await finish(reply, thinking, stats, backend)
+    await show_sources(documents)
     log.info("answered with %s: %d tokens in %.2f s", options.model, stats.tokens,
              stats.total_seconds)  # fmt: skip
     return None if cut_short else stats
@@ -471,3 +502,80 @@ async def finish(
     ]
     reply.elements = elements
     await reply.send()
+
+
+# ----- documents attached to the chat -----
+
+
+async def take_documents(
+    store: DocumentStore, owner: Owner, uploads: list[Upload], limits: DocumentLimits
+) -> None:
+    """Read and store the files a message attached, saying in the chat what became of each."""
+    said = words()
+    status = await notice(said.reading_documents.format(files=", ".join(u.name for u in uploads)))
+    try:
+        outcomes = await take_in(store, owner, uploads, limits)
+    finally:
+        await status.remove()
+    for outcome in outcomes:
+        if isinstance(outcome, DocumentRefused):
+            await notice(why_refused(outcome, said))
+            continue
+        pages = said.document_pages.format(pages=outcome.pages) if outcome.pages else ""
+        await notice(
+            said.document_ready.format(file=outcome.name, passages=outcome.passages, pages=pages)
+        )
+
+
+def why_refused(refused: DocumentRefused, said: Words) -> str:
+    lines = {
+        DocumentProblem.UNSUPPORTED: said.document_unsupported,
+        DocumentProblem.NOT_TEXT: said.document_not_text,
+        DocumentProblem.UNREADABLE: said.document_unreadable,
+        DocumentProblem.ENCRYPTED: said.document_encrypted,
+        DocumentProblem.EMPTY: said.document_empty,
+        DocumentProblem.IMAGE_ONLY: said.document_image_only,
+        DocumentProblem.TOO_LARGE: said.document_too_large,
+        DocumentProblem.TOO_MANY: said.document_too_many,
+        DocumentProblem.NOT_STORED: said.document_not_stored,
+    }
+    return lines[refused.problem].format(
+        file=refused.name, kinds=_kinds(), detail=refused.detail, limit=refused.detail
+    )
+
+
+SECTION_LABEL_CHARS = 40
+
+
+def source_label(source: Passage, whole: bool, said: Words) -> str:
+    if whole:
+        return said.source_whole.format(file=source.document)
+    if source.page is not None:
+        return said.source_page.format(file=source.document, page=source.page)
+    if source.section:
+        section = source.section
+        if len(section) > SECTION_LABEL_CHARS:
+            section = section[: SECTION_LABEL_CHARS - 1] + "…"
+        return said.source_section.format(file=source.document, section=section)
+    return said.source_passage.format(file=source.document, number=source.position + 1)
+
+
+async def show_sources(documents: DocumentContext | None) -> None:
+    """Under the answer: the sources it was given, each a side element the user can open (its
+    name in the line links to it). App notice, so never sent to the model."""
+    if documents is None or not documents.sources:
+        return
+    said = words()
+    elements: list[Any] = []
+    for source in documents.sources:
+        label = source_label(source, documents.whole, said)
+        if any(element.name == label for element in elements):
+            label = f"{label} #{source.position + 1}"
+        elements.append(cl.Text(name=label, content=source.text, display="side"))
+    names = ", ".join(element.name for element in elements)
+    await cl.Message(
+        content=said.sources.format(names=names),
+        author=APP_AUTHOR,
+        elements=elements,
+        metadata={"sources": True},
+    ).send()

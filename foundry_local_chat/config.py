@@ -215,6 +215,18 @@ class GenerationDefaults:
 
 
 @dataclass(frozen=True)
+class DocumentLimits:
+    """How many files one message may attach, and how large each may be."""
+
+    max_files: int = 5
+    max_mb: float = 20.0
+
+    @property
+    def max_bytes(self) -> int:
+        return int(self.max_mb * 1024 * 1024)
+
+
+@dataclass(frozen=True)
 class Settings:
     """Build with Settings.from_env(); tests pass their own environment mapping."""
 
@@ -251,6 +263,7 @@ class Settings:
     readiness_timeout_seconds: float = 10.0  # a probe's 1-token completion must answer in this
     readiness_cache_seconds: float = 5.0  # a readiness result is reused this long
     metrics_token: str = ""  # the chat app's /metrics wants it; empty: loopback clients only
+    documents: DocumentLimits = DocumentLimits()  # files attached to a message
 
     @property
     def database_url_redacted(self) -> str:
@@ -273,6 +286,7 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         defaults = GenerationDefaults()
+        documents = DocumentLimits()
         app_data_dir = _dir(env, "APP_DATA_DIR", "XDG_DATA_HOME", ".local/share")
         users_file = env.get("USERS_FILE", "").strip()
         settings = cls(
@@ -314,6 +328,10 @@ class Settings:
             readiness_timeout_seconds=_number(env, "READINESS_TIMEOUT_SECONDS", 10.0, 0.1, 600),
             readiness_cache_seconds=_number(env, "READINESS_CACHE_SECONDS", 5.0, 0, 3600),
             metrics_token=env.get("METRICS_TOKEN", "").strip(),
+            documents=DocumentLimits(
+                max_files=_whole_number(env, "DOCUMENT_MAX_FILES", documents.max_files, 1, 20),
+                max_mb=_number(env, "DOCUMENT_MAX_MB", documents.max_mb, 0.001, 500),
+            ),
         )
         if settings.use_foundry_local:
             _check_endpoint_exposure(settings, _flag(env, "ENDPOINT_ALLOW_NO_KEY", False))
@@ -342,6 +360,7 @@ class EnvVariable:
 
 
 _GENERATION = GenerationDefaults()
+_DOCUMENTS = DocumentLimits()
 
 # Every variable the app reads, declared once: the README's table is generated from this
 # (cog, `make docs`), and tests/test_readme.py fails when code reads one that is not here.
@@ -444,6 +463,15 @@ ENV_VARIABLES = (
         f"Foundry Local's registrations and logs; the chat history (`{HISTORY_DB_FILE}`), the "
         f"users file (`{USERS_FILE_NAME}`) and the session secret (`auth-secret`) unless set "
         "otherwise below.",
+    ),
+    EnvVariable(
+        "DOCUMENT_MAX_FILES", f"`{_DOCUMENTS.max_files}`",
+        "Files (`.txt`, `.md`, `.pdf`, `.html`) one message may attach (1–20); the chat answers "
+        "from them. The welcome screen states the limits.",
+    ),
+    EnvVariable(
+        "DOCUMENT_MAX_MB", f"`{_DOCUMENTS.max_mb:g}`",
+        "Largest attached file, in megabytes (up to 500).",
     ),
     EnvVariable("HOST", "`127.0.0.1`", "The address `make run` serves the chat UI on."),
     EnvVariable("PORT", "`8000`", "The port `make run` serves the chat UI on."),

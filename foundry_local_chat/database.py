@@ -27,7 +27,12 @@ from foundry_local_chat.config import SQLITE_DRIVER, redact_url
 from foundry_local_chat.errors import FoundryLocalChatError, one_line
 
 VERSION_TABLE = "chat_schema_version"
-HISTORY_TABLES = ("users", "threads", "steps", "elements", "feedbacks")  # parents first
+HISTORY_TABLES = (  # parents first
+    "users", "threads", "steps", "elements", "feedbacks", "documents", "document_chunks",
+)  # fmt: skip
+# Columns each database fills in itself: a passage's id (a sequence on PostgreSQL, which copied
+# ids would leave behind) and PostgreSQL's search column (generated).
+NOT_COPIED = {"document_chunks": {"id", "search"}}
 # Any constant: the key of the PostgreSQL advisory lock held while migrating.
 MIGRATION_LOCK_KEY = 0x46_4C_43_48_41_54  # "FLCHAT"
 
@@ -94,7 +99,9 @@ def _sqlite_migration_lock(url: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _upgrade(connection: Connection, revision: str) -> None:
+def migrate(connection: Connection, revision: str = "head") -> None:
+    """Bring the schema on this (synchronous) connection to `revision`: also how a chat without
+    history gets the same tables in memory (document_store.DocumentStore.in_memory)."""
     config = alembic_config()
     config.attributes["connection"] = connection
     command.upgrade(config, revision)
@@ -114,7 +121,7 @@ async def upgrade(url: str, revision: str = "head") -> str | None:
                 await connection.execute(
                     text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
                 )
-            await connection.run_sync(_upgrade, revision)
+            await connection.run_sync(migrate, revision)
             return await connection.run_sync(_current)
     finally:
         await engine.dispose()
@@ -154,7 +161,11 @@ async def copy_history(source: str, target: str) -> dict[str, int]:
                 )
             for name in HISTORY_TABLES:
                 table = tables.tables[name]
-                rows = [dict(row._mapping) for row in await source_db.execute(select(table))]
+                skipped = NOT_COPIED.get(name, set())
+                rows = [
+                    {key: value for key, value in row._mapping.items() if key not in skipped}
+                    for row in await source_db.execute(select(table))
+                ]
                 if rows:
                     await target_db.execute(table.insert(), rows)
                 copied[name] = len(rows)

@@ -15,8 +15,12 @@
   (auto_tag_thread passes a list) while keeping the tags.
 - **the session's state is saved with every message**, not only on a clean disconnect, so a
   thread resumed on another instance after a crash gets its chat settings and profile back.
-- **an answer's speed line is kept**: Chainlit stores elements only as files in a blob store;
-  a CustomElement is all props (no file), so it is stored as a row and comes back on resume.
+- **an answer's speed line and sources are kept**: Chainlit stores elements only as files in a
+  blob store; a CustomElement is all props (no file), so it is stored as a row and comes back on
+  resume, and so is a short text element (a source passage), its text in a `data:` URL the
+  browser reads as it would a file's.
+- **a chat's documents are kept with it** (document_store.py, in the same database): deleting
+  a thread deletes its documents and their passages.
 - **a turn ends when it is saved**: `wait_for_saves` makes a message handler wait for the saves
   its turn started (Chainlit fires them as background tasks), so an instance killed right after
   an answer was shown has already stored it.
@@ -33,11 +37,12 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, ParamSpec, TypeVar
+from urllib.parse import quote
 
 from chainlit.context import ChainlitContextException, get_context
 from chainlit.data import get_data_layer
 from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
-from chainlit.element import CustomElement, Element
+from chainlit.element import CustomElement, Element, Text
 from chainlit.session import WebsocketSession
 from chainlit.step import StepDict
 from chainlit.types import ThreadDict
@@ -49,6 +54,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from foundry_local_chat import database
 from foundry_local_chat.auth import ADD_A_USER, Access, AuthError, ensure_auth_secret
 from foundry_local_chat.config import Settings
+from foundry_local_chat.document_store import DocumentStore, Owner
 from foundry_local_chat.errors import FoundryLocalChatError
 from foundry_local_chat.text_repair import repair_unicode
 
@@ -57,6 +63,7 @@ log = logging.getLogger(__name__)
 SAVE_TIMEOUT_SECONDS = 15.0
 WRITES = ("INSERT", "UPDATE", "DELETE")
 MESSAGE_TYPES = ("user_message", "assistant_message")
+MAX_INLINE_TEXT_CHARS = 200_000  # a source passage, or a document sent whole
 
 
 class PersistenceError(FoundryLocalChatError, RuntimeError):
@@ -142,6 +149,7 @@ class ChatDataLayer(SQLAlchemyDataLayer):
         # Chainlit's engine has no pool pre-ping or SQLite pragmas: use the project's engine.
         self.engine = database.create_engine(url)
         self.async_session = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.documents = DocumentStore(self.engine)
         self._writes: dict[str, set[asyncio.Task[Any]]] = {}
         self._unsaved: dict[str, list[Statement]] = {}  # per thread, oldest first
         self._thread_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
@@ -273,9 +281,22 @@ class ChatDataLayer(SQLAlchemyDataLayer):
         await super().delete_step(step_id)
 
     async def create_element(self, element: Element) -> None:
-        if isinstance(element, CustomElement) and element.for_id and self.storage_provider is None:
+        inline_text = (
+            isinstance(element, Text)
+            and isinstance(element.content, str)
+            and len(element.content) <= MAX_INLINE_TEXT_CHARS
+        )
+        if (
+            (isinstance(element, CustomElement) or inline_text)
+            and element.for_id
+            and self.storage_provider is None
+        ):
             self._track()
             row = {key: value for key, value in element.to_dict().items() if value is not None}
+            if inline_text:
+                content = str(element.content)
+                row["url"] = "data:text/plain;charset=utf-8," + quote(content, safe="")
+                row.pop("chainlitKey", None)  # the file of a session that will be gone
             columns = ", ".join(f'"{column}"' for column in row)
             values = ", ".join(f":{column}" for column in row)
             updates = ", ".join(f'"{column}" = :{column}' for column in row if column != "id")
@@ -286,6 +307,17 @@ class ChatDataLayer(SQLAlchemyDataLayer):
             )
             return
         await super().create_element(element)
+
+    async def delete_thread(self, thread_id: str) -> None:
+        # The foreign key cascades too; deleting first also covers a database that ignores it.
+        await self.documents.delete_thread(thread_id)
+        await super().delete_thread(thread_id)
+
+    async def documents_of(self, owner: Owner) -> DocumentStore:
+        """The store for the owner's documents, once their thread has a row to belong to
+        (Chainlit writes it in the background, maybe not yet)."""
+        await self.update_thread(owner.thread_id, user_id=owner.user_id)
+        return self.documents
 
     async def _save_chat_state(self, thread_id: str | None) -> None:
         """The chat's settings, profile and user session into the thread's metadata (Chainlit

@@ -120,6 +120,26 @@ class Words:
     model_writes_korean: str
     model_writes_no_korean: str  # {model}: a catalog model that does
     loop_stopped: str
+    # documents attached to messages
+    documents_welcome: str  # {count} {size} {kinds}
+    reading_documents: str  # {files}
+    document_ready: str  # {file} {passages}
+    document_pages: str  # {pages}: added to document_ready for a PDF
+    document_unsupported: str  # {file} {kinds}
+    document_not_text: str  # {file}
+    document_unreadable: str  # {file} {detail}
+    document_encrypted: str  # {file}
+    document_empty: str  # {file}
+    document_image_only: str  # {file}
+    document_too_large: str  # {file} {limit}
+    document_too_many: str  # {file} {limit}
+    document_not_stored: str  # {file} {detail}
+    sources: str  # {names}
+    source_page: str  # {file} {page}
+    source_section: str  # {file} {section}
+    source_passage: str  # {file} {number}
+    source_whole: str  # {file}
+    document_tokens: str  # {count}
 
 
 WORDS = {
@@ -212,6 +232,33 @@ WORDS = {
         loop_stopped="✋ The answer was stopped here: the model had begun to repeat itself. Small "
         "models do that when a question is beyond them; a shorter, more concrete question often "
         "works.",
+        documents_welcome="📎 **Documents:** attach up to {count} files of up to {size} MB each "
+        "to a message ({kinds}) and ask about them. They are read on this machine and kept with "
+        "the chat.",
+        reading_documents="Reading {files}",
+        document_ready="📄 **{file}** is ready: {passages} passages{pages}. Ask about it.",
+        document_pages=" from {pages} pages",
+        document_unsupported="⚠️ **{file}** was not read: this kind of file is not supported. "
+        "Attach {kinds}.",
+        document_not_text="⚠️ **{file}** was not read: it is named as text but holds binary data.",
+        document_unreadable="⚠️ **{file}** could not be read: it is damaged or not what its name "
+        "says ({detail}).",
+        document_encrypted="⚠️ **{file}** was not read: it is protected by a password. Save a copy "
+        "without the password and attach that.",
+        document_empty="⚠️ **{file}** was not read: it has no text.",
+        document_image_only="⚠️ **{file}** was not read: its pages are images (a scan) with no text "
+        "layer. Run text recognition (OCR) on it first.",
+        document_too_large="⚠️ **{file}** was not read: it is larger than {limit} MB, the limit "
+        "for one file.",
+        document_too_many="⚠️ **{file}** was not read: one message may attach at most {limit} "
+        "files. Attach it to the next message.",
+        document_not_stored="⚠️ **{file}** was read but could not be stored: {detail}.",
+        sources="📄 Sources: {names}",
+        source_page="{file} p. {page}",
+        source_section="{file} § {section}",
+        source_passage="{file} #{number}",
+        source_whole="{file} (whole)",
+        document_tokens="documents {count} tokens",
     ),
     KOREAN: Words(
         no_model_server="**사용할 수 있는 모델 서버가 없습니다.** {error}",
@@ -301,6 +348,34 @@ WORDS = {
         "목록에서 고르거나(예: `{model}`), `MODEL={model}`로 앱을 다시 시작하면 됩니다.",
         loop_stopped="✋ 모델이 같은 말을 되풀이하기 시작해서 답변을 여기서 멈췄습니다. 작은 "
         "모델은 어려운 질문에서 그러곤 합니다. 더 짧고 구체적인 질문이 도움이 됩니다.",
+        documents_welcome="📎 **문서:** 메시지 하나에 파일을 {count}개까지(각 {size} MB 이하, "
+        "{kinds}) 첨부하고 그 내용에 대해 물어보세요. 파일은 이 컴퓨터에서 읽고 채팅과 함께 "
+        "보관합니다.",
+        reading_documents="{files} 읽는 중",
+        document_ready="📄 **{file}** 준비 완료: 구절 {passages}개{pages}. 질문해 보세요.",
+        document_pages=" ({pages}쪽)",
+        document_unsupported="⚠️ **{file}**은(는) 읽지 않았습니다: 지원하지 않는 파일 형식입니다. "
+        "{kinds} 파일을 첨부하세요.",
+        document_not_text="⚠️ **{file}**은(는) 읽지 않았습니다: 텍스트 파일 이름이지만 바이너리 "
+        "데이터가 들어 있습니다.",
+        document_unreadable="⚠️ **{file}**을(를) 읽을 수 없습니다: 손상되었거나 이름과 다른 "
+        "형식입니다 ({detail}).",
+        document_encrypted="⚠️ **{file}**은(는) 읽지 않았습니다: 암호로 보호되어 있습니다. 암호 "
+        "없이 사본을 저장해 첨부하세요.",
+        document_empty="⚠️ **{file}**은(는) 읽지 않았습니다: 텍스트가 없습니다.",
+        document_image_only="⚠️ **{file}**은(는) 읽지 않았습니다: 페이지가 텍스트 없는 "
+        "이미지(스캔)입니다. 먼저 문자 인식(OCR)을 하세요.",
+        document_too_large="⚠️ **{file}**은(는) 읽지 않았습니다: 파일 하나의 한도인 {limit} MB보다 "
+        "큽니다.",
+        document_too_many="⚠️ **{file}**은(는) 읽지 않았습니다: 메시지 하나에는 파일을 "
+        "{limit}개까지 첨부할 수 있습니다. 다음 메시지에 첨부하세요.",
+        document_not_stored="⚠️ **{file}**은(는) 읽었지만 저장하지 못했습니다: {detail}.",
+        sources="📄 출처: {names}",
+        source_page="{file} {page}쪽",
+        source_section="{file} § {section} 절",
+        source_passage="{file} {number}번 구절",
+        source_whole="{file} (전체)",
+        document_tokens="문서 {count} 토큰",
     ),
 }
 

@@ -19,7 +19,11 @@ from sqlalchemy.exc import OperationalError
 
 from foundry_local_chat import database
 from foundry_local_chat.chat import REPLY_MODEL_KEY, turn_role
+from foundry_local_chat.chunking import chunk
+from foundry_local_chat.document_store import Owner
+from foundry_local_chat.documents import extract
 from foundry_local_chat.persistence import ChatDataLayer, PersistenceError
+from tests.support.pdf_maker import text_pdf
 from tests.support.postgres import PostgresServer
 
 TABLES = {"users", "threads", "steps", "elements", "feedbacks", database.VERSION_TABLE}
@@ -59,8 +63,8 @@ async def test_schema_is_created_from_empty_and_upgrading_again_changes_nothing(
 ) -> None:
     if database.is_sqlite(database_url):
         database.sqlite_path(database_url).parent.mkdir(parents=True)  # type: ignore[union-attr]
-    assert await database.upgrade(database_url) == "0001"
-    assert await database.upgrade(database_url) == "0001"
+    assert await database.upgrade(database_url) == "0002"
+    assert await database.upgrade(database_url) == "0002"
     engine = database.create_engine(database_url)
     async with engine.connect() as connection:
 
@@ -102,6 +106,34 @@ async def test_tags_and_metadata_come_back_as_lists_and_dicts(layer: ChatDataLay
     assert turn_role(step["type"], step["metadata"]) == "assistant"  # resume keeps answers
     [listed] = (await layer.get_all_user_threads(user_id=user.id)) or []
     assert listed["id"] == thread_id
+
+
+async def test_a_threads_documents_are_found_only_for_it_and_its_user_and_go_with_it(
+    layer: ChatDataLayer,
+) -> None:
+    """Retrieval on each database's own full-text search (FTS5 bm25, tsvector ts_rank)."""
+    alice = await layer.create_user(User(identifier="alice"))
+    bob = await layer.create_user(User(identifier="bob"))
+    assert alice is not None and bob is not None
+    thread_id = str(uuid.uuid4())
+    owner = Owner(thread_id, alice.id)
+    store = await layer.documents_of(owner)  # the thread gets its row first
+    pages = [[f"Page {n}: harbour ledger, crates of timber."] for n in range(1, 6)]
+    pages[2].append("The lighthouse keeper's cat is called Marmalade.")
+    report = extract("report.pdf", text_pdf(pages))
+    await store.add(owner, report, chunk(report))
+
+    [best, *_] = await store.search(owner, "What is the lighthouse keeper's cat called?", 3)
+    assert (best.document, best.page) == ("report.pdf", 3)
+    korean = extract("노트.md", "# 등대\n\n등대지기의 고양이는 마멀레이드입니다.\n".encode())
+    await store.add(owner, korean, chunk(korean))
+    [best] = await store.search(owner, "등대지기 고양이의 이름은?", 1)
+    assert best.document == "노트.md"
+    assert await store.search(Owner(thread_id, bob.id), "lighthouse cat", 3) == []
+    with outside_a_chat():
+        await layer.delete_thread(thread_id)
+    assert await store.search(owner, "lighthouse cat", 3) == []
+    assert await store.passages(owner) == []
 
 
 async def test_a_failed_save_outside_a_chat_raises(tmp_path: Path) -> None:
@@ -163,18 +195,27 @@ async def test_history_moves_from_a_sqlite_file_into_postgresql(
             message = Message(content=text, metadata={REPLY_MODEL_KEY: "m"})
             message.thread_id = thread_id
             await old.create_step(message.to_dict())
+    owner = Owner(thread_id, user.id)
+    notes = extract("notes.md", b"# Cats\nMarmalade sleeps by the lamp.\n\n# Dogs\nRex.\n")
+    await old.documents.add(owner, notes, chunk(notes))
     before = await old.get_thread(thread_id)
     await old.close()
     assert before is not None and [s["output"] for s in before["steps"]] == ["Hello", "Hi there!"]
 
     server = await postgres.create_database()
     copied = await database.copy_history(laptop, server)
-    assert copied == {"users": 1, "threads": 1, "steps": 2, "elements": 0, "feedbacks": 0}
+    assert copied == {"users": 1, "threads": 1, "steps": 2, "elements": 0, "feedbacks": 0,
+                      "documents": 1, "document_chunks": 2}  # fmt: skip
     new = ChatDataLayer(server)
     try:
         after = await new.get_thread(thread_id)
         assert after == before
         assert (await new.get_user("alice")).id == user.id  # type: ignore[union-attr]
+        [found] = await new.documents.search(owner, "where does the cat sleep", 1)
+        assert found.section == "Cats"
+        another = extract("more.md", b"# Birds\nA heron.\n")
+        await new.documents.add(owner, another, chunk(another))  # new passage ids go on
+        assert len(await new.documents.passages(owner)) == 3
     finally:
         await new.close()
     with pytest.raises(database.DatabaseError, match="already holds users"):

@@ -237,13 +237,38 @@ class ChainlitSession:
             profiles = (await response.json())["chatProfiles"]
         return {profile["name"]: profile["markdown_description"] for profile in profiles}
 
-    async def send(self, text: str) -> str:
+    async def upload(self, name: str, content: bytes, mime: str) -> str:
+        """POST /project/file as the browser's attach button does; returns the file's id.
+        Raises HttpError when the server refuses the file."""
+        form = aiohttp.FormData()
+        form.add_field("file", content, filename=name, content_type=mime)
+        api = ChainlitApi(self.base_url, self.token)
+        answer = await api.request("POST", f"/project/file?session_id={self.session_id}", data=form)
+        return str(answer["id"])
+
+    async def file(self, file_id: str) -> str:
+        """A file of this session (e.g. a side element's text), as the browser fetches it."""
+        api = ChainlitApi(self.base_url, self.token)
+        path = f"/project/file/{file_id}?session_id={self.session_id}"
+        headers = {"Cookie": f"{AUTH_COOKIE}={self.token}"} if self.token else {}
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(api.base_url + path, headers=headers) as response,
+        ):
+            body = await response.text()
+            if response.status >= 300:
+                raise HttpError(response.status, body)
+            return body
+
+    async def send(self, text: str, files: list[str] | tuple[str, ...] = ()) -> str:
+        """Send a message (with the ids of files uploaded before, as attachments)."""
         message_id = str(uuid.uuid4())
         step = {
             "id": message_id, "threadId": "", "name": "User", "type": "user_message",
             "output": text, "createdAt": datetime.now(UTC).isoformat(),
         }  # fmt: skip
-        await self.client.emit("client_message", {"message": step, "fileReferences": []})
+        references = [{"id": file_id} for file_id in files]
+        await self.client.emit("client_message", {"message": step, "fileReferences": references})
         return message_id
 
     async def collect_reply(self, timeout: float = 120) -> Reply:
@@ -257,8 +282,8 @@ class ChainlitSession:
                     return reply
                 reply.events.append(event)
 
-    async def ask(self, text: str, timeout: float = 120) -> Reply:
-        await self.send(text)
+    async def ask(self, text: str, timeout: float = 120, files: tuple[str, ...] = ()) -> Reply:
+        await self.send(text, files)
         return await self.collect_reply(timeout)
 
     async def send_settings(self, values: dict[str, Any]) -> None:

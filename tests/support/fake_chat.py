@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import mimetypes
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -111,6 +112,12 @@ class Turn:
         return None if self.reply is None else self.reply["output"]
 
     @property
+    def sources(self) -> dict[str, Any] | None:
+        """The line under an answer that lists its sources, with its elements."""
+        found = [m for m in self.of("new_message") if (m.get("metadata") or {}).get("sources")]
+        return found[-1] if found else None
+
+    @property
     def speed_line(self) -> str:
         [props] = [e["props"] for e in self.of("element") if e.get("name") == "AnswerStats"]
         return str(props["summary"])
@@ -163,9 +170,11 @@ class FakeChat:
             await self.app.module.start_chat()
         return turn
 
-    async def say(self, text: str) -> Turn:
+    async def say(self, text: str, files: Sequence[tuple[str, bytes]] = ()) -> Turn:
+        """Send a message, with files attached as the browser's upload does (each saved into
+        the session's files first, then referenced by the message)."""
         async with self._turn() as turn:
-            self.last_message = await self._message(text)
+            self.last_message = await self._message(text, files)
             await self.app.module.answer(self.last_message)
         return turn
 
@@ -175,13 +184,24 @@ class FakeChat:
             await self.app.module.update_settings(values)
         return turn
 
-    async def _message(self, text: str) -> Message:
+    async def _message(self, text: str, files: Sequence[tuple[str, bytes]] = ()) -> Message:
         step = {
             "id": str(uuid.uuid4()), "threadId": "", "name": "User", "type": "user_message",
             "output": text, "createdAt": datetime.now(UTC).isoformat(),
         }  # fmt: skip
         context = init_ws_context(self.session)
-        return await context.emitter.process_message({"message": step, "fileReferences": []})
+        references = []
+        for name, content in files:
+            mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
+            saved = await self.session.persist_file(name=name, mime=mime, content=content)
+            references.append({"id": saved["id"]})
+        return await context.emitter.process_message(
+            {"message": step, "fileReferences": references}  # type: ignore[typeddict-item]
+        )
+
+    def file_text(self, element: dict[str, Any]) -> str:
+        """The content of an element the app sent (a side element's text)."""
+        return Path(self.session.files[element["chainlitKey"]]["path"]).read_text()
 
     async def close(self) -> None:
         await self.session.delete()

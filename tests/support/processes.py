@@ -34,7 +34,7 @@ def clean_env(overrides: Mapping[str, str]) -> dict[str, str]:
         "DATABASE_URL", "USERS_FILE", "AUTH_HEADER", "CHAINLIT_AUTH_SECRET",
         "ENDPOINT_API_KEY", "ENDPOINT_ALLOW_NO_KEY", "ENDPOINT_CORS_ORIGINS", "ALLOWED_ORIGINS",
         "ENDPOINT_CONCURRENCY", "ENDPOINT_MAX_QUEUE", "ENDPOINT_MAX_BODY_BYTES",
-        "ABANDONED_ANSWER_GRACE_SECONDS", "LOOP_GUARD",
+        "ABANDONED_ANSWER_GRACE_SECONDS", "LOOP_GUARD", "DOCUMENT_MAX_FILES", "DOCUMENT_MAX_MB",
         "LOG_FORMAT", "READINESS_TIMEOUT_SECONDS", "READINESS_CACHE_SECONDS", "METRICS_TOKEN",
     }  # fmt: skip
     env = {k: v for k, v in os.environ.items() if k not in app_variables}

@@ -1,0 +1,62 @@
+"""A Chainlit chat's documents: which store holds them and whose they are, for the session the
+handler runs in. With history (a signed-in user and the data layer), the thread's and its user's
+in the history database; without, the session's own store in memory, made with its first file."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import chainlit as cl
+from chainlit.data import get_data_layer
+from chainlit.user import PersistedUser
+
+from foundry_local_chat.chat import Message
+from foundry_local_chat.context_window import ContextWindow
+from foundry_local_chat.document_context import DocumentContext, document_context
+from foundry_local_chat.document_intake import Upload
+from foundry_local_chat.document_store import DocumentStore, Owner
+from foundry_local_chat.persistence import ChatDataLayer
+
+SESSION_KEY = "documents"
+
+
+def uploads(message: cl.Message) -> list[Upload]:
+    """The files attached to a message, where Chainlit saved them."""
+    return [
+        Upload(element.name, Path(element.path) if element.path else None)
+        for element in message.elements or []
+    ]
+
+
+def chat_documents() -> tuple[DocumentStore | None, Owner]:
+    """The store of this chat's documents (None: a chat without history and no file yet)."""
+    session = cl.context.session
+    layer = get_data_layer()
+    if isinstance(layer, ChatDataLayer) and isinstance(session.user, PersistedUser):
+        return layer.documents, Owner(session.thread_id, session.user.id)
+    store: DocumentStore | None = cl.user_session.get(SESSION_KEY)
+    return store, Owner(session.thread_id)
+
+
+async def documents_to_add() -> tuple[DocumentStore, Owner]:
+    """Where this chat's new documents go: its thread (given its row first), or a new store in
+    memory for a chat without history."""
+    store, owner = chat_documents()
+    layer = get_data_layer()
+    if isinstance(layer, ChatDataLayer) and store is layer.documents:
+        return await layer.documents_of(owner), owner
+    if store is None:
+        store = await asyncio.to_thread(DocumentStore.in_memory)
+        cl.user_session.set(SESSION_KEY, store)
+    return store, owner
+
+
+async def documents_for(
+    question: Message, system_prompt: str, max_tokens: int, window: ContextWindow | None
+) -> DocumentContext | None:
+    """What of this chat's documents goes with the question (None: it has none)."""
+    store, owner = chat_documents()
+    if store is None:
+        return None
+    return await document_context(store, owner, system_prompt, question, max_tokens, window)
