@@ -23,13 +23,32 @@ def accept_long_messages(sio: socketio.AsyncServer) -> None:
     sio.eio.max_http_buffer_size = MAX_MESSAGE_BYTES
 
 
-"""Chainlit's own server: socket.io message and upload limits, the folder of its files."""
+def limit_uploads(features: ChainlitFeatures, limits: DocumentLimits) -> None:
+    """Chainlit's upload button and its /project/file route take the limits from the settings
+    (DOCUMENT_MAX_FILES, DOCUMENT_MAX_MB); .chainlit/config.toml switches uploads on. The chat
+    checks the limits again (a client may skip the button)."""
+    uploads = features.spontaneous_file_upload
+    if uploads is None or not uploads.enabled:
+        raise RuntimeError(".chainlit/config.toml must switch features.spontaneous_file_upload on")
+    uploads.max_files = limits.max_files
+    uploads.max_size_mb = math.ceil(limits.max_mb)
 
-from __future__ import annotations
 
-import math
-import tempfile
-from pathlib import Path
+def own_files_directory() -> Path:
+    """Give this server its own folder for the files of its chats (elements, uploads).
 
-import chainlit.config
-import chainlit.server
+    Chainlit keeps them in `<app root>/.files` and deletes that whole folder when it stops, so
+    of two instances started from one checkout (scale-out on one machine), the first to stop
+    takes the other's files with it, and its chats fail on their next element. Each instance
+    gets a subfolder instead, which its own shutdown deletes. Chainlit reads the folder from
+    these two module globals at use time; `chainlit run -w` keeps the folder it already has."""
+    current = chainlit.config.FILES_DIRECTORY
+    if current.name.startswith(INSTANCE_PREFIX):
+        return current
+    own = Path(tempfile.mkdtemp(prefix=INSTANCE_PREFIX, dir=chainlit.config.FILES_DIRECTORY))
+    chainlit.config.FILES_DIRECTORY = own
+    chainlit.server.FILES_DIRECTORY = own  # type: ignore[attr-defined]  # imported from config
+    return own
+
+
+INSTANCE_PREFIX = "instance-"
