@@ -24,10 +24,17 @@ from foundry_local_chat.app_state import AppState
 from foundry_local_chat.auth import Access, AuthError
 from foundry_local_chat.backend import Backend, BackendKind, BackendUnavailable
 from foundry_local_chat.chat import ChatOptions, build_messages, system_messages, turn_role
-from foundry_local_chat.chat_documents import documents_for, documents_to_add, uploads
+from foundry_local_chat.chat_documents import (
+    DocumentsUnreachable,
+    documents_for,
+    documents_to_add,
+    start_without_documents,
+    uploads,
+)
 from foundry_local_chat.chat_server import accept_long_messages, limit_uploads, own_files_directory
 from foundry_local_chat.chat_settings import InvalidChatSettings, apply_panel_values
 from foundry_local_chat.chat_ui import (
+    answer_without_documents,
     notice,
     prepare_model,
     profile_description,
@@ -184,6 +191,7 @@ async def connect() -> Backend | None:
 @cl.on_chat_start
 async def start_chat() -> None:
     app_state().metrics.chat_opened(cl.context.session.id)
+    start_without_documents()
     backend = await connect()
     if backend is None:
         return
@@ -253,7 +261,11 @@ async def answer_turn(message: cl.Message) -> None:
     question = {"role": "user", "content": message.content}
     state = app_state()
     window = await state.profiles.context_window(routed, options.model)
-    documents = await documents_for(question, options.system_prompt, options.max_tokens, window)
+    try:
+        documents = await documents_for(question, options.system_prompt, options.max_tokens, window)
+    except DocumentsUnreachable as error:
+        await answer_without_documents(error)
+        documents = None
     try:
         request = await asyncio.to_thread(  # counting a long paste takes a while: not on the loop
             fit_request,
@@ -338,6 +350,7 @@ async def resume_chat(thread: ThreadDict) -> None:
     metadata, so turn_role still knows answers from notices) and its metadata back into the
     session (chat settings, chat profile); the chat gets its backend and its settings back."""
     app_state().metrics.chat_opened(cl.context.session.id)
+    start_without_documents()
     backend = await connect()
     if backend is None:
         return

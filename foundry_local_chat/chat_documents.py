@@ -16,9 +16,21 @@ from foundry_local_chat.context_window import ContextWindow
 from foundry_local_chat.document_context import DocumentContext, document_context
 from foundry_local_chat.document_intake import Upload
 from foundry_local_chat.document_store import DocumentStore, Owner
-from foundry_local_chat.persistence import ChatDataLayer
+from foundry_local_chat.errors import FoundryLocalChatError, one_line
+from foundry_local_chat.persistence import ChatDataLayer, is_outage
 
 SESSION_KEY = "documents"
+# Whether this chat has documents: False for a new chat until a file is added, so a question
+# costs no database query; unknown (unset) for a resumed chat until its first look-up.
+HAS_DOCUMENTS_KEY = "has_documents"
+
+
+class DocumentsUnreachable(FoundryLocalChatError):
+    """The history database that holds this chat's documents cannot be reached."""
+
+
+def start_without_documents() -> None:
+    cl.user_session.set(HAS_DOCUMENTS_KEY, False)
 
 
 def uploads(message: cl.Message) -> list[Upload]:
@@ -44,6 +56,7 @@ async def documents_to_add() -> tuple[DocumentStore, Owner]:
     memory for a chat without history."""
     store, owner = chat_documents()
     layer = get_data_layer()
+    cl.user_session.set(HAS_DOCUMENTS_KEY, None)  # known again at the next look-up
     if isinstance(layer, ChatDataLayer) and store is layer.documents:
         return await layer.documents_of(owner), owner
     if store is None:
@@ -55,8 +68,16 @@ async def documents_to_add() -> tuple[DocumentStore, Owner]:
 async def documents_for(
     question: Message, system_prompt: str, max_tokens: int, window: ContextWindow | None
 ) -> DocumentContext | None:
-    """What of this chat's documents goes with the question (None: it has none)."""
+    """What of this chat's documents goes with the question (None: it has none). Raises
+    DocumentsUnreachable when the history database is down: the chat can go on without them."""
     store, owner = chat_documents()
-    if store is None:
+    if store is None or cl.user_session.get(HAS_DOCUMENTS_KEY) is False:
         return None
-    return await document_context(store, owner, system_prompt, question, max_tokens, window)
+    try:
+        context = await document_context(store, owner, system_prompt, question, max_tokens, window)
+    except Exception as error:
+        if not is_outage(error):
+            raise
+        raise DocumentsUnreachable(one_line(error)) from error
+    cl.user_session.set(HAS_DOCUMENTS_KEY, context is not None)
+    return context

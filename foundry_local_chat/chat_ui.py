@@ -37,6 +37,7 @@ from foundry_local_chat.chat import (
     ServerBusy,
     stream_reply,
 )
+from foundry_local_chat.chat_documents import DocumentsUnreachable
 from foundry_local_chat.chat_settings import MAX_TOKENS_RANGE, TEMPERATURE_RANGE
 from foundry_local_chat.config import DocumentLimits
 from foundry_local_chat.context_window import FittedRequest, MessageTooLong
@@ -505,6 +506,11 @@ async def finish(
 
 
 # ----- documents attached to the chat -----
+
+
+async def answer_without_documents(error: DocumentsUnreachable) -> None:
+    log.warning("answering without the chat's documents: %s", error)
+    await notice(words().documents_unreachable)
 
 
 async def take_documents(

@@ -111,7 +111,7 @@ def _chat_session() -> WebsocketSession | None:
 Statement = tuple[str, dict[str, Any]]  # SQL and its (encoded) parameters
 
 
-def _is_outage(error: Exception) -> bool:
+def is_outage(error: Exception) -> bool:
     """The database could not be reached or used at all (worth retrying), as opposed to a
     statement it refused (which would fail again)."""
     if isinstance(error, DBAPIError) and error.connection_invalidated:
@@ -208,7 +208,7 @@ class ChatDataLayer(SQLAlchemyDataLayer):
             except Exception as error:
                 reason = _reason(error)
                 log.error("saving the chat history failed: %s", reason)
-                if _is_outage(error):
+                if is_outage(error):
                     if not behind:  # an outage is told once
                         await self._tell(SaveTrouble(SaveTroubleKind.OUTAGE, reason))
                     log.warning(

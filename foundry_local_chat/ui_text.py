@@ -123,6 +123,7 @@ class Words:
     # documents attached to messages
     documents_welcome: str  # {count} {size} {kinds}
     reading_documents: str  # {files}
+    documents_unreachable: str  # the history database is down: answered without the documents
     document_ready: str  # {file} {passages}
     document_pages: str  # {pages}: added to document_ready for a PDF
     document_unsupported: str  # {file} {kinds}
@@ -236,6 +237,9 @@ WORDS = {
         "to a message ({kinds}) and ask about them. They are read on this machine and kept with "
         "the chat.",
         reading_documents="Reading {files}",
+        documents_unreachable="⚠️ This chat's documents cannot be searched while the history "
+        "database is unreachable, so this answer is given without them. Ask again once it is "
+        "back.",
         document_ready="📄 **{file}** is ready: {passages} passages{pages}. Ask about it.",
         document_pages=" from {pages} pages",
         document_unsupported="⚠️ **{file}** was not read: this kind of file is not supported. "
@@ -352,6 +356,8 @@ WORDS = {
         "{kinds}) 첨부하고 그 내용에 대해 물어보세요. 파일은 이 컴퓨터에서 읽고 채팅과 함께 "
         "보관합니다.",
         reading_documents="{files} 읽는 중",
+        documents_unreachable="⚠️ 기록 데이터베이스에 연결할 수 없어 이 채팅의 문서를 검색할 수 "
+        "없습니다. 이번 답변은 문서 없이 드립니다. 데이터베이스가 돌아오면 다시 물어보세요.",
         document_ready="📄 **{file}** 준비 완료: 구절 {passages}개{pages}. 질문해 보세요.",
         document_pages=" ({pages}쪽)",
         document_unsupported="⚠️ **{file}**은(는) 읽지 않았습니다: 지원하지 않는 파일 형식입니다. "

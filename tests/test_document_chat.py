@@ -14,6 +14,7 @@ from chainlit.config import config as chainlit_config
 
 from foundry_local_chat.config import ConfigError, Settings
 from foundry_local_chat.context_window import ContextWindow
+from foundry_local_chat.document_store import DocumentStore
 from foundry_local_chat.ui_text import ENGLISH, KOREAN, WORDS
 from tests.support.fake_chat import APP_NOTICE, ChatApp, FakeChat, Turn, chat_app
 from tests.support.pdf_maker import encrypted_pdf, image_only_pdf, text_pdf
@@ -127,6 +128,32 @@ async def test_a_small_document_is_sent_whole(chat: FakeChat, model: ScriptedMod
     model.enqueue("Ok.")
     await chat.say("Thanks.")
     assert CAT_FACT in system_of(model.requests[-1]), "kept for the rest of the chat"
+
+
+async def test_documents_out_of_reach_are_said_and_the_question_answered_without_them(
+    chat: FakeChat, model: ScriptedModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The history database holding a chat's documents is down: one line says the answer comes
+    without them, and the chat goes on; once it is back, they are used again."""
+    notes = f"# Cats\n{CAT_FACT}\n".encode()
+    model.enqueue("Marmalade.")
+    await chat.say("What is the cat called?", files=[("notes.md", notes)])
+
+    async def unreachable(*_: object, **__: object) -> None:
+        raise ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 5432)")
+
+    with monkeypatch.context() as outage:
+        for method in ("documents", "passages", "search", "look_up"):
+            outage.setattr(DocumentStore, method, unreachable)
+        model.enqueue("A cat.")
+        turn = await chat.say("And what does it do?")
+    assert turn.answer == "A cat."
+    assert WORDS[ENGLISH].documents_unreachable in turn.notices
+    assert CAT_FACT not in system_of(model.requests[-1]) and turn.sources is None
+
+    model.enqueue("It sleeps.")
+    await chat.say("And what does it do?")
+    assert CAT_FACT in system_of(model.requests[-1])
 
 
 @pytest.mark.parametrize("language", [ENGLISH, KOREAN])
