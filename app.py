@@ -21,6 +21,7 @@ from starlette.datastructures import Headers
 from foundry_local_chat.app_state import AppState
 from foundry_local_chat.auth import Access, AuthError
 from foundry_local_chat.backend import Backend, BackendKind, BackendUnavailable
+from foundry_local_chat.browser_page import mount_browser_page
 from foundry_local_chat.chat import ChatOptions, build_messages, system_messages, turn_role
 from foundry_local_chat.chat_server import accept_long_messages
 from foundry_local_chat.chat_settings import InvalidChatSettings, apply_panel_values
@@ -56,6 +57,7 @@ except ConfigError as error:
 
 # Only the app's own pages, and ALLOWED_ORIGINS, may use a signed-in user's session.
 install_origin_guard(chainlit_server, OriginPolicy(frozenset(settings.allowed_origins)))
+mount_browser_page(chainlit_server, settings)  # /browser: the model in the visitor's tab
 
 try:
     access = Access.from_settings(settings)

@@ -4,7 +4,7 @@ The bundled int4 model (MatMulNBits) fits a native CPU and WebGPU, but onnxrunti
 build has no 4-bit kernel and de-quantizes every weight on every step (~2 tok/s). The WASM copy
 made here de-quantizes each MatMulNBits once, to a float MatMul, then quantizes the weights to
 int8 per channel (MatMulInteger kernels: ~17 tok/s). The int4 embedding (GatherBlockQuantized) is
-kept. The digit classifier is a small MLP trained on scikit-learn's bundled 8×8 digits (no
+kept. The digit classifier is a small MLP trained on scikit-learn's bundled 8x8 digits (no
 download), written as a plain ONNX graph (MatMul/Add/Relu/Softmax) with held-out samples.
 
 Runs in the build virtual environment (onnx, onnxruntime, scikit-learn, onnxruntime-genai) after
@@ -39,7 +39,12 @@ DIGITS_HELD_OUT = "held_out.json"
 DIGITS_MIN_ACCURACY = 0.95
 # Files of the bundled model that the int8 copy shares (onnxruntime-genai reads them in the smoke
 # check; the page reads the tokenizer and the template).
-SHARED_FILES = ("genai_config.json", "tokenizer.json", "tokenizer_config.json", "chat_template.jinja")
+SHARED_FILES = (
+    "genai_config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "chat_template.jinja",
+)
 KV_HEAD_SIZE = 64
 
 
@@ -137,9 +142,7 @@ def build_int8(model_dir: Path, out_dir: Path, work_dir: Path) -> int:
         raise BuildError(f"{model_dir / 'model.onnx'} has no MatMulNBits node to convert")
     fix_kv_cache_dim(model)
     float_model = work_dir / "float.onnx"
-    onnx.save_model(
-        model, str(float_model), save_as_external_data=True, location="float.onnx.data"
-    )
+    onnx.save_model(model, str(float_model), save_as_external_data=True, location="float.onnx.data")
     out_dir.mkdir(parents=True)
     quantize_dynamic(
         float_model,
@@ -180,7 +183,7 @@ def train_digits(out_dir: Path) -> dict[str, float]:
     from sklearn.model_selection import train_test_split
     from sklearn.neural_network import MLPClassifier
 
-    digits = load_digits()  # bundled with scikit-learn: 1797 8×8 images, values 0..16
+    digits = load_digits()  # bundled with scikit-learn: 1797 8x8 images, values 0..16
     x = digits.data.astype(np.float32) / 16.0
     x_train, x_test, y_train, y_test = train_test_split(
         x, digits.target, test_size=0.2, random_state=0, stratify=digits.target
@@ -202,7 +205,10 @@ def train_digits(out_dir: Path) -> dict[str, float]:
         "digits",
         [helper.make_tensor_value_info("pixels", TensorProto.FLOAT, ["batch", 64])],
         [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["batch", 10])],
-        [numpy_helper.from_array(a, n) for a, n in ((w1, "w1"), (b1, "b1"), (w2, "w2"), (b2, "b2"))],
+        [
+            numpy_helper.from_array(a, n)
+            for a, n in ((w1, "w1"), (b1, "b1"), (w2, "w2"), (b2, "b2"))
+        ],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
@@ -210,7 +216,7 @@ def train_digits(out_dir: Path) -> dict[str, float]:
     out_dir.mkdir(parents=True)
     onnx.save_model(model, str(out_dir / DIGITS_MODEL))
     held_out = [
-        {"pixels": [int(round(v * 16)) for v in row], "label": int(label)}
+        {"pixels": [int(v * 16 + 0.5) for v in row], "label": int(label)}
         for row, label in zip(x_test, y_test, strict=True)
     ]
     (out_dir / DIGITS_HELD_OUT).write_text(json.dumps(held_out))
@@ -272,7 +278,9 @@ def build(model_dir: Path, progress: bool = True) -> bool:
             answer = _step(
                 "int8 smoke check", progress, lambda: smoke_check_int8(finished / INT8_DIR)
             )
-            digits = _step("digit classifier", progress, lambda: train_digits(finished / DIGITS_DIR))
+            digits = _step(
+                "digit classifier", progress, lambda: train_digits(finished / DIGITS_DIR)
+            )
             accuracy = _step(
                 "digit smoke check", progress, lambda: smoke_check_digits(finished / DIGITS_DIR)
             )
