@@ -73,7 +73,9 @@ def test_scripts_are_javascript_and_revalidated_with_an_etag(client: TestClient)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/javascript")
     assert response.headers["cache-control"] == "no-cache"
-    again = client.get("/browser/src/worker.js", headers={"If-None-Match": response.headers["etag"]})
+    again = client.get(
+        "/browser/src/worker.js", headers={"If-None-Match": response.headers["etag"]}
+    )
     assert again.status_code == 304
     assert again.content == b""
 
