@@ -203,13 +203,14 @@ async def main(rounds: int) -> dict[str, Any]:
 
 def markdown(result: dict[str, Any]) -> str:
     tab, server = result["tab"], result["server"]
+    rows = [("the tab (/browser, WASM, int8)", tab), ("the endpoint (Foundry Local, int4)", server)]
     speed = table(
         ["", "median first token", "median decode", "median tokens"],
         [
-            ["the tab (/browser, WASM, int8)", f"{tab['first_token_ms']} ms", f"{tab['decode_tok_s']} tok/s", tab["tokens"]],
-            ["the endpoint (Foundry Local, int4, native)", f"{server['first_token_ms']} ms", f"{server['decode_tok_s']} tok/s", server["tokens"]],
+            [name, f"{run['first_token_ms']} ms", f"{run['decode_tok_s']} tok/s", run["tokens"]]
+            for name, run in rows
         ],
-    )  # fmt: skip
+    )
     shipped = table(
         ["file", "bytes"],
         [[name, size] for name, size in sorted(result["js_bytes"].items())]
@@ -227,8 +228,10 @@ def markdown(result: dict[str, Any]) -> str:
         ],
     )
     backend = result["backend"]
+    chose = f"**{backend['ep']}** ({backend['reason']}: {backend['adapter']})"
+    asked = len(QUESTIONS)
     return f"""
-Model `{result["model"]}`. The page chose **{backend["ep"]}** ({backend["reason"]}: {backend["adapter"]}).
+Model `{result["model"]}`. The page chose {chose}.
 Greedy with the model's repetition penalty, {result["max_tokens"]} tokens at most,
 {len(SPEED_PROMPTS)} prompts × {result["rounds"]} rounds; the tab and the endpoint take turns on
 each prompt. First token includes the prompt's tokenisation and prefill.
@@ -246,8 +249,8 @@ The tab decodes at **{result["decode_ratio"]}×** the endpoint's speed.
 {shipped}
 
 Answers to {len(QUESTIONS)} questions with one checked fact each, {ANSWER_TOKENS} tokens at most:
-the tab **{result["tab_right"]}/{len(QUESTIONS)}**, the endpoint **{result["server_right"]}/{len(QUESTIONS)}**;
-word-for-word the same answer: {result["same_answer"]}/{len(QUESTIONS)}.
+the tab **{result["tab_right"]}/{asked}**, the endpoint **{result["server_right"]}/{asked}**;
+word-for-word the same answer: {result["same_answer"]}/{asked}.
 
 {answers}
 
