@@ -103,7 +103,7 @@ async def tab_answer(page: Page, prompt: str, tokens: int) -> dict[str, Any]:
 
 async def open_page(page: Page, url: str) -> float:
     started = time.perf_counter()
-    await page.goto(url)
+    await page.goto(url, timeout=300_000)
     await page.wait_for_function(
         "['ready', 'failed', 'unavailable'].includes(document.body.dataset.state)", timeout=300_000
     )
@@ -139,13 +139,13 @@ async def main(rounds: int) -> dict[str, Any]:
                 page = await context.new_page()
                 sizes: dict[str, int] = {}
 
-                async def record(response: Response) -> None:
+                def record(response: Response) -> None:  # the worker's responses too
                     if re.search(r"\.(m?js|wasm)$", response.url) and response.status == 200:
-                        sizes[response.url] = len(await response.body())
+                        sizes[response.url] = int(response.headers["content-length"])
 
-                page.on("response", record)
+                context.on("response", record)
                 first_visit = await open_page(page, "/browser")
-                page.remove_listener("response", record)
+                context.remove_listener("response", record)
                 second_visit = await open_page(page, "/browser")
                 backend = await page.evaluate("window.browserChat.backend")
                 await tab_answer(page, "Hello", 8)  # warm-up, not counted

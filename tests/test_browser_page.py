@@ -53,7 +53,7 @@ class Tab:
         self.requests.append(request.url)
 
     async def open(self, path: str = "/browser") -> None:
-        await self.page.goto(path)
+        await self.page.goto(path, timeout=LOAD_TIMEOUT_MS)
         await self.page.wait_for_function(
             "['ready', 'failed', 'unavailable'].includes(document.body.dataset.state)",
             timeout=LOAD_TIMEOUT_MS,
