@@ -27,7 +27,8 @@ from tempfile import TemporaryDirectory
 from typing import Any
 
 from openai import AsyncOpenAI
-from playwright.async_api import Page, Response, async_playwright
+import httpx
+from playwright.async_api import Page, Request, async_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -113,6 +114,12 @@ async def open_page(page: Page, url: str) -> float:
     return time.perf_counter() - started
 
 
+async def shipped_sizes(urls: set[str]) -> dict[str, int]:
+    """Each file's bytes before compression (the app gzips what it sends)."""
+    async with httpx.AsyncClient(headers={"Accept-Encoding": "identity"}) as client:
+        return {url: len((await client.get(url)).content) for url in sorted(urls)}
+
+
 def median(runs: list[dict[str, Any]], key: str) -> float:
     return round(statistics.median(run[key] for run in runs), 1)
 
@@ -137,15 +144,16 @@ async def main(rounds: int) -> dict[str, Any]:
                 context = await browser.new_context(base_url=f"http://127.0.0.1:{app_port}")
                 await context.route(lambda url: not is_loopback(url), lambda route: route.abort())
                 page = await context.new_page()
-                sizes: dict[str, int] = {}
+                scripts: set[str] = set()
 
-                def record(response: Response) -> None:  # the worker's responses too
-                    if re.search(r"\.(m?js|wasm)$", response.url) and response.status == 200:
-                        sizes[response.url] = int(response.headers["content-length"])
+                def record(request: Request) -> None:  # the worker's requests too
+                    if re.search(r"\.(m?js|wasm)$", request.url):
+                        scripts.add(request.url)
 
-                context.on("response", record)
+                context.on("request", record)
                 first_visit = await open_page(page, "/browser")
-                context.remove_listener("response", record)
+                context.remove_listener("request", record)
+                sizes = await shipped_sizes(scripts)
                 second_visit = await open_page(page, "/browser")
                 backend = await page.evaluate("window.browserChat.backend")
                 await tab_answer(page, "Hello", 8)  # warm-up, not counted

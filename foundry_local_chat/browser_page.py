@@ -162,10 +162,16 @@ def _isolated(response: Response) -> Response:
     return response
 
 
-def _file(request: Request, path: Path, cache_control: str = REVALIDATE) -> Response:
-    """A file with validators; a request that already has this version gets a 304."""
+def _file(request: Request, path: Path, compress: bool = True) -> Response:
+    """A file with validators; a request that already has this version gets a 304.
+
+    `compress=False` keeps Chainlit's gzip middleware off the file (it passes on a response that
+    names its encoding): gzipping 150 MB of weights on every download costs the server's CPU
+    and gains little."""
     etag = f'"{_version(path)}"'
-    headers = {"ETag": etag, "Cache-Control": cache_control}
+    headers = {"ETag": etag, "Cache-Control": REVALIDATE}
+    if not compress:
+        headers["Content-Encoding"] = "identity"
     if etag in request.headers.get("if-none-match", ""):
         return _isolated(Response(status_code=304, headers=headers))
     media_type = MEDIA_TYPES.get(path.suffix, "application/octet-stream")
@@ -218,7 +224,7 @@ class BrowserPage:
         model_file = model_files(self.settings).get(request.path_params["path"])
         if model_file is None or not model_file.path.is_file():
             return _not_found(request.path_params["path"])
-        return _file(request, model_file.path)
+        return _file(request, model_file.path, compress=model_file.path.suffix == ".json")
 
     def routes(self) -> list[BaseRoute]:
         inner = [
