@@ -26,8 +26,8 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
 
-from openai import AsyncOpenAI
 import httpx
+from openai import AsyncOpenAI
 from playwright.async_api import Page, Request, async_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
