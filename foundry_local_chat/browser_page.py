@@ -12,7 +12,6 @@ page keeps the model in Cache Storage, so a second visit downloads nothing.
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -26,8 +25,6 @@ from starlette.routing import BaseRoute, Mount, Route
 from foundry_local_chat import browser_model
 from foundry_local_chat.config import Settings
 from foundry_local_chat.ui_text import BROWSER_TEXTS
-
-log = logging.getLogger(__name__)
 
 PAGE_PATH = "/browser"
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
@@ -76,8 +73,8 @@ class ModelFile:
     path: Path
 
     def describe(self) -> dict[str, Any]:
-        stat = self.path.stat()
-        return {"url": self.url, "bytes": stat.st_size, "version": _version(self.path)}
+        """Its address, size, and version (the page's cache key: a rebuilt file is new)."""
+        return {"url": self.url, "bytes": self.path.stat().st_size, "version": _version(self.path)}
 
 
 def _version(path: Path) -> str:
