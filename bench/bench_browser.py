@@ -96,6 +96,7 @@ async def tab_answer(page: Page, prompt: str, tokens: int) -> dict[str, Any]:
     stats = result["stats"]
     return {
         "text": result["text"],
+        "inside_onnxruntime": stats["runMs"] / stats["loopMs"],
         "first_token_ms": stats["firstTokenMs"],
         "decode_tok_s": stats["tokensPerSecond"],
         "tokens": stats["tokens"],
@@ -199,6 +200,9 @@ async def main(rounds: int) -> dict[str, Any]:
         "server": {
             key: median(server_speed, key) for key in ("first_token_ms", "decode_tok_s", "tokens")
         },
+        "inside_onnxruntime_pct": round(
+            100 * statistics.median(run["inside_onnxruntime"] for run in tab_speed), 1
+        ),
         "decode_ratio": round(
             median(tab_speed, "decode_tok_s") / median(server_speed, "decode_tok_s"), 3
         ),
@@ -246,7 +250,9 @@ each prompt. First token includes the prompt's tokenisation and prefill.
 
 {speed}
 
-The tab decodes at **{result["decode_ratio"]}×** the endpoint's speed.
+The tab decodes at **{result["decode_ratio"]}×** the endpoint's speed;
+{result["inside_onnxruntime_pct"]} % of the tab's answering time is spent inside onnxruntime-web's
+`session.run` (the rest is the page's own loop: sampling, decoding, messages).
 
 | Loading | |
 |---|---|

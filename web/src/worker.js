@@ -187,12 +187,15 @@ async function generate({ id, messages, maxTokens, repetitionPenalty }) {
   let past = emptyPast();
   let text = "";
   let firstTokenAt = null;
+  let runMs = 0; // inside onnxruntime: the rest of a step is this loop's own cost
   while (generated.length < maxTokens && !stopRequested) {
+    const runStarted = performance.now();
     const outputs = await session.run({
       input_ids: new ort.Tensor("int64", int64(inputIds), [1, inputIds.length]),
       attention_mask: new ort.Tensor("int64", new BigInt64Array(length).fill(1n), [1, length]),
       ...past,
     });
+    runMs += performance.now() - runStarted;
     const token = nextToken(outputs.logits, seen, repetitionPenalty);
     past = {};
     for (let layer = 0; layer < config.layers; layer++) {
@@ -226,6 +229,8 @@ async function generate({ id, messages, maxTokens, repetitionPenalty }) {
       firstTokenMs: (firstTokenAt ?? finished) - started,
       tokensPerSecond: generated.length > 1 && decodeSeconds > 0 ? (generated.length - 1) / decodeSeconds : 0,
       stopped: stopRequested,
+      runMs,
+      loopMs: finished - started,
       ep,
     },
   });
