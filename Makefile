@@ -44,8 +44,9 @@ docs: setup-dev
 bench: setup-dev model
 	$(PY) bench/bench_app.py
 
-screenshots: setup-dev model system-deps  ## rewrite docs/screenshots/ from the browser tests
-	UPDATE_SCREENSHOTS=1 $(VENV)/bin/pytest tests/test_browser.py tests/test_browser_chat.py
+screenshots: setup-dev model system-deps web  ## rewrite docs/screenshots/ from the browser tests
+	UPDATE_SCREENSHOTS=1 $(VENV)/bin/pytest tests/test_browser.py tests/test_browser_chat.py \
+		tests/test_browser_page.py
 
 # The /browser page's libraries (onnxruntime-web, tokenizers, jinja), pinned by web/package-lock.json.
 # Without npm the chat still runs and /browser says what to install; `make test` installs npm first.

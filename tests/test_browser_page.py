@@ -19,7 +19,7 @@ from playwright.async_api import Browser, BrowserContext, Page, Request, async_p
 from foundry_local_chat import browser_model
 from foundry_local_chat.browser_page import ISOLATION_HEADERS
 from foundry_local_chat.ui_text import BROWSER_TEXTS, KOREAN
-from tests.support.browser import CHROMIUM_ARGS, PageLog, new_page
+from tests.support.browser import CHROMIUM_ARGS, PageLog, new_page, save_screenshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -125,6 +125,7 @@ async def test_answers_in_the_tab_token_by_token_without_a_request(tab: Tab) -> 
     assert stats["ep"] == "wasm" and stats["tokens"] > 0 and not stats["stopped"]
     await expect(tab.page.locator("#speed")).to_contain_text("tok/s")
     await expect(tab.page.locator("#speed")).to_contain_text("WASM")
+    await save_screenshot(tab.page, "browser-tab")  # the README's, with UPDATE_SCREENSHOTS=1
 
 
 async def test_the_second_turn_is_prompted_with_the_first(tab: Tab) -> None:

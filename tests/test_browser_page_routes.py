@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,7 @@ from foundry_local_chat import browser_page
 from foundry_local_chat.browser_page import ISOLATION_HEADERS, LIBRARIES, mount_browser_page
 from foundry_local_chat.config import Settings
 from foundry_local_chat.ui_text import BROWSER_TEXTS, ENGLISH, KOREAN
+from tests.support.processes import REPO
 
 
 def page_data(html: str) -> dict[str, object]:
@@ -116,3 +119,17 @@ def test_mounting_twice_adds_the_routes_once(tmp_path: Path) -> None:
     count = len(app.router.routes)
     mount_browser_page(app, settings)  # `chainlit run -w` imports app.py again
     assert len(app.router.routes) == count
+
+
+def test_make_web_without_npm_leaves_the_chat_runnable(tmp_path: Path) -> None:
+    """`make run` depends on `make web`: on a machine without npm it says what to install and
+    succeeds, so the chat still starts (and /browser explains the same)."""
+    make = shutil.which("make")
+    assert make is not None
+    result = subprocess.run(
+        [make, "--no-print-directory", "-C", str(REPO), "web"],
+        env={"PATH": str(tmp_path)},  # no npm on it
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "npm not found" in result.stdout and "Node.js" in result.stdout
