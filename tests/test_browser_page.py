@@ -47,6 +47,7 @@ class Tab:
     def __init__(self, context: BrowserContext, page: Page, log: PageLog) -> None:
         self.context, self.page, self.log = context, page, log
         self.requests: list[str] = []
+        self.first_visit: dict[str, Any] = {}
         context.on("request", self._record)
 
     def _record(self, request: Request) -> None:
@@ -82,6 +83,11 @@ async def tab(webgpu_browser: Browser, app_url: str) -> AsyncIterator[Tab]:
     """The page with its model loaded, shared by the chat tests (each starts a new chat)."""
     tab = await open_tab(webgpu_browser, app_url)
     await tab.open()
+    tab.first_visit = {
+        "source": await tab.chat("source"),
+        "progress": await tab.page.locator("#download").get_attribute("value"),
+        "progress_max": await tab.page.locator("#download").get_attribute("max"),
+    }
     yield tab
     await tab.context.close()
 
@@ -183,26 +189,18 @@ async def test_digit_demo_classifies_held_out_digits(tab: Tab, bundled_model_dir
     await expect(tab.page.locator("#digit-result")).to_contain_text("%")
 
 
-async def test_second_visit_loads_the_model_from_the_cache(
-    webgpu_browser: Browser, app_url: str
-) -> None:
-    tab = await open_tab(webgpu_browser, app_url)
-    try:
-        await tab.open()
-        assert await tab.chat("source") == "network"
-        config = await (await tab.page.request.get("/browser/config.json")).json()
-        files = [*config["tokenizer"], *config["variants"]["wasm"]["files"]]
-        progress = tab.page.locator("#download")
-        assert await progress.get_attribute("max") == str(sum(f["bytes"] for f in files))
-        assert await progress.get_attribute("value") == await progress.get_attribute("max")
-        tab.requests.clear()
-        await tab.open()
-        assert await tab.chat("source") == "cache"
-        fetched = [url for url in tab.requests if "/browser/model/" in url]
-        assert fetched == [], "the second visit downloaded model files again"
-        assert tab.log.blocked == [], "the page asked for something beyond loopback"
-    finally:
-        await tab.context.close()
+async def test_second_visit_loads_the_model_from_the_cache(tab: Tab) -> None:
+    assert tab.first_visit["source"] == "network"
+    config = await (await tab.page.request.get("/browser/config.json")).json()
+    files = [*config["tokenizer"], *config["variants"]["wasm"]["files"]]
+    assert tab.first_visit["progress_max"] == str(sum(f["bytes"] for f in files))
+    assert tab.first_visit["progress"] == tab.first_visit["progress_max"]
+    tab.requests.clear()
+    await tab.open()  # the same browser context: a second visit
+    assert await tab.chat("source") == "cache"
+    fetched = [url for url in tab.requests if "/browser/model/" in url]
+    assert fetched == [], "the second visit downloaded model files again"
+    assert tab.log.blocked == [], "the page asked for something beyond loopback"
 
 
 async def test_korean_page(webgpu_browser: Browser, app_url: str) -> None:
