@@ -230,10 +230,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         model_dir = args.model_dir or Settings.from_env().bundled_model_dir
         built = build(model_dir, progress=not args.quiet)
-        from foundry_local_chat import browser_model  # imports this module: no import cycle
+        from foundry_local_chat import browser_model  # here, not at the top: it imports us
 
         browser_model.build(model_dir, progress=not args.quiet)  # the /browser page's files
-    except (BuildError, ConfigError, FoundryLocalChatError) as error:  # also browser_model's
+    # FoundryLocalChatError: under `python -m`, browser_model's BuildError is not __main__'s.
+    except (BuildError, ConfigError, FoundryLocalChatError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(f"{'built' if built else 'already built'}: {model_dir}")
