@@ -3,6 +3,7 @@
 #   make test  – set up (system packages, Open WebUI included), build the model, lint, run all tests
 #   make check – lint, then the fast tier: handlers and modules in-process, no model, in seconds
 #   make lint  – ruff, mypy, and a check that README.md's generated parts are up to date
+#   make web   – install the /browser page's libraries from npm (needs Node.js 18+ with npm)
 #   make docs  – rewrite README.md's generated parts (the settings table, from config.py)
 
 PYTHON ?= python3
@@ -14,9 +15,9 @@ OPEN_WEBUI_VENV := .venv-openwebui
 PY := $(VENV)/bin/python
 PIP_QUIET := --quiet --disable-pip-version-check
 
-.PHONY: run serve test check lint docs model setup setup-dev system-deps open-webui bench screenshots clean
+.PHONY: run serve test check lint docs model web setup setup-dev system-deps open-webui bench bench-browser screenshots clean
 
-run: setup model
+run: setup model web
 	$(VENV)/bin/chainlit run app.py --headless --host $(HOST) --port $(PORT)
 
 serve: setup model  ## only the Foundry Local endpoint (FOUNDRY_ENDPOINT_URL)
@@ -30,6 +31,7 @@ PYTEST_WORKERS ?= 3
 
 test:
 	$(MAKE) --jobs=4 lint model system-deps open-webui
+	$(MAKE) web  # after system-deps, which installs npm when it is missing
 	$(VENV)/bin/pytest --numprocesses=$(PYTEST_WORKERS) --dist=loadfile --no-loadscope-reorder
 
 # The fast tier: tests that start no real part (tests/conftest.py marks the others).
@@ -51,8 +53,22 @@ bench: setup-dev model
 	$(PY) bench/bench_app.py
 	$(PY) bench/bench_documents.py
 
-screenshots: setup-dev model system-deps  ## rewrite docs/screenshots/ from the browser tests
-	UPDATE_SCREENSHOTS=1 $(VENV)/bin/pytest tests/test_browser.py tests/test_browser_chat.py tests/test_browser_documents.py
+screenshots: setup-dev model system-deps web  ## rewrite docs/screenshots/ from the browser tests
+	UPDATE_SCREENSHOTS=1 $(VENV)/bin/pytest tests/test_browser.py tests/test_browser_chat.py \
+		tests/test_browser_documents.py tests/test_browser_page.py
+
+# The /browser page's libraries (onnxruntime-web, tokenizers, jinja), pinned by web/package-lock.json.
+# Without npm the chat still runs and /browser says what to install; `make test` installs npm first.
+web:
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory web/node_modules/.installed; \
+	else echo "npm not found: the /browser page needs Node.js 18+ with npm (apt-get install nodejs npm), then make web"; fi
+
+web/node_modules/.installed: web/package.json web/package-lock.json
+	cd web && npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
+
+bench-browser: setup-dev model system-deps web  ## the model in the browser tab vs the endpoint
+	$(PY) bench/bench_browser.py
 
 model: $(BUILD_VENV)/.installed
 	$(BUILD_VENV)/bin/python -m foundry_local_chat.bundled_model

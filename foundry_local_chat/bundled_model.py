@@ -230,7 +230,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         model_dir = args.model_dir or Settings.from_env().bundled_model_dir
         built = build(model_dir, progress=not args.quiet)
-    except (BuildError, ConfigError) as error:
+        if args.model_dir is None:  # the app's own model: the /browser page's files too
+            from foundry_local_chat import browser_model  # here, not at the top: it imports us
+
+            browser_model.build(model_dir, progress=not args.quiet)
+    # FoundryLocalChatError: under `python -m`, browser_model's BuildError is not __main__'s.
+    except (BuildError, ConfigError, FoundryLocalChatError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(f"{'built' if built else 'already built'}: {model_dir}")

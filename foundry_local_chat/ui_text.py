@@ -389,3 +389,84 @@ WORDS = {
 def words_for(code: str | None) -> Words:
     """The app's words for a browser language code (en-US, ko-KR, …)."""
     return WORDS[language_of(code)]
+
+
+# The /browser page (browser_page.py serves it, web/src/page.js fills it in). `{…}` fields are
+# filled in by the page; both languages go to the page, which picks one like the chat UI does.
+BROWSER_TEXTS = {
+    ENGLISH: {
+        "title": "The model in your browser tab",
+        "intro": "The bundled model runs inside this tab: what you type here never leaves "
+        "your browser, and answering needs no network.",
+        "back": "← Server chat",
+        "ep_webgpu": "WebGPU: a real GPU adapter ({adapter}).",
+        "ep_wasm_no_webgpu": "WASM (CPU): this browser offers no WebGPU.",
+        "ep_wasm_no_adapter": "WASM (CPU): WebGPU found no GPU adapter.",
+        "ep_wasm_fallback": "WASM (CPU): the only WebGPU adapter is a software fallback "
+        "({adapter}), far slower than WASM.",
+        "ep_forced": "{ep}: chosen by the page address (?ep=).",
+        "downloading": "Downloading the model: {loaded} of {total}",
+        "starting": "Starting the model…",
+        "ready_cache": "Model ready, loaded from this browser's cache in {seconds} s.",
+        "ready_network": "Model ready, downloaded in {seconds} s and kept in this browser's "
+        "cache for the next visit.",
+        "ready_http_cache": "Model ready in {seconds} s (this address is not a secure context, "
+        "so only the browser's HTTP cache keeps it).",
+        "placeholder": "Ask the model in this tab…",
+        "send": "Send",
+        "stop": "Stop",
+        "new_chat": "New chat",
+        "you": "You",
+        "assistant": "Model (in this tab)",
+        "speed": "first token {first} s · {rate} tok/s · {tokens} tokens · {ep}",
+        "stopped": "Stopped.",
+        "failed": "The model in this tab failed: {error}",
+        "digits_title": "Digits, classified in this tab",
+        "digits_help": "Draw one digit (0–9), large, filling the box.",
+        "classify": "Classify",
+        "clear": "Clear",
+        "digit_result": "It is a {digit} ({confidence} %).",
+        "missing_libraries": "This page's libraries are not installed. Install Node.js 18 or "
+        "newer with npm (Debian/Ubuntu: apt-get install nodejs npm), then run `make web` "
+        "(`make run` does it too). The server chat works without them.",
+        "missing_browser_model": "The browser copy of the model is not built: run `make model`.",
+    },
+    KOREAN: {
+        "title": "브라우저 탭 안의 모델",
+        "intro": "내장 모델이 이 탭 안에서 실행됩니다. 여기에 입력한 내용은 브라우저 밖으로 "
+        "나가지 않으며, 답변에 네트워크가 필요 없습니다.",
+        "back": "← 서버 채팅",
+        "ep_webgpu": "WebGPU: 실제 GPU 어댑터({adapter})를 사용합니다.",
+        "ep_wasm_no_webgpu": "WASM(CPU): 이 브라우저는 WebGPU를 지원하지 않습니다.",
+        "ep_wasm_no_adapter": "WASM(CPU): WebGPU가 GPU 어댑터를 찾지 못했습니다.",
+        "ep_wasm_fallback": "WASM(CPU): WebGPU 어댑터가 소프트웨어 대체 어댑터({adapter})뿐이라 "
+        "WASM보다 훨씬 느립니다.",
+        "ep_forced": "{ep}: 페이지 주소(?ep=)로 선택했습니다.",
+        "downloading": "모델 내려받는 중: {total} 중 {loaded}",
+        "starting": "모델을 시작하는 중…",
+        "ready_cache": "모델 준비 완료: 이 브라우저의 캐시에서 {seconds}초 만에 불러왔습니다.",
+        "ready_network": "모델 준비 완료: {seconds}초 만에 내려받았고, 다음 방문을 위해 이 "
+        "브라우저의 캐시에 보관했습니다.",
+        "ready_http_cache": "모델 준비 완료({seconds}초). 이 주소는 보안 컨텍스트가 아니어서 "
+        "브라우저의 HTTP 캐시에만 보관됩니다.",
+        "placeholder": "이 탭의 모델에게 물어보세요…",
+        "send": "보내기",
+        "stop": "중지",
+        "new_chat": "새 채팅",
+        "you": "나",
+        "assistant": "모델(이 탭 안)",
+        "speed": "첫 토큰 {first}초 · 초당 {rate} 토큰 · {tokens} 토큰 · {ep}",
+        "stopped": "중지했습니다.",
+        "failed": "이 탭의 모델이 실패했습니다: {error}",
+        "digits_title": "이 탭에서 분류하는 숫자",
+        "digits_help": "숫자 하나(0–9)를 칸을 채우도록 크게 그리세요.",
+        "classify": "분류",
+        "clear": "지우기",
+        "digit_result": "{digit}입니다({confidence}%).",
+        "missing_libraries": "이 페이지의 라이브러리가 설치되지 않았습니다. Node.js 18 이상과 "
+        "npm을 설치한 뒤(Debian/Ubuntu: apt-get install nodejs npm) `make web`을 실행하세요"
+        "(`make run`도 실행합니다). 서버 채팅은 이것 없이도 동작합니다.",
+        "missing_browser_model": "브라우저용 모델이 빌드되지 않았습니다: `make model`을 "
+        "실행하세요.",
+    },
+}

@@ -9,6 +9,9 @@ set -euo pipefail
 # fonts-noto-cjk: Korean glyphs for the Korean UI in the browser and its screenshots.
 packages=(chromium fonts-noto-cjk postgresql nginx openssl prometheus)
 missing=()
+# nodejs, npm: `make web` installs the /browser page's libraries from npm (web/package-lock.json).
+# Only when npm is missing: a Node.js from elsewhere brings its own npm, which Debian's conflicts with.
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 for package in "${packages[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
 done

@@ -1,0 +1,303 @@
+"""Build what the /browser page runs: an int8 copy of the bundled model and a digit classifier.
+
+The bundled int4 model (MatMulNBits) fits a native CPU and WebGPU, but onnxruntime-web's WASM
+build has no 4-bit kernel and de-quantizes every weight on every step (~2 tok/s). The WASM copy
+made here de-quantizes each MatMulNBits once, to a float MatMul, then quantizes the weights to
+int8 per channel (MatMulInteger kernels: ~17 tok/s). The int4 embedding (GatherBlockQuantized) is
+kept. The digit classifier is a small MLP trained on scikit-learn's bundled 8x8 digits (no
+download), written as a plain ONNX graph (MatMul/Add/Relu/Softmax) with held-out samples.
+
+Runs in the build virtual environment (onnx, onnxruntime, scikit-learn, onnxruntime-genai) after
+the bundled model is built; like that build it is idempotent (a finished folder holds
+`browser.json`) and visible under its final name only after its smoke checks passed.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from foundry_local_chat.bundled_model import (
+    SMOKE_EXPECTED,
+    SMOKE_PROMPT,
+    BuildError,
+    exclusive_lock,
+    greedy_answer,
+)
+from foundry_local_chat.errors import one_line
+
+MANIFEST = "browser.json"
+INT8_DIR = "int8"
+DIGITS_DIR = "digits"
+DIGITS_MODEL = "digits.onnx"
+DIGITS_HELD_OUT = "held_out.json"
+DIGITS_MIN_ACCURACY = 0.95
+# Files of the bundled model that the int8 copy shares (onnxruntime-genai reads them in the smoke
+# check; the page reads the tokenizer and the template).
+SHARED_FILES = (
+    "genai_config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "chat_template.jinja",
+)
+KV_HEAD_SIZE = 64
+
+
+def browser_dir(model_dir: Path) -> Path:
+    """Where the browser files of `model_dir` live: a sibling folder, so that Foundry Local's
+    copy of the bundled model does not carry 150 MB it never reads."""
+    return model_dir.with_name(model_dir.name + "-browser")
+
+
+def is_built(model_dir: Path) -> bool:
+    return (browser_dir(model_dir) / MANIFEST).is_file()
+
+
+def read_manifest(model_dir: Path) -> dict[str, Any] | None:
+    path = browser_dir(model_dir) / MANIFEST
+    if not path.is_file():
+        return None
+    manifest: dict[str, Any] = json.loads(path.read_text())
+    return manifest
+
+
+# ----- the int8 copy -----
+
+
+def _dequantize_nbits(node: Any, initializers: dict[str, Any]) -> Any:
+    """The float32 [K, N] weight of a MatMulNBits node (4 bits, symmetric: zero point 8)."""
+    import numpy as np
+    from onnx import helper, numpy_helper
+
+    attributes = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    if attributes.get("bits") != 4 or len(node.input) != 3:
+        raise BuildError(f"{node.name}: only 4-bit MatMulNBits without zero points is handled")
+    k, n, block = attributes["K"], attributes["N"], attributes["block_size"]
+    packed = numpy_helper.to_array(initializers[node.input[1]])  # [N, blocks, block/2] uint8
+    scales = numpy_helper.to_array(initializers[node.input[2]]).astype(np.float32)
+    blocks = packed.shape[1]
+    values = np.empty((n, blocks, block), dtype=np.int8)
+    values[:, :, 0::2] = (packed & 0x0F).astype(np.int8)
+    values[:, :, 1::2] = (packed >> 4).astype(np.int8)
+    weight = (values.astype(np.float32) - 8.0) * scales.reshape(n, blocks, 1)
+    return weight.reshape(n, blocks * block)[:, :k].T.copy()
+
+
+def dequantize_matmuls(model: Any) -> int:
+    """Replace every MatMulNBits of `model` by a float MatMul; returns how many."""
+    from onnx import helper, numpy_helper
+
+    graph = model.graph
+    initializers = {tensor.name: tensor for tensor in graph.initializer}
+    replaced = 0
+    for index, node in enumerate(list(graph.node)):
+        if node.op_type != "MatMulNBits":
+            continue
+        weight_name = node.input[1] + ".dequantized"
+        graph.initializer.append(
+            numpy_helper.from_array(_dequantize_nbits(node, initializers), weight_name)
+        )
+        matmul = helper.make_node(
+            "MatMul", [node.input[0], weight_name], list(node.output), name=node.name + "_fp32"
+        )
+        graph.node.remove(node)
+        graph.node.insert(index, matmul)
+        replaced += 1
+    used = {name for node in graph.node for name in node.input}
+    for tensor in list(graph.initializer):
+        if tensor.name not in used:  # the lm_head's int4 weight stays: the embedding reads it
+            graph.initializer.remove(tensor)
+    return replaced
+
+
+def fix_kv_cache_dim(model: Any) -> None:
+    """Name the KV cache's head size in the graph's inputs (metadata only): runtimes that build
+    an empty first cache from the input shapes read an unnamed dimension as 0."""
+    for value in model.graph.input:
+        if value.name.startswith("past_key_values."):
+            dims = value.type.tensor_type.shape.dim
+            dims[len(dims) - 1].ClearField("dim_param")
+            dims[len(dims) - 1].dim_value = KV_HEAD_SIZE
+
+
+def build_int8(model_dir: Path, out_dir: Path, work_dir: Path) -> int:
+    """Write the int8 copy of `model_dir` into `out_dir`; returns how many MatMuls it has."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    # A copy: onnx refuses external data with several hard links (Foundry Local's cache links
+    # the bundled files), as a guard against hard-link attacks.
+    source = work_dir / "int4"
+    source.mkdir()
+    for name in ("model.onnx", "model.onnx.data"):
+        shutil.copyfile(model_dir / name, source / name)
+    model = onnx.load(str(source / "model.onnx"))
+    replaced = dequantize_matmuls(model)
+    if replaced == 0:
+        raise BuildError(f"{model_dir / 'model.onnx'} has no MatMulNBits node to convert")
+    fix_kv_cache_dim(model)
+    float_model = work_dir / "float.onnx"
+    onnx.save_model(model, str(float_model), save_as_external_data=True, location="float.onnx.data")
+    out_dir.mkdir(parents=True)
+    quantize_dynamic(
+        float_model,
+        out_dir / "model.onnx",
+        per_channel=True,
+        weight_type=QuantType.QInt8,
+        op_types_to_quantize=["MatMul"],
+        use_external_data_format=True,
+        extra_options={"MatMulConstBOnly": True},
+    )
+    if not (out_dir / "model.onnx.data").is_file():
+        raise BuildError(f"the quantizer wrote no {out_dir / 'model.onnx.data'}")
+    for name in SHARED_FILES:
+        if (model_dir / name).is_file():
+            shutil.copy2(model_dir / name, out_dir / name)
+    return replaced
+
+
+def smoke_check_int8(int8_dir: Path) -> str:
+    answer = greedy_answer(int8_dir, SMOKE_PROMPT)
+    if SMOKE_EXPECTED not in answer:
+        raise BuildError(
+            f"int8 smoke check failed: asked {SMOKE_PROMPT!r}, the int8 copy answered {answer!r} "
+            f"(expected it to contain {SMOKE_EXPECTED!r})."
+        )
+    return answer
+
+
+# ----- the digit classifier -----
+
+
+def train_digits(out_dir: Path) -> dict[str, float]:
+    """Train the 64→64→10 MLP, write its ONNX graph and the held-out digits; returns accuracy."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+    from sklearn.neural_network import MLPClassifier
+
+    digits = load_digits()  # bundled with scikit-learn: 1797 8x8 images, values 0..16
+    x = digits.data.astype(np.float32) / 16.0
+    x_train, x_test, y_train, y_test = train_test_split(
+        x, digits.target, test_size=0.2, random_state=0, stratify=digits.target
+    )
+    mlp = MLPClassifier(hidden_layer_sizes=(64,), max_iter=600, random_state=0)
+    mlp.fit(x_train, y_train)
+    w1, w2 = (w.astype(np.float32) for w in mlp.coefs_)
+    b1, b2 = (b.astype(np.float32) for b in mlp.intercepts_)
+    nodes = [
+        helper.make_node("MatMul", ["pixels", "w1"], ["h1"]),
+        helper.make_node("Add", ["h1", "b1"], ["h2"]),
+        helper.make_node("Relu", ["h2"], ["h3"]),
+        helper.make_node("MatMul", ["h3", "w2"], ["h4"]),
+        helper.make_node("Add", ["h4", "b2"], ["logits"]),
+        helper.make_node("Softmax", ["logits"], ["probabilities"], axis=-1),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "digits",
+        [helper.make_tensor_value_info("pixels", TensorProto.FLOAT, ["batch", 64])],
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["batch", 10])],
+        [
+            numpy_helper.from_array(a, n)
+            for a, n in ((w1, "w1"), (b1, "b1"), (w2, "w2"), (b2, "b2"))
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    out_dir.mkdir(parents=True)
+    onnx.save_model(model, str(out_dir / DIGITS_MODEL))
+    held_out = [
+        {"pixels": [int(v * 16 + 0.5) for v in row], "label": int(label)}
+        for row, label in zip(x_test, y_test, strict=True)
+    ]
+    (out_dir / DIGITS_HELD_OUT).write_text(json.dumps(held_out))
+    return {"sklearn_accuracy": round(float(mlp.score(x_test, y_test)), 4)}
+
+
+def smoke_check_digits(out_dir: Path) -> float:
+    """Held-out accuracy of the ONNX graph itself, through onnxruntime."""
+    import numpy as np
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(out_dir / DIGITS_MODEL))
+    held_out = json.loads((out_dir / DIGITS_HELD_OUT).read_text())
+    pixels = np.array([sample["pixels"] for sample in held_out], dtype=np.float32) / 16.0
+    labels = np.array([sample["label"] for sample in held_out])
+    (probabilities,) = session.run(None, {"pixels": pixels})
+    accuracy = float((probabilities.argmax(axis=1) == labels).mean())
+    if accuracy < DIGITS_MIN_ACCURACY:
+        raise BuildError(
+            f"digit smoke check failed: held-out accuracy {accuracy:.3f} < {DIGITS_MIN_ACCURACY}"
+        )
+    return round(accuracy, 4)
+
+
+# ----- the build -----
+
+
+def _step(name: str, progress: bool, work: Any) -> Any:
+    if progress:
+        print(f"browser model: {name}…", file=sys.stderr)
+    try:
+        return work()
+    except BuildError:
+        raise
+    except Exception as error:  # onnx/onnxruntime/scikit-learn raise many kinds
+        raise BuildError(f"step '{name}' failed: {one_line(error, with_type=True)}") from error
+
+
+def build(model_dir: Path, progress: bool = True) -> bool:
+    """Build the browser files of the (built) bundled model. Returns False when already built."""
+    target = browser_dir(model_dir)
+    if is_built(model_dir):
+        return False
+    with exclusive_lock(model_dir.parent / ".build-browser.lock"):
+        if is_built(model_dir):
+            return False
+        for leftover in model_dir.parent.glob(".partial-browser-*"):
+            shutil.rmtree(leftover, ignore_errors=True)
+        started = time.monotonic()
+        partial = Path(tempfile.mkdtemp(prefix=".partial-browser-", dir=model_dir.parent))
+        try:
+            finished = partial / "out"
+            finished.mkdir()
+            matmuls = _step(
+                "int8 copy for WASM",
+                progress,
+                lambda: build_int8(model_dir, finished / INT8_DIR, partial),
+            )
+            answer = _step(
+                "int8 smoke check", progress, lambda: smoke_check_int8(finished / INT8_DIR)
+            )
+            digits = _step(
+                "digit classifier", progress, lambda: train_digits(finished / DIGITS_DIR)
+            )
+            accuracy = _step(
+                "digit smoke check", progress, lambda: smoke_check_digits(finished / DIGITS_DIR)
+            )
+            manifest = {
+                "source": model_dir.name,
+                "int8": {
+                    "matmuls": matmuls,
+                    "recipe": "MatMulNBits de-quantized, dynamic int8 per channel, int4 embedding",
+                    "smoke_check": {"prompt": SMOKE_PROMPT, "answer": answer},
+                },
+                "digits": {**digits, "onnx_accuracy": accuracy},
+                "build_seconds": round(time.monotonic() - started, 1),
+            }
+            (finished / MANIFEST).write_text(json.dumps(manifest, indent=2))
+            if target.exists():  # a folder without a manifest is an unusable leftover
+                shutil.rmtree(target)
+            finished.rename(target)
+        finally:
+            shutil.rmtree(partial, ignore_errors=True)
+    return True
