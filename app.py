@@ -352,7 +352,6 @@ async def resume_chat(thread: ThreadDict) -> None:
     metadata, so turn_role still knows answers from notices) and its metadata back into the
     session (chat settings, chat profile); the chat gets its backend and its settings back."""
     app_state().metrics.chat_opened(cl.context.session.id)
-    start_without_documents()
     backend = await connect()
     if backend is None:
         return
