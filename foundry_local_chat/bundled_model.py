@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
+import ctypes.util
 import fcntl
 import json
 import shutil
@@ -85,9 +87,17 @@ def build_onnx(hf_dir: Path, out_dir: Path, work_dir: Path) -> None:
         sys.executable, "-m", "onnxruntime_genai.models.builder",
         "-i", str(hf_dir), "-o", str(out_dir), "-p", "int4", "-e", "cpu", "-c", str(work_dir),
     ]  # fmt: skip
-    result = subprocess.run(command, capture_output=True, text=True)
+    result = subprocess.run(command, capture_output=True, text=True, preexec_fn=die_with_parent)
     if result.returncode != 0:
         raise BuildError(f"onnxruntime-genai model builder failed:\n{result.stderr[-4000:]}")
+
+
+def die_with_parent() -> None:
+    """In the builder, before it starts: the kernel kills it when the build is killed (kill -9
+    leaves no orphan working on for minutes in a folder the next build removes)."""
+    PR_SET_PDEATHSIG = 1
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def tune_search_defaults(model_dir: Path) -> None:
