@@ -35,6 +35,14 @@ from openai import OpenAI
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.engine_prompts import (
+    LONG_MAX_TOKENS,
+    QUALITY_MAX_TOKENS,
+    QUESTIONS,
+    SHORT_MAX_TOKENS,
+    SHORT_PROMPTS,
+    long_prompt,
+)
 from bench.report import table, write_report
 from foundry_local_chat.bundled_model import GGUF_FILE, GGUF_PACKAGE, MANIFEST
 from foundry_local_chat.config import BUNDLED_MODEL_ALIAS, Settings
@@ -49,43 +57,6 @@ from tests.support.processes import (
 
 LLAMA_CPP_PYTHON = REPO / ".venv-bench-llamacpp" / "bin" / "python"
 LLAMA_CPP_LABEL = "llama.cpp"
-SHORT_PROMPTS = [
-    "Explain how a rainbow forms.",
-    "Write a short story about a robot learning to paint.",
-    "Give me five tips for learning a new language.",
-    "Describe the water cycle.",
-]
-SHORT_MAX_TOKENS = 128
-LONG_MAX_TOKENS = 16
-QUALITY_MAX_TOKENS = 48
-# Questions whose answer a 135M model knows, each with the words that make an answer right.
-QUESTIONS: list[tuple[str, tuple[str, ...]]] = [
-    ("What is the capital of France?", ("paris",)),
-    ("What is the capital of Japan?", ("tokyo",)),
-    ("What is the capital of Italy?", ("rome",)),
-    ("What is the largest planet in our solar system?", ("jupiter",)),
-    ("Which planet is known as the Red Planet?", ("mars",)),
-    ("Who wrote the play Romeo and Juliet?", ("shakespeare",)),
-    ("What is the chemical formula of water?", ("h2o", "h₂o")),
-    ("At what temperature in degrees Celsius does water boil at sea level?", ("100",)),
-    ("How many days are there in a week?", ("seven", "7")),
-    ("What gas do plants take from the air for photosynthesis?", ("carbon dioxide", "co2")),
-    ("What color is the sky on a clear day?", ("blue",)),
-    ("How many legs does a spider have?", ("eight", "8")),
-]
-_COLORS = ["red", "green", "blue", "yellow", "white", "black", "brown", "grey"]
-_ANIMALS = ["fox", "cat", "dog", "horse", "goat", "duck", "owl", "rabbit", "deer"]
-_FRUITS = ["apple", "pear", "plum", "cherry", "grape", "peach"]
-LONG_NOTES = 64  # about 1,111 prompt tokens with the chat template, by both tokenizers
-
-
-def long_prompt(notes: int = LONG_NOTES) -> str:
-    lines = [
-        f"Note {i}: the {_COLORS[i % 8]} {_ANIMALS[i % 9]} in garden {i} ate {i % 7 + 2} "
-        f"{_FRUITS[i % 6]}s before noon."
-        for i in range(1, notes + 1)
-    ]
-    return "\n".join(lines) + "\n\nWhich animal ate the most fruit? Answer in one sentence."
 
 
 @dataclass
