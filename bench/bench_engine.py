@@ -120,15 +120,20 @@ def find_gguf() -> Path:
 
 
 @contextmanager
-def llama_cpp_server(gguf: Path, threads: int) -> Iterator[Engine]:
+def llama_cpp_server(gguf: Path, threads: int | None) -> Iterator[Engine]:
+    """llama-cpp-python's server on the GGUF file; its own thread defaults unless `threads`
+    (one thread to decode, one per core for prompts: on 2 busy cores, 2 decode threads that spin
+    on a barrier are many times slower)."""
     if not LLAMA_CPP_PYTHON.is_file():
         raise SystemExit(f"{LLAMA_CPP_PYTHON} is missing: run `make bench-venv` first")
     port = free_port()
     command = [
         str(LLAMA_CPP_PYTHON), "-m", "llama_cpp.server", "--model", str(gguf),
         "--model_alias", BUNDLED_MODEL_ALIAS, "--host", "127.0.0.1", "--port", str(port),
-        "--n_ctx", "4096", "--n_threads", str(threads), "--n_threads_batch", str(threads),
+        "--n_ctx", "4096",
     ]  # fmt: skip
+    if threads:
+        command += ["--n_threads", str(threads), "--n_threads_batch", str(threads)]
     running = start(command, clean_env({}))
     try:
         running.wait_for_line(r"Uvicorn running on", 120)
@@ -137,7 +142,8 @@ def llama_cpp_server(gguf: Path, threads: int) -> Iterator[Engine]:
             f"http://127.0.0.1:{port}/v1",
             BUNDLED_MODEL_ALIAS,
             running,
-            f"llama-cpp-python server, {gguf.name}, {threads} threads",
+            f"llama-cpp-python server, {gguf.name}, "
+            + (f"{threads} threads" if threads else "its default threads"),
         )
     finally:
         running.stop()
@@ -167,7 +173,9 @@ def median(samples: list[Sample], key: str) -> float:
     return float(statistics.median(getattr(sample, key) for sample in samples))
 
 
-def measure(engines: list[Engine], rounds: int, long_rounds: int) -> dict[str, Any]:
+def measure(
+    engines: list[Engine], rounds: int, long_rounds: int, short_tokens: int
+) -> dict[str, Any]:
     text = long_prompt()
     short: dict[str, list[Sample]] = {engine.label: [] for engine in engines}
     long: dict[str, list[Sample]] = {engine.label: [] for engine in engines}
@@ -178,7 +186,7 @@ def measure(engines: list[Engine], rounds: int, long_rounds: int) -> dict[str, A
         for prompt in SHORT_PROMPTS:
             turn += 1  # who goes first changes every time
             for engine in engines[turn % len(engines) :] + engines[: turn % len(engines)]:
-                short[engine.label].append(ask(engine, prompt, SHORT_MAX_TOKENS))
+                short[engine.label].append(ask(engine, prompt, short_tokens))
     for _ in range(long_rounds):
         turn += 1
         for engine in engines[turn % len(engines) :] + engines[: turn % len(engines)]:
@@ -287,7 +295,7 @@ def markdown(result: dict[str, Any]) -> str:
     )
     return f"""
 Greedy (temperature 0), one request at a time; {len(SHORT_PROMPTS)} short prompts ×
-{result["rounds"]} rounds ({SHORT_MAX_TOKENS} tokens each, decode speed from these) and a long
+{result["rounds"]} rounds ({result["short_tokens"]} tokens each, decode speed from these) and a long
 prompt × {result["long_rounds"]} rounds ({LONG_MAX_TOKENS} tokens each); every engine takes its
 turn on each request, so load from other work hits them alike. Medians. The peer: {
         engines[LLAMA_CPP_LABEL]["description"]
@@ -320,7 +328,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--long-rounds", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=2, help="llama.cpp's threads")
+    parser.add_argument("--short-tokens", type=int, default=SHORT_MAX_TOKENS)
+    parser.add_argument("--threads", type=int, help="llama.cpp's threads (default: its own)")
     parser.add_argument("--variant", type=parse_variant, action="append", default=[])
     parser.add_argument("--name", default="engine", help="report name under docs/benchmarks/")
     args = parser.parse_args()
@@ -333,7 +342,8 @@ def main() -> None:
         result = {
             "rounds": args.rounds,
             "long_rounds": args.long_rounds,
-            "engines": measure(engines, args.rounds, args.long_rounds),
+            "short_tokens": args.short_tokens,
+            "engines": measure(engines, args.rounds, args.long_rounds, args.short_tokens),
         }
     for figures in result["engines"].values():
         if "ratios" in figures:
