@@ -8,13 +8,14 @@ other work hits them alike: 4 short prompts x rounds, and a prompt of about 1,11
 fixed question set with checked facts (the quality check: a faster build must not answer worse).
 
 Each `--variant LABEL=MODEL_CACHE_DIR` adds one more of our builds (a folder holding
-`bundled/<model>/`, built with other options; see `--list-levers` in bench/build_variant.py), so
-every lever is measured in the same run against the same peer. Without `--variant` only the
+`bundled/<model>/`, built with other options by bench/build_variant.py), so every lever is
+measured in the same run against the same peer. Without `--variant` only the
 default build (MODEL_CACHE_DIR) is measured. Prints the figures and the ratios, writes them to
 bench/results/engine.json and, dated, to docs/benchmarks/engine.md (committed; the README copies
 its table).
 
-    .venv/bin/python bench/bench_engine.py [--rounds 4] [--long-rounds 3] [--variant L=DIR ...]
+    .venv/bin/python bench/bench_engine.py [--rounds 4] [--long-rounds 3] [--short-tokens 128]
+        [--threads N] [--variant LABEL=DIR ...] [--name engine]
 """
 
 from __future__ import annotations
