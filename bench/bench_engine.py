@@ -188,10 +188,10 @@ def measure(
             turn += 1  # who goes first changes every time
             for engine in engines[turn % len(engines) :] + engines[: turn % len(engines)]:
                 short[engine.label].append(ask(engine, prompt, short_tokens))
-    for _ in range(long_rounds):
+    for version in range(1, long_rounds + 1):  # a new prompt each round: no cached prefix
         turn += 1
         for engine in engines[turn % len(engines) :] + engines[: turn % len(engines)]:
-            long[engine.label].append(ask(engine, text, LONG_MAX_TOKENS))
+            long[engine.label].append(ask(engine, long_prompt(version=version), LONG_MAX_TOKENS))
     quality: dict[str, dict[str, Any]] = {}
     for engine in engines:
         answers = [ask(engine, question, QUALITY_MAX_TOKENS).text for question, _ in QUESTIONS]
@@ -298,9 +298,8 @@ def markdown(result: dict[str, Any]) -> str:
 Greedy (temperature 0), one request at a time; {len(SHORT_PROMPTS)} short prompts ×
 {result["rounds"]} rounds ({result["short_tokens"]} tokens each, decode speed from these) and a long
 prompt × {result["long_rounds"]} rounds ({LONG_MAX_TOKENS} tokens each); every engine takes its
-turn on each request, so load from other work hits them alike. Medians. The peer: {
-        engines[LLAMA_CPP_LABEL]["description"]
-    }.
+turn on each request, so load from other work hits them alike. Medians. Arguments:
+`{" ".join(result["arguments"]) or "none"}`. The peer: {engines[LLAMA_CPP_LABEL]["description"]}.
 
 {figures}
 
@@ -341,6 +340,7 @@ def main() -> None:
         for label, cache_dir in variants:
             engines.append(stack.enter_context(our_endpoint(label, cache_dir, data_dir / label)))
         result = {
+            "arguments": sys.argv[1:],
             "rounds": args.rounds,
             "long_rounds": args.long_rounds,
             "short_tokens": args.short_tokens,

@@ -33,10 +33,13 @@ _FRUITS = ["apple", "pear", "plum", "cherry", "grape", "peach"]
 LONG_NOTES = 50  # about 1,111 prompt tokens with the chat template
 
 
-def long_prompt(notes: int = LONG_NOTES) -> str:
+def long_prompt(notes: int = LONG_NOTES, version: int = 0) -> str:
+    """Notes about gardens and a question about them. Each `version` differs from its first note
+    on: llama.cpp reuses the cached start of the previous prompt, which a repeated prompt would
+    turn into a prefill of nothing."""
     lines = [
-        f"Note {i}: the {_COLORS[i % 8]} {_ANIMALS[i % 9]} in garden {i} ate {i % 7 + 2} "
-        f"{_FRUITS[i % 6]}s before noon."
+        f"Note {i}: the {_COLORS[(i + version) % 8]} {_ANIMALS[(i + version) % 9]} in garden {i} "
+        f"ate {i % 7 + 2} {_FRUITS[(i + version) % 6]}s before noon."
         for i in range(1, notes + 1)
     ]
     question = (

@@ -41,7 +41,7 @@ REPETITION_PENALTY = 1.1
 # Part of the manifest: a finished build of another version is rebuilt (the options below changed).
 BUILD_VERSION = 2
 # onnxruntime-genai model builder `--extra_options` and the ONNX Runtime session options written
-# into genai_config.json, each measured by bench/bench_engine.py (docs/benchmarks/engine-levers.md).
+# into genai_config.json, each measured by bench/bench_engine.py (docs/benchmarks/engine.md).
 # prune_lm_head: a prompt's logits only for its last position (the only ones generation reads);
 # the LM head over every prompt position was the largest single node of a prefill.
 BUILDER_OPTIONS: dict[str, str] = {"prune_lm_head": "true"}

@@ -23,11 +23,11 @@ def test_a_variant_is_a_label_and_a_cache_folder() -> None:
 
 
 def test_the_lever_report_has_the_table_the_readme_copies() -> None:
-    levers = marked_part("engine-levers", "levers")
+    levers = marked_part("engine", "levers")
     assert levers.startswith("| build |")
     assert "`today`" in levers  # the build before the levers, the baseline of the others
 
 
 def test_a_report_without_the_marked_part_is_an_error() -> None:
     with pytest.raises(ValueError, match="no <!-- nowhere -->"):
-        marked_part("engine-levers", "nowhere")
+        marked_part("engine", "nowhere")
