@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build llama.cpp's shared libraries (libllama, ggml) for the bench's llama-cpp-python server, from
-# the same source package, and put them where llama_cpp loads them from (<venv>/…/llama_cpp/lib).
+# the same source package, and put them where llama_cpp loads them from (<venv>/…/llama_cpp/lib);
+# RPATH $ORIGIN: libllama finds the ggml libraries beside it.
 #
 # Why not llama-cpp-python's own build: it also compiles llama.cpp's common and multimodal
 # libraries (about 180 objects, close to an hour on 2 shared cores), which the server does not use.
@@ -18,7 +19,7 @@ trap 'rm -rf "$work"' EXIT
 tar -xzf "$work"/llama_cpp_python-"$version".tar.gz -C "$work"
 source_dir="$work/llama_cpp_python-$version/vendor/llama.cpp"
 cmake -S "$source_dir" -B "$work/build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-	-DBUILD_SHARED_LIBS=ON -DLLAMA_BUILD_COMMON=OFF -DLLAMA_BUILD_TOOLS=OFF \
+	-DBUILD_SHARED_LIBS=ON -DCMAKE_BUILD_RPATH='$ORIGIN' -DLLAMA_BUILD_COMMON=OFF -DLLAMA_BUILD_TOOLS=OFF \
 	-DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_CURL=OFF \
 	-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=ON \
 	-DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF >/dev/null
