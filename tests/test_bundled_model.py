@@ -29,6 +29,25 @@ def test_the_installed_bundled_model_passed_its_smoke_check(bundled_model_dir: P
     ] == pytest.approx(bundled_model.REPETITION_PENALTY)
 
 
+def test_the_installed_model_is_built_with_todays_options(bundled_model_dir: Path) -> None:
+    """The speed levers of docs/benchmarks/engine.md are in the model Foundry Local loads."""
+    import onnxruntime
+
+    manifest = json.loads((bundled_model_dir / "build.json").read_text())
+    assert manifest["build_version"] == bundled_model.BUILD_VERSION
+    assert manifest["builder_options"] == bundled_model.BUILDER_OPTIONS
+    session = json.loads((bundled_model_dir / "genai_config.json").read_text())["model"]["decoder"][
+        "session_options"
+    ]
+    assert session.items() >= bundled_model.SESSION_OPTIONS.items()
+    model = onnxruntime.InferenceSession(
+        str(bundled_model_dir / "model.onnx"), providers=["CPUExecutionProvider"]
+    )
+    [logits] = [output for output in model.get_outputs() if output.name == "logits"]
+    # prune_lm_head: a prompt of any length yields the logits of its last position only.
+    assert logits.shape[1] == 1, logits.shape
+
+
 def test_second_build_is_a_no_op(bundled_model_dir: Path) -> None:
     before = (bundled_model_dir / "build.json").stat().st_mtime_ns
     assert build(bundled_model_dir, progress=False) is False
