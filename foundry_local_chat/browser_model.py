@@ -14,6 +14,7 @@ the bundled model is built; like that build it is idempotent (a finished folder 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import sys
@@ -22,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from foundry_local_chat.bundled_model import MANIFEST as BUNDLED_MANIFEST
 from foundry_local_chat.bundled_model import (
     SMOKE_EXPECTED,
     SMOKE_PROMPT,
@@ -55,7 +57,16 @@ def browser_dir(model_dir: Path) -> Path:
 
 
 def is_built(model_dir: Path) -> bool:
-    return (browser_dir(model_dir) / MANIFEST).is_file()
+    """Built, and from the bundled build that is there now (a rebuilt model, e.g. with other
+    builder options, gets its browser files made again)."""
+    manifest = read_manifest(model_dir)
+    return manifest is not None and manifest.get("source_build") == source_build(model_dir)
+
+
+def source_build(model_dir: Path) -> str | None:
+    """The bundled build's identity: a digest of its manifest (options, versions, smoke check)."""
+    path = model_dir / BUNDLED_MANIFEST
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.is_file() else None
 
 
 def read_manifest(model_dir: Path) -> dict[str, Any] | None:
@@ -286,6 +297,7 @@ def build(model_dir: Path, progress: bool = True) -> bool:
             )
             manifest = {
                 "source": model_dir.name,
+                "source_build": source_build(model_dir),
                 "int8": {
                     "matmuls": matmuls,
                     "recipe": "MatMulNBits de-quantized, dynamic int8 per channel, int4 embedding",

@@ -88,3 +88,17 @@ def test_dequantized_weights_are_what_onnxruntime_computes(bundled_model_dir: Pa
     figures = json.loads(result.stdout.strip().splitlines()[-1])
     assert figures["max_weight"] > 0
     assert figures["max_error"] <= 1e-6 * figures["max_weight"], figures
+
+
+def test_browser_files_of_an_earlier_bundled_build_count_as_not_built(tmp_path: Path) -> None:
+    """A rebuilt bundled model (other builder options) gets its browser files made again."""
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    (model_dir / "build.json").write_text('{"build_version": 1}')
+    files = browser_model.browser_dir(model_dir)
+    files.mkdir()
+    manifest = {"source_build": browser_model.source_build(model_dir)}
+    (files / browser_model.MANIFEST).write_text(json.dumps(manifest))
+    assert browser_model.is_built(model_dir)
+    (model_dir / "build.json").write_text('{"build_version": 2}')
+    assert not browser_model.is_built(model_dir)
