@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
-import ctypes.util
 import fcntl
 import json
 import shutil
@@ -107,17 +105,9 @@ def build_onnx(
     ]  # fmt: skip
     if options:
         command += ["--extra_options", *(f"{key}={value}" for key, value in options.items())]
-    result = subprocess.run(command, capture_output=True, text=True, preexec_fn=die_with_parent)
+    result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
         raise BuildError(f"onnxruntime-genai model builder failed:\n{result.stderr[-4000:]}")
-
-
-def die_with_parent() -> None:
-    """In the builder, before it starts: the kernel kills it when the build is killed (kill -9
-    leaves no orphan working on for minutes in a folder the next build removes)."""
-    PR_SET_PDEATHSIG = 1
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def tune_defaults(model_dir: Path, session_options: Mapping[str, object] = SESSION_OPTIONS) -> None:
