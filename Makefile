@@ -26,9 +26,9 @@ serve: setup model  ## only the Foundry Local endpoint (FOUNDRY_ENDPOINT_URL)
 
 # Set-up steps that do not depend on each other run side by side (apt, three venvs, the model
 # build). The slow tier runs in parallel workers, one test file each at a time (module fixtures
-# start once): most of its time is processes starting and waiting for the model, so three
-# workers keep two cores busy.
-PYTEST_WORKERS ?= 3
+# start once): most of its time is processes starting and waiting for the model. Two workers on
+# two cores: a third was faster still but left the timing-sensitive tests too little CPU.
+PYTEST_WORKERS ?= 2
 
 test:
 	$(MAKE) --jobs=4 lint model system-deps open-webui

@@ -72,9 +72,10 @@ async def test_answers_of_browsers_that_left_are_cancelled(chainlit_app: AppFact
 
     after = await timed_answer(url, QUESTION)
     # Without cancelling, the newcomer waits for the rest of five long answers (measured: 57.8 s
-    # against a 0.46 s baseline); with it, for the grace period at most. The bound allows one
-    # long answer's worth of noise, measured in this run (the machine may be busy).
-    assert after <= baseline + GRACE_SECONDS + long_answer, (baseline, long_answer, after)
+    # against a 0.46 s baseline); with it, for the grace period at most. The bound allows two
+    # long answers' worth of noise, measured in this run: other tests running beside this one
+    # can slow the answers after the warm-up (measured once: 18.0 s against 13.1 s for one).
+    assert after <= baseline + GRACE_SECONDS + 2 * long_answer, (baseline, long_answer, after)
 
 
 @pytest.fixture
