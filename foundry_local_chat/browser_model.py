@@ -25,11 +25,10 @@ from typing import Any
 
 from foundry_local_chat.bundled_model import MANIFEST as BUNDLED_MANIFEST
 from foundry_local_chat.bundled_model import (
-    SMOKE_EXPECTED,
     SMOKE_PROMPT,
     BuildError,
     exclusive_lock,
-    greedy_answer,
+    smoke_check,
 )
 from foundry_local_chat.errors import one_line
 
@@ -172,16 +171,6 @@ def build_int8(model_dir: Path, out_dir: Path, work_dir: Path) -> int:
     return replaced
 
 
-def smoke_check_int8(int8_dir: Path) -> str:
-    answer = greedy_answer(int8_dir, SMOKE_PROMPT)
-    if SMOKE_EXPECTED not in answer:
-        raise BuildError(
-            f"int8 smoke check failed: asked {SMOKE_PROMPT!r}, the int8 copy answered {answer!r} "
-            f"(expected it to contain {SMOKE_EXPECTED!r})."
-        )
-    return answer
-
-
 # ----- the digit classifier -----
 
 
@@ -287,7 +276,9 @@ def build(model_dir: Path, progress: bool = True) -> bool:
                 lambda: build_int8(model_dir, finished / INT8_DIR, partial),
             )
             answer = _step(
-                "int8 smoke check", progress, lambda: smoke_check_int8(finished / INT8_DIR)
+                "int8 smoke check",
+                progress,
+                lambda: smoke_check(finished / INT8_DIR, "the int8 copy", "int8 smoke check"),
             )
             digits = _step(
                 "digit classifier", progress, lambda: train_digits(finished / DIGITS_DIR)

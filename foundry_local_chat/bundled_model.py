@@ -140,11 +140,11 @@ def greedy_answer(model_dir: Path, prompt: str, max_new_tokens: int = 32) -> str
     return "".join(answer)
 
 
-def smoke_check(model_dir: Path) -> str:
+def smoke_check(model_dir: Path, which: str = "the model", check: str = "smoke check") -> str:
     answer = greedy_answer(model_dir, SMOKE_PROMPT)
     if SMOKE_EXPECTED not in answer:
         raise BuildError(
-            f"smoke check failed: asked {SMOKE_PROMPT!r}, the model answered {answer!r} "
+            f"{check} failed: asked {SMOKE_PROMPT!r}, {which} answered {answer!r} "
             f"(expected it to contain {SMOKE_EXPECTED!r}). The built model is not installed."
         )
     return answer

@@ -38,19 +38,7 @@ def text_pdf(pages: Sequence[Sequence[str]]) -> bytes:
         b" ".join(b"%d 0 R" % kid for kid in kids),
         len(kids),
     )
-    out = io.BytesIO()
-    out.write(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, 1):
-        offsets.append(out.tell())
-        out.write(b"%d 0 obj\n%s\nendobj\n" % (number, body))
-    xref = out.tell()
-    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
-    for offset in offsets:
-        out.write(b"%010d 00000 n \n" % offset)
-    out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1, xref))  # fmt: skip
-    return out.getvalue()
+    return serialized(objects)
 
 
 def encrypted_pdf(pages: Sequence[Sequence[str]], password: str = "secret") -> bytes:
@@ -76,6 +64,11 @@ def image_only_pdf() -> bytes:
         b"<< /Type /XObject /Subtype /Image /Width 8 /Height 8 /ColorSpace /DeviceGray "
         b"/BitsPerComponent 8 /Length %d >>\nstream\n%s\nendstream" % (len(image), image)
     )
+    return serialized(objects)
+
+
+def serialized(objects: Sequence[bytes]) -> bytes:
+    """A PDF file of these objects (numbered from 1; the first is the catalog), with its xref."""
     out = io.BytesIO()
     out.write(b"%PDF-1.4\n")
     offsets = []
