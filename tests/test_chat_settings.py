@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from foundry_local_chat.chat import ChatOptions, ReplyStats
 from foundry_local_chat.chat_settings import InvalidChatSettings, apply_panel_values
@@ -66,3 +68,52 @@ def test_a_korean_chat_is_told_what_is_wrong_in_korean() -> None:
         "모델 'gone:1'은(는) 이 엔드포인트에서 더 이상 제공되지 않습니다 (제공 중: 없음); "
         "온도 값 9이(가) 0–2 범위를 벗어났습니다"
     )
+
+
+def test_a_huge_value_is_quoted_shortened() -> None:
+    with pytest.raises(InvalidChatSettings) as error:
+        apply_panel_values(CURRENT, {"model": "한국 " * 400_000, "temperature": 10**5000}, ["a:1"])
+    assert len(str(error.value)) < 300
+    assert "Temperature ≈10^5000 is outside 0–2" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("values", "problem"),
+    [
+        ({"system_prompt": None}, "System prompt None is not text"),
+        ({"streaming": "false"}, "Stream the answer 'false' is neither on nor off"),
+        ({"temperature": True}, "Temperature True is not a number"),
+        ({"max_tokens": float("nan")}, "Max tokens nan is not a number"),
+        ({"temperature": "1e999"}, "Temperature '1e999' is not a number"),
+        ({"model": ["a:1"]}, r"the model \['a:1'\] is no longer served"),  # inert as Markdown
+    ],
+)
+def test_a_value_of_the_wrong_kind_is_refused(values: dict[str, object], problem: str) -> None:
+    with pytest.raises(InvalidChatSettings) as error:
+        apply_panel_values(CURRENT, values, ["a:1"])
+    assert str(error.value).startswith(problem)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner,
+                                                                max_size=3),
+    max_leaves=5,
+) | st.builds(lambda word, times: word * times, st.sampled_from(["a", "한국 "]),
+              st.sampled_from([8_001, 400_000])) | st.integers(10**300, 10**5000)  # fmt: skip
+KEYS = ["model", "system_prompt", "temperature", "max_tokens", "streaming", "other"]
+
+
+@given(values=st.dictionaries(st.sampled_from(KEYS), json_values | st.sampled_from(["a:1", "b:1"])))
+@settings(max_examples=300)
+def test_any_panel_values_give_valid_options_or_a_short_reason(values: dict[str, object]) -> None:
+    try:
+        updated = apply_panel_values(CURRENT, values, ["a:1", "b:1"])
+    except InvalidChatSettings as error:
+        assert 0 < len(str(error)) < 1000
+        return
+    assert updated.model in {"a:1", "b:1"}
+    assert isinstance(updated.system_prompt, str) and len(updated.system_prompt) <= 8000
+    assert isinstance(updated.temperature, float) and 0 <= updated.temperature <= 2
+    assert isinstance(updated.max_tokens, int) and 16 <= updated.max_tokens <= 4096
+    assert isinstance(updated.streaming, bool)

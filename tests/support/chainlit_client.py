@@ -17,6 +17,8 @@ from typing import Any
 import aiohttp
 import socketio
 
+from foundry_local_chat.chat_server import MAX_MESSAGE_BYTES
+
 Event = tuple[str, dict[str, Any]]
 EVENTS = (
     "new_message", "update_message", "delete_message", "stream_start", "stream_token",
@@ -24,6 +26,10 @@ EVENTS = (
     "resume_thread", "resume_thread_error",
 )  # fmt: skip
 AUTH_COOKIE = "access_token"
+
+
+class ConnectionLost(ConnectionError):
+    """The server closed the socket while the test waited for an event."""
 
 
 class HttpError(RuntimeError):
@@ -147,9 +153,26 @@ class ChainlitSession:
         self.session_id = str(uuid.uuid4())
         self.events: asyncio.Queue[Event] = asyncio.Queue()
         self.history: list[Event] = []
-        self.client = socketio.AsyncClient(reconnection=False)
+        # A browser takes a message of any size; aiohttp stops at 4 MB. Chainlit sends a long
+        # message back in its own events (the thread's name, the user message's step), so this
+        # client takes what the server itself would take.
+        self.client = socketio.AsyncClient(
+            reconnection=False, websocket_extra_options={"max_msg_size": 4 * MAX_MESSAGE_BYTES}
+        )
         for name in EVENTS:
             self.client.on(name, self._recorder(name))
+        self.client.on("disconnect", self._disconnected)
+
+    async def _disconnected(self, *reason: object) -> None:
+        await self.events.put(("disconnect", {"reason": reason}))
+
+    async def _take(self) -> Event:
+        """The next event; a closed connection ends the wait at once (no timeout to sit out)."""
+        event = await self.events.get()
+        if event[0] == "disconnect":
+            await self.events.put(event)  # every later wait fails too
+            raise ConnectionLost(f"the server closed the connection ({event[1]['reason']})")
+        return event
 
     def _recorder(self, name: str) -> Callable[[dict[str, Any]], Any]:
         async def record(data: dict[str, Any]) -> None:
@@ -187,7 +210,7 @@ class ChainlitSession:
         await self.client.disconnect()
 
     async def next_event(self, timeout: float = 60) -> Event:
-        return await asyncio.wait_for(self.events.get(), timeout)
+        return await asyncio.wait_for(self._take(), timeout)
 
     async def wait_for(
         self, name: str, predicate: Callable[[dict[str, Any]], bool] = lambda _: True,
@@ -195,7 +218,7 @@ class ChainlitSession:
     ) -> dict[str, Any]:  # fmt: skip
         async with asyncio.timeout(timeout):
             while True:
-                event, data = await self.events.get()
+                event, data = await self._take()
                 if event == name and predicate(data):
                     return data
 
@@ -225,7 +248,7 @@ class ChainlitSession:
             )
 
         async with asyncio.timeout(timeout):
-            while not done(event := await self.events.get()):
+            while not done(event := await self._take()):
                 pass
         return None if event[0] == "chat_settings" else event[1]["output"]
 
@@ -277,7 +300,7 @@ class ChainlitSession:
         await self.wait_for("task_start", timeout=timeout)
         async with asyncio.timeout(timeout):
             while True:
-                event = await self.events.get()
+                event = await self._take()
                 if event[0] == "task_end":
                     return reply
                 reply.events.append(event)
