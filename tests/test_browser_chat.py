@@ -30,8 +30,14 @@ LONG_PROMPT = "Write a long, detailed story about a lighthouse keeper and a stor
 
 
 @pytest.fixture
-def app_url(chainlit_app: AppFactory, proxy: RecordingProxy) -> str:
-    return chainlit_app(FOUNDRY_LOCAL="0", BASE_URL=proxy.url, MAX_TOKENS="1000")
+def max_tokens() -> str:
+    """Short answers: they are read whole. The stop test asks for long ones."""
+    return "64"
+
+
+@pytest.fixture
+def app_url(chainlit_app: AppFactory, proxy: RecordingProxy, max_tokens: str) -> str:
+    return chainlit_app(FOUNDRY_LOCAL="0", BASE_URL=proxy.url, MAX_TOKENS=max_tokens)
 
 
 async def test_settings_panel_changes_the_next_answer(page: Page, proxy: RecordingProxy) -> None:
@@ -60,6 +66,7 @@ async def test_settings_panel_changes_the_next_answer(page: Page, proxy: Recordi
     }
 
 
+@pytest.mark.parametrize("max_tokens", ["1000"])
 async def test_stop_ends_the_answer_and_keeps_it_marked(page: Page, proxy: RecordingProxy) -> None:
     await open_chat(page)
     await send_prompt(page, LONG_PROMPT)

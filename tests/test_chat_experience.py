@@ -143,11 +143,13 @@ async def test_an_edit_regenerates_from_the_edited_message_and_can_be_stopped(
     chainlit_app: AppFactory, proxy: RecordingProxy
 ) -> None:
     url = chainlit_app(FOUNDRY_LOCAL="0", BASE_URL=proxy.url, MAX_TOKENS="1000")
+    proxy.max_tokens_cap = 32  # the first two answers are only context
     async with ChainlitSession(url) as chat:
         await chat.ready()
         first_id = await chat.send("Name a colour.")
         await chat.collect_reply()
         await chat.ask("Name another one.")
+        proxy.max_tokens_cap = None  # the regenerated answer is long enough to be stopped
         await chat.edit(first_id, LONG_PROMPT)
         await chat.wait_for("stream_start")
         await chat.wait_for("stream_token")
