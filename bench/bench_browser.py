@@ -56,6 +56,16 @@ QUESTIONS = [
     ("What gas do plants absorb from the air for photosynthesis?", r"carbon dioxide|CO2"),
     ("At what temperature in Celsius does water boil at sea level?", r"\b100\b"),
     ("What is the chemical symbol for gold?", r"\bAu\b"),
+    ("What is the capital of Italy?", r"Rome"),
+    ("What is the capital of Germany?", r"Berlin"),
+    ("Which planet is known as the Red Planet?", r"Mars"),
+    ("What is the freezing point of water in Celsius?", r"\b0\b|zero"),
+    ("Who painted the Mona Lisa?", r"Leonardo|da Vinci"),
+    ("What is the largest ocean on Earth?", r"Pacific"),
+    ("How many continents are there?", r"\b(7|seven)\b"),
+    ("What is the chemical formula of water?", r"H2O|H₂O"),
+    ("What language is spoken in Brazil?", r"Portuguese"),
+    ("How many hours are in a day?", r"\b(24|twenty-four)\b"),
 ]
 TARGETS = {"decode_tok_s": 15.0, "first_token_ms": 1000.0, "js_kb": 300.0}
 
