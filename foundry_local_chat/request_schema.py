@@ -100,6 +100,23 @@ def _walk(value: Any) -> Iterator[tuple[str, Any, int]]:
 # -- value checks ----------------------------------------------------------------------------------
 
 
+SHOWN_CHARS = 40
+
+
+def _shown(value: Any) -> str:
+    """A client's value inside an error message: at most SHOWN_CHARS characters of its repr (a
+    megabyte "role" is not sent back; an int too long for repr is described by its size)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"an integer of {len(format(value, 'x')) * 4} bits"
+    text = repr(value)
+    return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 1] + "…"
+
+
+def _key(key: str) -> str:
+    """A client's key inside a parameter's path, shortened like `_shown`."""
+    return key if len(key) <= SHOWN_CHARS else key[: SHOWN_CHARS - 1] + "…"
+
+
 def _string(param: str, value: Any, *, non_empty: bool = False) -> str:
     if not isinstance(value, str):
         raise Invalid(param, f"must be a string, got {json_type(value)}")
@@ -117,14 +134,14 @@ def _integer(param: str, value: Any, low: int, high: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
         raise Invalid(param, f"must be an integer, got {json_type(value)}")
     if not low <= value <= high:
-        raise Invalid(param, f"must be between {low} and {high}, got {value}")
+        raise Invalid(param, f"must be between {low} and {high}, got {_shown(value)}")
 
 
 def _number(param: str, value: Any, low: float, high: float) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise Invalid(param, f"must be a number, got {json_type(value)}")
     if not (math.isfinite(value) and low <= value <= high):
-        raise Invalid(param, f"must be between {low:g} and {high:g}, got {value}")
+        raise Invalid(param, f"must be between {low:g} and {high:g}, got {_shown(value)}")
 
 
 def _object(param: str, value: Any) -> dict[str, Any]:
@@ -144,14 +161,15 @@ def _array(param: str, value: Any, *, non_empty: bool = False) -> list[Any]:
 def _one_of(param: str, value: Any, allowed: tuple[str, ...]) -> str:
     text = _string(param, value)
     if text not in allowed:
-        raise Invalid(param, f"must be one of {', '.join(allowed)}, got {text!r}")
+        raise Invalid(param, f"must be one of {', '.join(allowed)}, got {_shown(text)}")
     return text
 
 
 def _only_keys(param: str, value: dict[str, Any], allowed: tuple[str, ...]) -> None:
     for key in value:
         if key not in allowed:
-            raise Invalid(f"{param}.{key}", f"unknown parameter (known: {', '.join(allowed)})")
+            known = ", ".join(allowed)
+            raise Invalid(f"{param}.{_key(key)}", f"unknown parameter (known: {known})")
 
 
 # -- messages --------------------------------------------------------------------------------------
@@ -216,19 +234,19 @@ def _stream_options(param: str, value: Any) -> None:
     options = _object(param, value)
     _only_keys(param, options, ("include_usage", "include_obfuscation"))
     for key, flag in options.items():
-        _boolean(f"{param}.{key}", flag)
+        _boolean(f"{param}.{_key(key)}", flag)
 
 
 def _logit_bias(param: str, value: Any) -> None:
     for token, bias in _object(param, value).items():
         if not (token.isascii() and token.isdigit()):
-            raise Invalid(f"{param}.{token}", "keys must be token ids (digits)")
-        _number(f"{param}.{token}", bias, -100, 100)
+            raise Invalid(f"{param}.{_key(token)}", "keys must be token ids (digits)")
+        _number(f"{param}.{_key(token)}", bias, -100, 100)
 
 
 def _string_map(param: str, value: Any) -> None:
     for key, item in _object(param, value).items():
-        _string(f"{param}.{key}", item)
+        _string(f"{param}.{_key(key)}", item)
 
 
 def _response_format(param: str, value: Any) -> None:
