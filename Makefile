@@ -37,8 +37,8 @@ serve: setup model  ## only the Foundry Local endpoint (FOUNDRY_ENDPOINT_URL)
 PYTEST_WORKERS ?= 2
 
 test:
-	$(MAKE) --jobs=4 lint model system-deps open-webui
-	$(MAKE) web  # after system-deps, which installs npm when it is missing
+	$(MAKE) --jobs=4 lint model system-deps open-webui $(if $(shell command -v npm),web)
+	$(MAKE) web  # (again) after system-deps, which installs npm when it is missing
 	$(VENV)/bin/pytest --numprocesses=$(PYTEST_WORKERS) --dist=loadfile --no-loadscope-reorder
 
 # The fast tier: tests that start no real part (tests/conftest.py marks the others).
@@ -99,11 +99,11 @@ $(UV):
 	$(UV_VENV)/bin/python -m pip install $(PIP_QUIET) uv==$(UV_VERSION)
 
 $(VENV)/.installed: requirements.txt $(UV)
-	$(INSTALL) $(VENV) $(UV) -r requirements.txt
+	$(INSTALL) $(VENV) $(UV) --compile-bytecode -r requirements.txt
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
-	$(INSTALL) $(VENV) $(UV) -r requirements-dev.txt
+	$(INSTALL) $(VENV) $(UV) --compile-bytecode -r requirements-dev.txt
 	touch $@
 
 $(BUILD_VENV)/.installed: requirements-build.txt $(UV)

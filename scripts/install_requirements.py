@@ -1,12 +1,15 @@
 """Install pinned requirements into a virtual environment with uv, as pip would have.
 
-usage: python3 scripts/install_requirements.py VENV UV REQUIREMENT_ARGS...
+usage: python3 scripts/install_requirements.py VENV UV [UV_PIP_INSTALL_ARGS...]
 
-uv installs the same pinned packages several times faster than pip (Open WebUI's ~250 packages:
-35 s and 62 CPU-seconds instead of 3 min 25 s and 177, measured here): it downloads, unpacks and
-compiles in parallel. Bytecode is compiled at install, as pip does: where PYTHONDONTWRITEBYTECODE
-is set (it is on these machines), nothing would ever cache it, and every process (each test's
-`chainlit run`) would compile its imports again, 70 % more CPU per start.
+uv installs the same pinned packages much faster than pip (Open WebUI's ~250 packages: 13 s and
+9 CPU-seconds instead of 3 min 25 s and 177, measured here): it downloads and unpacks in
+parallel, and compiles bytecode only when asked (`--compile-bytecode`). Where
+PYTHONDONTWRITEBYTECODE is set (it is on these machines) nothing caches bytecode later, so a
+venv whose modules many processes import should be compiled at install: the app's `.venv`, whose
+`chainlit run` otherwise takes 7.7 CPU-seconds to start instead of 4.5 (compiling it costs 19).
+The build and Open WebUI venvs are imported by a few processes only, for which compiling all of
+torch or Open WebUI (52 and 50 CPU-seconds) costs more than it saves (about 3 s a process).
 
 uv does not read pip's configuration, so the indexes, local wheel folders and constraints that
 pip is configured with on this machine (pip.conf and PIP_* variables, e.g. a CPU build of torch
@@ -57,8 +60,7 @@ def main(argv: list[str]) -> int:
     if not (venv / "bin" / "python").exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     command = [uv, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python")]
-    command += ["--compile-bytecode", "--native-tls"]  # as pip: .pyc files, the system's CAs
-    command += ["--index-strategy", "unsafe-best-match"]
+    command += ["--native-tls", "--index-strategy", "unsafe-best-match"]  # as pip does
     command += [*pip_configuration(), *requirements]
     return subprocess.run(command, check=False).returncode
 

@@ -32,6 +32,8 @@ MARKED_BY_FIXTURE = {
     "endpoint": ("e2e",),
     "proxy": ("e2e",),
     "chainlit_app": ("e2e",),
+    "module_app": ("e2e",),
+    "module_proxy": ("e2e",),
     "postgres": ("e2e", "postgres"),
     "history_database": ("e2e", "postgres"),
     "browser": ("e2e", "browser"),
@@ -106,6 +108,20 @@ async def proxy(endpoint: Endpoint) -> AsyncIterator[RecordingProxy]:
     await recording.close()
 
 
+@pytest.fixture(scope="module")
+async def module_proxy(endpoint: Endpoint) -> AsyncIterator[RecordingProxy]:
+    """One proxy for a module whose tests share an app (`module_app`); a module that uses it
+    overrides `proxy` with `shared_proxy`, so each test starts with it reset."""
+    recording = await RecordingProxy(endpoint.url, api_key=endpoint.api_key).start()
+    yield recording
+    await recording.close()
+
+
+def shared_proxy(module_proxy: RecordingProxy) -> RecordingProxy:
+    """The module's proxy, with nothing recorded and no failure armed."""
+    return module_proxy.reset()
+
+
 AppFactory = Callable[..., str]
 PASSWORD = "correct horse battery"  # every test user's
 
@@ -125,21 +141,44 @@ def signed_in_app(
     return chainlit_app(FOUNDRY_LOCAL="0", BASE_URL=proxy.url, USERS_FILE=str(users), **settings)
 
 
+def launch_chainlit(data_dir: Path, started: list[RunningProcess], **settings: str) -> str:
+    """Start `chainlit run app.py -h` with the given settings; returns its http://127.0.0.1:port."""
+    port = free_port()
+    env = clean_env({
+        "FOUNDRY_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",
+        "FOUNDRY_OFFLINE": "1",
+        "APP_DATA_DIR": str(data_dir / f"app-data-{port}"),
+        **settings,
+    })  # fmt: skip
+    started.append(start_chainlit(env, port))
+    return f"http://127.0.0.1:{port}"
+
+
 @pytest.fixture
 def chainlit_app(bundled_model_dir: Path, tmp_path: Path) -> Iterator[AppFactory]:
     """Start `chainlit run app.py -h` with the given settings; returns its http://127.0.0.1:port."""
     started: list[RunningProcess] = []
+    yield lambda **settings: launch_chainlit(tmp_path, started, **settings)
+    for process in started:
+        process.stop()
+
+
+@pytest.fixture(scope="module")
+def module_app(
+    bundled_model_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[AppFactory]:
+    """Like `chainlit_app`, but each app (by its settings) starts once for the module: tests
+    that need the same app share it, each in its own chat. Starting `chainlit run` is most of
+    what such a test costs."""
+    started: list[RunningProcess] = []
+    apps: dict[tuple[tuple[str, str], ...], str] = {}
+    data_dir = tmp_path_factory.mktemp("module-apps")
 
     def launch(**settings: str) -> str:
-        port = free_port()
-        env = clean_env({
-            "FOUNDRY_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",
-            "FOUNDRY_OFFLINE": "1",
-            "APP_DATA_DIR": str(tmp_path / f"app-data-{port}"),
-            **settings,
-        })  # fmt: skip
-        started.append(start_chainlit(env, port))
-        return f"http://127.0.0.1:{port}"
+        key = tuple(sorted(settings.items()))
+        if key not in apps:
+            apps[key] = launch_chainlit(data_dir, started, **settings)
+        return apps[key]
 
     yield launch
     for process in started:

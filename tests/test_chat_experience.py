@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from foundry_local_chat.config import BUNDLED_MODEL_ID
 from foundry_local_chat.ui_text import KOREAN, WORDS
-from tests.conftest import AppFactory
+from tests.conftest import AppFactory, shared_proxy
 from tests.support.chainlit_client import ChainlitSession
 from tests.support.recording_proxy import RecordingProxy
 
 LONG_PROMPT = "Write a long, detailed story about a lighthouse keeper and a storm."
 
+# The tests share each app they start (by its settings) and one proxy, reset for each test.
+proxy = pytest.fixture(shared_proxy)
 
-async def test_the_settings_panel_offers_the_served_models(chainlit_app: AppFactory) -> None:
-    async with ChainlitSession(chainlit_app()) as chat:
+
+async def test_the_settings_panel_offers_the_served_models(module_app: AppFactory) -> None:
+    async with ChainlitSession(module_app()) as chat:
         await chat.ready()
         panel = next(data for name, data in chat.history if name == "chat_settings")
     widgets = {widget["id"]: widget for widget in panel}
@@ -24,9 +29,9 @@ async def test_the_settings_panel_offers_the_served_models(chainlit_app: AppFact
 
 
 async def test_changed_settings_shape_the_next_request(
-    chainlit_app: AppFactory, proxy: RecordingProxy
+    module_app: AppFactory, proxy: RecordingProxy
 ) -> None:
-    async with ChainlitSession(chainlit_app(FOUNDRY_LOCAL="0", BASE_URL=proxy.url)) as chat:
+    async with ChainlitSession(module_app(FOUNDRY_LOCAL="0", BASE_URL=proxy.url)) as chat:
         await chat.ready()
         await chat.ask("Hello")
         await chat.change_settings({
@@ -42,9 +47,9 @@ async def test_changed_settings_shape_the_next_request(
 
 
 async def test_invalid_settings_are_refused_with_a_clear_message(
-    chainlit_app: AppFactory, proxy: RecordingProxy
+    module_app: AppFactory, proxy: RecordingProxy
 ) -> None:
-    async with ChainlitSession(chainlit_app(FOUNDRY_LOCAL="0", BASE_URL=proxy.url)) as chat:
+    async with ChainlitSession(module_app(FOUNDRY_LOCAL="0", BASE_URL=proxy.url)) as chat:
         await chat.ready()
         await chat.change_settings({"model": "vanished-model:1", "temperature": 9})
         await chat.ask("Still there?")
@@ -60,10 +65,10 @@ async def test_invalid_settings_are_refused_with_a_clear_message(
 
 
 async def test_a_korean_browser_hears_the_app_in_korean(
-    chainlit_app: AppFactory, proxy: RecordingProxy
+    module_app: AppFactory, proxy: RecordingProxy
 ) -> None:
     korean = WORDS[KOREAN]
-    url = chainlit_app(FOUNDRY_LOCAL="0", BASE_URL=proxy.url)
+    url = module_app(FOUNDRY_LOCAL="0", BASE_URL=proxy.url)
     async with ChainlitSession(url, language="ko-KR") as chat:
         await chat.ready()
         panel = next(data for name, data in chat.history if name == "chat_settings")
@@ -87,8 +92,8 @@ async def test_a_korean_browser_hears_the_app_in_korean(
     assert stats["title"] == "BASE_URL에서 답변"
 
 
-async def test_each_answer_shows_its_speed(chainlit_app: AppFactory) -> None:
-    async with ChainlitSession(chainlit_app()) as chat:
+async def test_each_answer_shows_its_speed(module_app: AppFactory) -> None:
+    async with ChainlitSession(module_app()) as chat:
         await chat.ready()
         reply = await chat.ask("What is the capital of France?")
     stats = reply.stats()
@@ -100,9 +105,9 @@ async def test_each_answer_shows_its_speed(chainlit_app: AppFactory) -> None:
 
 
 async def test_streaming_off_answers_in_one_piece_and_says_how_long_it_took(
-    chainlit_app: AppFactory, proxy: RecordingProxy
+    module_app: AppFactory, proxy: RecordingProxy
 ) -> None:
-    async with ChainlitSession(chainlit_app(FOUNDRY_LOCAL="0", BASE_URL=proxy.url)) as chat:
+    async with ChainlitSession(module_app(FOUNDRY_LOCAL="0", BASE_URL=proxy.url)) as chat:
         await chat.ready()
         await chat.change_settings({"streaming": False})
         reply = await chat.ask("What is the capital of France?")
@@ -114,10 +119,10 @@ async def test_streaming_off_answers_in_one_piece_and_says_how_long_it_took(
 
 
 async def test_a_server_that_cannot_stream_is_asked_again_without_streaming(
-    chainlit_app: AppFactory, proxy: RecordingProxy
+    module_app: AppFactory, proxy: RecordingProxy
 ) -> None:
     proxy.reject_streaming = True
-    async with ChainlitSession(chainlit_app(FOUNDRY_LOCAL="0", BASE_URL=proxy.url)) as chat:
+    async with ChainlitSession(module_app(FOUNDRY_LOCAL="0", BASE_URL=proxy.url)) as chat:
         await chat.ready()
         reply = await chat.ask("What is the capital of France?")
     assert "Paris" in reply.answer()["output"]
@@ -127,8 +132,8 @@ async def test_a_server_that_cannot_stream_is_asked_again_without_streaming(
     assert plain is not None and "stream" not in plain
 
 
-async def test_stop_marks_the_kept_answer_as_stopped(chainlit_app: AppFactory) -> None:
-    async with ChainlitSession(chainlit_app(MAX_TOKENS="1000")) as chat:
+async def test_stop_marks_the_kept_answer_as_stopped(module_app: AppFactory) -> None:
+    async with ChainlitSession(module_app(MAX_TOKENS="1000")) as chat:
         await chat.ready()
         await chat.send(LONG_PROMPT)
         await chat.wait_for("stream_start")
@@ -140,9 +145,9 @@ async def test_stop_marks_the_kept_answer_as_stopped(chainlit_app: AppFactory) -
 
 
 async def test_an_edit_regenerates_from_the_edited_message_and_can_be_stopped(
-    chainlit_app: AppFactory, proxy: RecordingProxy
+    module_app: AppFactory, proxy: RecordingProxy
 ) -> None:
-    url = chainlit_app(FOUNDRY_LOCAL="0", BASE_URL=proxy.url, MAX_TOKENS="1000")
+    url = module_app(FOUNDRY_LOCAL="0", BASE_URL=proxy.url, MAX_TOKENS="1000")
     proxy.max_tokens_cap = 32  # the first two answers are only context
     async with ChainlitSession(url) as chat:
         await chat.ready()
@@ -163,9 +168,9 @@ async def test_an_edit_regenerates_from_the_edited_message_and_can_be_stopped(
 
 
 async def test_auto_profile_sends_long_prompts_to_the_remote_and_short_ones_local(
-    chainlit_app: AppFactory, proxy: RecordingProxy
+    module_app: AppFactory, proxy: RecordingProxy
 ) -> None:
-    url = chainlit_app(BASE_URL=proxy.url, AUTO_REMOTE_PROMPT_CHARS="40")
+    url = module_app(BASE_URL=proxy.url, AUTO_REMOTE_PROMPT_CHARS="40")
     async with ChainlitSession(url, chat_profile="Auto") as chat:
         assert await chat.ready() is None
         short = await chat.ask("Hi!")
@@ -176,10 +181,10 @@ async def test_auto_profile_sends_long_prompts_to_the_remote_and_short_ones_loca
 
 
 async def test_a_reasoning_models_thinking_goes_into_its_own_step(
-    chainlit_app: AppFactory, proxy: RecordingProxy
+    module_app: AppFactory, proxy: RecordingProxy
 ) -> None:
     proxy.thinking_deltas = ["<thi", "nk>The user wants", " a capital.</think>"]
-    async with ChainlitSession(chainlit_app(FOUNDRY_LOCAL="0", BASE_URL=proxy.url)) as chat:
+    async with ChainlitSession(module_app(FOUNDRY_LOCAL="0", BASE_URL=proxy.url)) as chat:
         await chat.ready()
         reply = await chat.ask("What is the capital of France?")
     thinking = [m for m in reply.final_messages if m["name"] == "Thinking"]

@@ -8,14 +8,20 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from foundry_local_chat.config import DEFAULT_SYSTEM_PROMPT, Settings
 from foundry_local_chat.context_window import MIN_ANSWER_TOKENS, read_window
-from tests.conftest import PASSWORD, AppFactory, signed_in_app
+from tests.conftest import PASSWORD, AppFactory, shared_proxy, signed_in_app
 from tests.support.chainlit_client import ChainlitApi, ChainlitSession, messages_of
 from tests.support.recording_proxy import RecordingProxy
 
 HUGE_PASTE = "The quick brown fox jumps over the lazy dog. " * 2300  # about 100 KB
 APP_NOTICE = "Foundry Local Chat"
+
+# Tests with the same settings share one app (each in its own chat), and all one proxy, reset
+# for each test.
+proxy = pytest.fixture(shared_proxy)
 
 
 def notices(chat: ChainlitSession) -> list[str]:
@@ -32,9 +38,9 @@ def users_in(body: dict[str, Any] | None) -> list[str]:
 
 
 async def test_a_message_too_long_for_the_model_is_refused_and_the_chat_goes_on(
-    chainlit_app: AppFactory, proxy: RecordingProxy
+    module_app: AppFactory, proxy: RecordingProxy
 ) -> None:
-    url = chainlit_app(FOUNDRY_LOCAL="0", BASE_URL=proxy.url, MAX_TOKENS="32")
+    url = module_app(FOUNDRY_LOCAL="0", BASE_URL=proxy.url, MAX_TOKENS="32")
     async with ChainlitSession(url) as chat:
         await chat.ready()
         refused = await chat.ask(HUGE_PASTE)
@@ -66,9 +72,9 @@ def exact_size_and_limit(system_prompt: str) -> tuple[int, int]:
 
 
 async def test_a_korean_chat_is_told_in_korean_without_a_system_prompt(
-    chainlit_app: AppFactory, proxy: RecordingProxy
+    module_app: AppFactory, proxy: RecordingProxy
 ) -> None:
-    url = chainlit_app(FOUNDRY_LOCAL="0", BASE_URL=proxy.url, SYSTEM_PROMPT="")
+    url = module_app(FOUNDRY_LOCAL="0", BASE_URL=proxy.url, SYSTEM_PROMPT="")
     async with ChainlitSession(url, language="ko-KR") as chat:
         await chat.ready()
         await chat.ask(HUGE_PASTE)
@@ -79,7 +85,7 @@ async def test_a_korean_chat_is_told_in_korean_without_a_system_prompt(
 
 
 async def test_a_conversation_that_outgrows_the_context_leaves_out_its_oldest_turns(
-    chainlit_app: AppFactory, proxy: RecordingProxy
+    module_app: AppFactory, proxy: RecordingProxy
 ) -> None:
     window = read_window(Settings.from_env().bundled_model_dir)
     assert window is not None
@@ -87,7 +93,7 @@ async def test_a_conversation_that_outgrows_the_context_leaves_out_its_oldest_tu
     # context; the proxy lets the model write only 16 tokens of each answer.
     proxy.max_tokens_cap = 16
     chapter = "Remember this sentence about the sea and the ships. " * 12  # ~130 tokens
-    url = chainlit_app(FOUNDRY_LOCAL="0", BASE_URL=proxy.url, MAX_TOKENS="7700")
+    url = module_app(FOUNDRY_LOCAL="0", BASE_URL=proxy.url, MAX_TOKENS="7700")
     async with ChainlitSession(url) as chat:
         await chat.ready()
         for number in range(1, 5):
@@ -111,9 +117,9 @@ async def test_a_conversation_that_outgrows_the_context_leaves_out_its_oldest_tu
 
 
 async def test_a_huge_paste_is_refused_without_losing_the_connection(
-    chainlit_app: AppFactory, proxy: RecordingProxy
+    module_app: AppFactory, proxy: RecordingProxy
 ) -> None:
-    url = chainlit_app(FOUNDRY_LOCAL="0", BASE_URL=proxy.url, MAX_TOKENS="32")
+    url = module_app(FOUNDRY_LOCAL="0", BASE_URL=proxy.url, MAX_TOKENS="32")
     huge = "x " * 1_500_000  # 3 MB: beyond socket.io's default limit, which drops the socket
     async with ChainlitSession(url) as chat:
         await chat.ready()
@@ -126,9 +132,9 @@ async def test_a_huge_paste_is_refused_without_losing_the_connection(
 
 
 async def test_a_lone_surrogate_is_repaired_and_the_chat_goes_on(
-    chainlit_app: AppFactory, proxy: RecordingProxy
+    module_app: AppFactory, proxy: RecordingProxy
 ) -> None:
-    url = chainlit_app(FOUNDRY_LOCAL="0", BASE_URL=proxy.url, MAX_TOKENS="32")
+    url = module_app(FOUNDRY_LOCAL="0", BASE_URL=proxy.url, MAX_TOKENS="32")
     async with ChainlitSession(url) as chat:
         await chat.ready()
         broken = await chat.ask("What is the capital \ud800 of France?")

@@ -44,6 +44,15 @@ class RecordingProxy:
         # model writes only this many tokens. The recorded body is what the app sent.
         self.max_tokens_cap: int | None = None
 
+    def reset(self) -> RecordingProxy:
+        """Forget what was recorded and disarm every failure (a proxy shared by tests)."""
+        self.requests = []
+        self.fail_after_events = None
+        self.reject_streaming = False
+        self.thinking_deltas = []
+        self.max_tokens_cap = None
+        return self
+
     def chat_requests(self) -> list[RecordedRequest]:
         return [r for r in self.requests if r.path.endswith("/chat/completions")]
 
