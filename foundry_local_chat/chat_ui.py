@@ -46,6 +46,7 @@ from foundry_local_chat.document_intake import Upload, take_in
 from foundry_local_chat.document_store import DocumentStore, Owner, Passage
 from foundry_local_chat.documents import SUPPORTED_SUFFIXES, DocumentRefused
 from foundry_local_chat.documents import Problem as DocumentProblem
+from foundry_local_chat.errors import shortened
 from foundry_local_chat.local_models import LocalModels
 from foundry_local_chat.loop_guard import LoopGuard
 from foundry_local_chat.model_facts import KOREAN_MODEL_EXAMPLE, ModelFacts, facts_for
@@ -54,10 +55,10 @@ from foundry_local_chat.thinking import ThinkSplitter
 from foundry_local_chat.ui_text import (
     ENGLISH_STARTERS_IN_KOREAN,
     KOREAN,
+    QUOTE_CHARS,
     STARTERS,
     Words,
     language_of,
-    shortened,
     shown_name,
     words_for,
 )
@@ -561,15 +562,21 @@ SECTION_LABEL_CHARS = 40
 
 def source_label(source: Passage, whole: bool, said: Words) -> str:
     if whole:
-        return said.source_whole.format(file=shortened(source.document))
+        return said.source_whole.format(file=shortened(source.document, QUOTE_CHARS))
     if source.page is not None:
-        return said.source_page.format(file=shortened(source.document), page=source.page)
+        return said.source_page.format(
+            file=shortened(source.document, QUOTE_CHARS), page=source.page
+        )
     if source.section:
         section = source.section
         if len(section) > SECTION_LABEL_CHARS:
             section = section[: SECTION_LABEL_CHARS - 1] + "…"
-        return said.source_section.format(file=shortened(source.document), section=section)
-    return said.source_passage.format(file=shortened(source.document), number=source.position + 1)
+        return said.source_section.format(
+            file=shortened(source.document, QUOTE_CHARS), section=section
+        )
+    return said.source_passage.format(
+        file=shortened(source.document, QUOTE_CHARS), number=source.position + 1
+    )
 
 
 async def show_sources(documents: DocumentContext | None) -> None:

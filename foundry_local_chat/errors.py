@@ -29,3 +29,10 @@ def one_line(error: BaseException, *, with_type: bool = False, limit: int = MAX_
     first = next((line.strip() for line in message.splitlines() if line.strip()), "")
     text = f"{name}: {first}" if first and with_type else first or name
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def shortened(text: str, limit: int) -> str:
+    """`text` on one line and at most `limit` characters, the last an ellipsis when it was cut:
+    how a client's value is quoted back (a megabyte "model name" is not)."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

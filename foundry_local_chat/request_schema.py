@@ -17,7 +17,7 @@ import math
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from foundry_local_chat.errors import FoundryLocalChatError
+from foundry_local_chat.errors import FoundryLocalChatError, shortened
 from foundry_local_chat.openai_errors import ApiError
 from foundry_local_chat.text_repair import has_lone_surrogates
 
@@ -108,13 +108,12 @@ def _shown(value: Any) -> str:
     megabyte "role" is not sent back; an int too long for repr is described by its size)."""
     if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
         return f"an integer of {len(format(value, 'x')) * 4} bits"
-    text = repr(value)
-    return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 1] + "…"
+    return shortened(repr(value), SHOWN_CHARS)
 
 
 def _key(key: str) -> str:
     """A client's key inside a parameter's path, shortened like `_shown`."""
-    return key if len(key) <= SHOWN_CHARS else key[: SHOWN_CHARS - 1] + "…"
+    return shortened(key, SHOWN_CHARS)
 
 
 def _string(param: str, value: Any, *, non_empty: bool = False) -> str:

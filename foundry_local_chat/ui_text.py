@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 from foundry_local_chat.auth import ADD_A_USER
+from foundry_local_chat.errors import shortened
 
 ENGLISH, KOREAN = "en", "ko"
 
@@ -495,18 +496,9 @@ def quote(value: object, limit: int = QUOTE_CHARS) -> str:
             text = repr(value)
         except ValueError:  # such an int inside a list or a dict
             text = f"<{type(value).__name__}>"
-    text = " ".join(text.split())
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
-    return _MARKDOWN.sub(r"\\\1", text)
-
-
-def shortened(name: str, limit: int = QUOTE_CHARS) -> str:
-    """A name a client chose (a file's), on one line and at most `limit` characters."""
-    name = " ".join(name.split())
-    return name if len(name) <= limit else name[: limit - 1] + "…"
+    return _MARKDOWN.sub(r"\\\1", shortened(text, limit))
 
 
 def shown_name(name: str, limit: int = QUOTE_CHARS) -> str:
-    """A name a client chose, as a chat line shows it: shortened, and inert as Markdown."""
+    """A name a client chose (a file's), as a chat line shows it: shortened, inert as Markdown."""
     return _MARKDOWN.sub(r"\\\1", shortened(name, limit))

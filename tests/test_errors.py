@@ -15,7 +15,7 @@ from foundry_local_chat.chat_settings import InvalidChatSettings
 from foundry_local_chat.config import ConfigError
 from foundry_local_chat.context_window import MessageTooLong
 from foundry_local_chat.database import DatabaseError
-from foundry_local_chat.errors import MAX_LINE_CHARS, FoundryLocalChatError, one_line
+from foundry_local_chat.errors import MAX_LINE_CHARS, FoundryLocalChatError, one_line, shortened
 from foundry_local_chat.foundry_runtime import FoundryStartError
 from foundry_local_chat.persistence import PersistenceError
 from foundry_local_chat.request_schema import Invalid
@@ -98,3 +98,8 @@ def test_the_line_is_one_of_the_messages_lines_or_the_type_name(
     reason = line.removeprefix(f"{name}: ") if with_type else line
     assert reason == name or reason in [part.strip() for part in str(error).splitlines()]
     assert reason != ""
+
+
+def test_a_clients_value_is_quoted_on_one_line_and_cut_with_an_ellipsis() -> None:
+    assert shortened("a\nb\t c", 10) == "a b c"
+    assert shortened("x" * 1_000_000, 5) == "xxxx…"
