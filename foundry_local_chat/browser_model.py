@@ -34,6 +34,7 @@ from foundry_local_chat.bundled_model import (
     exclusive_lock,
     smoke_check,
 )
+from foundry_local_chat.config import DEFAULT_SYSTEM_PROMPT
 from foundry_local_chat.errors import one_line
 
 MANIFEST = "browser.json"
@@ -56,7 +57,8 @@ RECIPE_VERSION = 2  # 2: SmoothQuant before quantizing (top-1 agreement with int
 # by the int8 copy's next-token agreement with the int4 model, teacher-forced over the answers to
 # 20 questions (0.78 without smoothing; alpha 0.35: 0.81, 0.6: 0.89, 0.7: 0.90, 0.8: 0.88).
 SMOOTHING_ALPHA = 0.7
-# Calibration prompts: everyday requests, none of them a question of bench/bench_browser.py.
+# Calibration prompts (after the chat's default system prompt): everyday requests, none of them a
+# question of bench/bench_browser.py.
 CALIBRATION_PROMPTS = (
     "Explain what a black hole is in two sentences.",
     "What does a CPU do? Answer in two sentences.",
@@ -69,7 +71,6 @@ CALIBRATION_PROMPTS = (
     "Hello",
     "Write a polite email asking a colleague to move our meeting to Thursday afternoon.",
 )
-CALIBRATION_SYSTEM_PROMPT = "You are a helpful assistant. Answer briefly and clearly."
 NORMS = {"SimplifiedLayerNormalization": 1, "SkipSimplifiedLayerNormalization": 2}  # gamma input
 
 
@@ -163,6 +164,12 @@ def fix_kv_cache_dim(model: Any) -> None:
             dims[len(dims) - 1].dim_value = KV_HEAD_SIZE
 
 
+def weight_matmuls(model: Any) -> list[Any]:
+    """The float MatMuls whose second input is a weight (what the int8 copy quantizes)."""
+    weights = {tensor.name for tensor in model.graph.initializer}
+    return [n for n in model.graph.node if n.op_type == "MatMul" and n.input[1] in weights]
+
+
 def activation_ranges(model: Any, model_dir: Path, work_dir: Path) -> dict[str, Any]:
     """Each float MatMul input's largest magnitude per channel, over the calibration prompts
     (each rendered with the model's chat template, as a chat sends it)."""
@@ -174,14 +181,7 @@ def activation_ranges(model: Any, model_dir: Path, work_dir: Path) -> dict[str, 
 
     probe = onnx.ModelProto()
     probe.CopyFrom(model)
-    initializers = {tensor.name for tensor in model.graph.initializer}
-    names = sorted(
-        {
-            n.input[0]
-            for n in model.graph.node
-            if n.op_type == "MatMul" and n.input[1] in initializers
-        }
-    )
+    names = sorted({node.input[0] for node in weight_matmuls(model)})
     for name in names:
         probe.graph.output.append(
             onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None)
@@ -202,7 +202,7 @@ def activation_ranges(model: Any, model_dir: Path, work_dir: Path) -> dict[str, 
     ranges: dict[str, Any] = {}
     for prompt in CALIBRATION_PROMPTS:
         messages = [
-            {"role": "system", "content": CALIBRATION_SYSTEM_PROMPT},
+            {"role": "system", "content": DEFAULT_SYSTEM_PROMPT},
             {"role": "user", "content": prompt},
         ]
         text = template.render(messages=messages, add_generation_prompt=True)
@@ -233,9 +233,8 @@ def smooth_activations(model: Any, ranges: dict[str, Any], alpha: float = SMOOTH
     initializers = {tensor.name: tensor for tensor in graph.initializer}
     producers = {output: node for node in graph.node for output in node.output}
     readers: dict[str, list[Any]] = {}
-    for node in graph.node:
-        if node.op_type == "MatMul" and node.input[1] in initializers:
-            readers.setdefault(node.input[0], []).append(node)
+    for node in weight_matmuls(model):
+        readers.setdefault(node.input[0], []).append(node)
 
     def array(name: str) -> Any:
         return numpy_helper.to_array(initializers[name]).astype(np.float32)

@@ -561,22 +561,17 @@ SECTION_LABEL_CHARS = 40
 
 
 def source_label(source: Passage, whole: bool, said: Words) -> str:
+    file = shortened(source.document, QUOTE_CHARS)
     if whole:
-        return said.source_whole.format(file=shortened(source.document, QUOTE_CHARS))
+        return said.source_whole.format(file=file)
     if source.page is not None:
-        return said.source_page.format(
-            file=shortened(source.document, QUOTE_CHARS), page=source.page
-        )
+        return said.source_page.format(file=file, page=source.page)
     if source.section:
         section = source.section
         if len(section) > SECTION_LABEL_CHARS:
             section = section[: SECTION_LABEL_CHARS - 1] + "…"
-        return said.source_section.format(
-            file=shortened(source.document, QUOTE_CHARS), section=section
-        )
-    return said.source_passage.format(
-        file=shortened(source.document, QUOTE_CHARS), number=source.position + 1
-    )
+        return said.source_section.format(file=file, section=section)
+    return said.source_passage.format(file=file, number=source.position + 1)
 
 
 async def show_sources(documents: DocumentContext | None) -> None:

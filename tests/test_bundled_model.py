@@ -16,6 +16,7 @@ from tests.support.processes import REPO, RunningProcess, clean_env, start, with
 pytestmark = [pytest.mark.e2e, pytest.mark.model, pytest.mark.long]  # builds the model
 
 BUILD_PYTHON = REPO / ".venv-build" / "bin" / "python"
+BUILD_COMMAND = [str(BUILD_PYTHON), "-m", "foundry_local_chat.bundled_model"]
 
 
 def test_the_installed_bundled_model_passed_its_smoke_check(bundled_model_dir: Path) -> None:
@@ -70,8 +71,7 @@ def test_a_failing_step_installs_nothing_and_cleans_up(
 
 
 def start_build(model_dir: Path, sigint_ignored: bool = False) -> RunningProcess:
-    command = [str(BUILD_PYTHON), "-m", "foundry_local_chat.bundled_model"]
-    command += ["--model-dir", str(model_dir)]
+    command = [*BUILD_COMMAND, "--model-dir", str(model_dir)]
     return start(with_sigint_ignored(command, sigint_ignored), clean_env({}))
 
 
@@ -113,7 +113,7 @@ def test_after_a_hard_kill_the_next_build_clears_the_leftover_and_ctrl_c_still_c
 
 
 def test_the_command_says_when_the_model_is_already_built(bundled_model_dir: Path) -> None:
-    command = [str(BUILD_PYTHON), "-m", "foundry_local_chat.bundled_model", "--quiet"]
+    command = [*BUILD_COMMAND, "--quiet"]
     result = subprocess.run(
         [*command, "--model-dir", str(bundled_model_dir)], env=clean_env({}), cwd=REPO,
         capture_output=True, text=True, timeout=60,

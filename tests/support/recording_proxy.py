@@ -28,10 +28,15 @@ class RecordingProxy:
     def __init__(self, upstream: str, api_key: str = "") -> None:
         self.upstream = upstream.rstrip("/")  # …/v1
         self.api_key = api_key  # the upstream's key, sent whatever the app sends
-        self.requests: list[RecordedRequest] = []
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
         self.url = ""
+        self.reset()
+
+    def reset(self) -> RecordingProxy:
+        """Nothing recorded and every failure disarmed: how a proxy starts, and how a proxy
+        shared by a module's tests starts each test."""
+        self.requests: list[RecordedRequest] = []
         # Failure injection: after this many SSE events of an answer, send an error event and end,
         # the way Foundry Local reports a mid-stream failure (no [DONE]).
         self.fail_after_events: int | None = None
@@ -43,14 +48,6 @@ class RecordingProxy:
         # context for its answer (so a conversation outgrows it in a few short turns) while the
         # model writes only this many tokens. The recorded body is what the app sent.
         self.max_tokens_cap: int | None = None
-
-    def reset(self) -> RecordingProxy:
-        """Forget what was recorded and disarm every failure (a proxy shared by tests)."""
-        self.requests = []
-        self.fail_after_events = None
-        self.reject_streaming = False
-        self.thinking_deltas = []
-        self.max_tokens_cap = None
         return self
 
     def chat_requests(self) -> list[RecordedRequest]:
