@@ -244,6 +244,10 @@ class Settings:
     endpoint_concurrency: int = 1  # completions sent to Foundry at once (it runs one at a time)
     endpoint_max_queue: int = 16  # completions that may wait for a place; more get a 429
     endpoint_max_body_bytes: int = 1024**2  # larger request bodies get a 413
+    # Conversations kept warm in Foundry's in-process sessions (session_engine.py): at most this
+    # many, and at most this much memory for their KV caches; 0 turns reuse off.
+    warm_conversations: int = 4
+    warm_memory_mb: float = 2048.0
     base_url: str = ""
     api_key: str = ""
     generation: GenerationDefaults = GenerationDefaults()
@@ -301,6 +305,8 @@ class Settings:
             endpoint_max_body_bytes=_whole_number(
                 env, "ENDPOINT_MAX_BODY_BYTES", 1024**2, 1024, 256 * 1024**2
             ),
+            warm_conversations=_whole_number(env, "ENDPOINT_WARM_CONVERSATIONS", 4, 0, 1024),
+            warm_memory_mb=_number(env, "ENDPOINT_WARM_MEMORY_MB", 2048.0, 0, 1_048_576),
             offline=_optional_flag(env, "FOUNDRY_OFFLINE"),
             catalog_urls=_urls(env, "FOUNDRY_CATALOG_URLS"),
             catalog_region=env.get("FOUNDRY_CATALOG_REGION", "").strip(),
@@ -412,6 +418,17 @@ ENV_VARIABLES = (
     EnvVariable(
         "ENDPOINT_MAX_BODY_BYTES", "`1048576`",
         "Largest request body, in bytes (1024–268435456); larger ones get 413.",
+    ),
+    EnvVariable(
+        "ENDPOINT_WARM_CONVERSATIONS", "`4`",
+        "Conversations the endpoint keeps warm in Foundry Local's sessions (0–1024), so a "
+        "follow-up reads only its new message; the least recently used is dropped first. `0`: "
+        "every request reads its whole conversation (no reuse).",
+    ),
+    EnvVariable(
+        "ENDPOINT_WARM_MEMORY_MB", "`2048`",
+        "Memory the warm conversations may take, in MB. Each holds a KV cache sized for the "
+        "model's whole context (360 MB for the bundled model), so this caps their number too.",
     ),
     EnvVariable(
         "FOUNDRY_OFFLINE", "`auto`",

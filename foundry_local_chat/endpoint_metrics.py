@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 PREFIX = "foundry_local_chat_endpoint_"
 # Time to first token: from tens of milliseconds (a short prompt) to minutes (a long one behind
@@ -96,8 +98,56 @@ class EndpointMetrics:
         self.completions_active.set_function(active)
         self.completions_queued.set_function(waiting)
 
+    def watch_conversations(self, read: Callable[[], WarmConversations | None]) -> None:
+        """Read the pool of warm conversations at each scrape."""
+        self.registry.register(_WarmConversationsCollector(read))
+
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
+
+
+@dataclass(frozen=True)
+class WarmConversations:
+    """A snapshot of the pool of conversations kept warm (conversation_pool.PoolStats)."""
+
+    hits: int
+    misses: int
+    rebuilds: int
+    tokens_reused: int
+    tokens_read: int
+    evictions: int
+    conversations: int
+    capacity: int
+    pool_bytes: int
+
+
+WARM_COUNTERS = {
+    "hits": "Requests that continued a warm conversation (only new messages read).",
+    "misses": "Requests that started a conversation (the whole prompt read).",
+    "rebuilds": "Requests that continued a conversation whose cache was dropped (read again).",
+    "tokens_reused": "Prompt tokens not read again: kept from earlier turns.",
+    "tokens_read": "Prompt tokens read by requests served from sessions.",
+    "evictions": "Warm conversations closed to make room for another.",
+}
+WARM_GAUGES = {
+    "conversations": "Conversations kept warm now.",
+    "capacity": "Conversations that may be kept warm (ENDPOINT_WARM_CONVERSATIONS and _MB).",
+    "pool_bytes": "Memory the warm conversations' KV caches take.",
+}
+
+
+class _WarmConversationsCollector(Collector):
+    def __init__(self, read: Callable[[], WarmConversations | None]) -> None:
+        self._read = read
+
+    def collect(self):  # type: ignore[no-untyped-def]
+        snapshot = self._read()
+        if snapshot is None:  # no session pool (BASE_URL only, or reuse turned off)
+            return
+        for name, doc in WARM_COUNTERS.items():
+            yield CounterMetricFamily(PREFIX + "warm_" + name, doc, value=getattr(snapshot, name))
+        for name, doc in WARM_GAUGES.items():
+            yield GaugeMetricFamily(PREFIX + "warm_" + name, doc, value=getattr(snapshot, name))
 
 
 @dataclass

@@ -35,6 +35,7 @@ from foundry_local_chat.errors import FoundryLocalChatError, one_line
 from foundry_local_chat.gateway import Gateway, GatewayConfig, Upstream
 from foundry_local_chat.openai_errors import readable
 from foundry_local_chat.private_catalog import CatalogEntry, PrivateCatalog
+from foundry_local_chat.session_engine import SessionEngine
 
 if TYPE_CHECKING:  # the SDK loads its native runtime on import: only when starting it
     from foundry_local_sdk import FoundryLocalManager
@@ -217,7 +218,9 @@ class FoundryRuntime:
             raise FoundryStartError("Foundry Local's web service did not say where it listens.")
         foundry_url = manager.urls[0].rstrip("/")
         self._gateway.route_to(
-            Upstream(foundry_url, {model.alias: model.id}, model.id), load_seconds
+            Upstream(foundry_url, {model.alias: model.id}, model.id),
+            load_seconds,
+            self._session_engine(model),
         )
         log.info("Foundry Local's own web service (behind the endpoint): %s/v1", foundry_url)
         self.endpoint = RunningEndpoint(
@@ -229,6 +232,12 @@ class FoundryRuntime:
         )
         report("ready", 100.0)
         return self.endpoint
+
+    def _session_engine(self, model: IModel) -> SessionEngine | None:
+        settings = self.settings
+        if not settings.warm_conversations or not settings.warm_memory_mb:
+            return None
+        return SessionEngine.for_model(model, settings.warm_conversations, settings.warm_memory_mb)
 
     def prepare_model(self, name: str, progress: Progress | None = None) -> None:
         """Download (with progress) and load another model of the catalogs, for a model switch."""

@@ -41,12 +41,15 @@ from yarl import URL
 
 from foundry_local_chat import endpoint_routes, request_ids
 from foundry_local_chat.admission_queue import AdmissionQueue, QueueFull
+from foundry_local_chat.completion_chunks import DONE, Completion, usage
+from foundry_local_chat.conversation_pool import scope_key
 from foundry_local_chat.endpoint_metrics import UNMATCHED_ROUTE, EndpointMetrics, StreamMeter
 from foundry_local_chat.errors import one_line
 from foundry_local_chat.openai_errors import SERVER_ERROR, ApiError, context_budget, from_foundry
 from foundry_local_chat.readiness import HEALTHY, CachedReadiness, Component
 from foundry_local_chat.request_rules import resolve_model, unsupported, with_room_for_output
 from foundry_local_chat.request_schema import check_chat_request, parse_body
+from foundry_local_chat.session_engine import Answer, SessionEngine, messages_of
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +66,11 @@ ARRIVED = web.RequestKey("arrived", float)  # time.perf_counter() when the reque
 METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"  # Prometheus' text format
 READINESS_PROMPT = [{"role": "user", "content": "Hi"}]
 CLIENT_LEFT = 499  # the status label of a request whose client went away (as nginx logs it)
+# Sent with a streamed answer from a warm session, before the engine reads the prompt: a client
+# can say "reading 4,850 tokens…" instead of waiting in silence (the chat does).
+PROMPT_TOKENS_HEADER = "X-Prompt-Tokens"
+REUSED_TOKENS_HEADER = "X-Prompt-Tokens-Reused"
+READ_ESTIMATE_HEADER = "X-Prompt-Read-Seconds"
 
 
 @dataclass(frozen=True)
@@ -103,10 +111,14 @@ class _Service:
     def __init__(self, config: GatewayConfig) -> None:
         self.config = config
         self.upstream: Upstream | None = None
+        self.sessions: SessionEngine | None = None  # warm conversations of the served model
         self.session: aiohttp.ClientSession | None = None
         self.queue = AdmissionQueue(config.concurrency, config.max_queue)
         self.metrics = EndpointMetrics()
         self.metrics.watch_queue(lambda: self.queue.active, lambda: self.queue.waiting)
+        self.metrics.watch_conversations(
+            lambda: self.sessions.snapshot() if self.sessions is not None else None
+        )
         self.readiness = CachedReadiness(self._check_model, config.readiness_cache_seconds)
 
     def app(self) -> web.Application:
@@ -301,12 +313,11 @@ class _Service:
         try:
             async with self.queue.slot():
                 self.metrics.queue_wait.observe(time.perf_counter() - meter.arrived)
-                result = await self._complete(request, json.dumps(resolved).encode(), meter)
+                result = await self._completion(request, resolved, meter)
                 if isinstance(result, ApiError):
                     retry = with_room_for_output(resolved, context_budget(result.message))
                     if retry is not None:
-                        data = json.dumps(retry).encode()
-                        result = await self._complete(request, data, meter)
+                        result = await self._completion(request, retry, meter)
         except QueueFull as full:
             log.warning(
                 "endpoint busy: refused a completion (%d answering, %d waiting)",
@@ -332,6 +343,71 @@ class _Service:
     def _answered(self, meter: StreamMeter) -> None:
         meter.record(self.metrics)
         log.info("completion answered: %d tokens", meter.tokens)
+
+    async def _completion(
+        self, request: web.Request, body: dict[str, Any], meter: StreamMeter
+    ) -> web.StreamResponse | ApiError:
+        """From a warm session when one can serve the request, else from Foundry's web service."""
+        engine = self.sessions
+        messages = messages_of(body, engine.model_id) if engine is not None else None
+        if engine is None or messages is None:
+            return await self._complete(request, json.dumps(body).encode(), meter)
+        scope = scope_key(request.headers.get("Authorization", ""), body, request.headers)
+        answer = await engine.start(body, messages, scope)
+        if isinstance(answer, ApiError):
+            return answer
+        log.info(
+            "completion from a session: %d prompt tokens, %d reused, %d to read",
+            answer.prompt_tokens, answer.reused_tokens, answer.read_tokens,
+        )  # fmt: skip
+        try:
+            if body.get("stream"):
+                return await self._stream_answer(request, body, answer, meter)
+            return await self._whole_answer(body, answer, meter)
+        except BaseException:
+            await asyncio.shield(answer.cancel())  # the client left: the engine stops too
+            raise
+
+    async def _whole_answer(
+        self, body: dict[str, Any], answer: Answer, meter: StreamMeter
+    ) -> web.Response | ApiError:
+        completion = Completion(body["model"])
+        text = "".join([piece async for piece in answer.pieces()])
+        if answer.error is not None:
+            return answer.error
+        payload = completion.whole(text, answer.finish_reason or "stop", _usage(answer))
+        meter.read_payload(payload, time.perf_counter())
+        return web.json_response(payload, headers=_token_headers(answer))
+
+    async def _stream_answer(
+        self, request: web.Request, body: dict[str, Any], answer: Answer, meter: StreamMeter
+    ) -> web.StreamResponse:
+        completion = Completion(body["model"])
+        response = web.StreamResponse(headers={**SSE_HEADERS, **_token_headers(answer)})
+        await response.prepare(request)  # before the prompt is read: the client knows its size
+
+        async def send(event: bytes) -> None:
+            meter.feed(event)
+            await response.write(event)
+
+        try:
+            await send(completion.role_chunk())
+            async for piece in answer.pieces():
+                await send(completion.text_chunk(piece))
+            if answer.error is not None:  # said in the stream, as Foundry says its own errors
+                await response.write(b"data: " + json.dumps(answer.error.body()).encode() + b"\n\n")
+                return response
+            await send(completion.finish_chunk(answer.finish_reason or "stop"))
+            if (body.get("stream_options") or {}).get("include_usage"):
+                await send(completion.usage_chunk(_usage(answer)))
+        except ConnectionResetError:  # the client left while a chunk was being written
+            await answer.cancel()
+            log.info("client left a session's stream: its request to the engine is cancelled")
+            return response
+        self._answered(meter)
+        await response.write(DONE)
+        await response.write_eof()
+        return response
 
     async def _complete(
         self, request: web.Request, data: bytes, meter: StreamMeter
@@ -404,6 +480,18 @@ class _Service:
             log.warning("readiness: %s is not ready: %s", model, failed.message)
             return (Component("model", False, f"{model}: {failed.message}"),)
         return (Component("model", True),)
+
+
+def _usage(answer: Answer) -> dict[str, Any]:
+    return usage(answer.prompt_tokens, answer.completion_tokens, answer.reused_tokens)
+
+
+def _token_headers(answer: Answer) -> dict[str, str]:
+    return {
+        PROMPT_TOKENS_HEADER: str(answer.prompt_tokens),
+        REUSED_TOKENS_HEADER: str(answer.reused_tokens),
+        READ_ESTIMATE_HEADER: f"{answer.read_seconds_estimate:.1f}",
+    }
 
 
 async def _echo_request_id(request: web.Request, response: web.StreamResponse) -> None:
@@ -523,9 +611,15 @@ class Gateway:
             self._thread.join()
             raise self._start_error
 
-    def route_to(self, upstream: Upstream, load_seconds: float | None = None) -> None:
+    def route_to(
+        self,
+        upstream: Upstream,
+        load_seconds: float | None = None,
+        sessions: SessionEngine | None = None,
+    ) -> None:
         """From now on, forward to Foundry Local's web service at `upstream` (whose model took
-        `load_seconds` to load, when known)."""
+        `load_seconds` to load, when known), and answer what `sessions` can serve from them."""
+        self._service.sessions = sessions
         self._service.upstream = upstream
         model = upstream.served_model
         self._service.metrics.model_loaded.labels(model).set(1)
@@ -542,6 +636,8 @@ class Gateway:
         self._service.queue.wait_until(active, waiting, timeout)
 
     def close(self) -> None:
+        if self._service.sessions is not None:
+            self._service.sessions.close()
         if self._loop is not None and self._stopping is not None:
             with contextlib.suppress(RuntimeError):  # the loop has already ended
                 self._loop.call_soon_threadsafe(self._stopping.set)

@@ -1,0 +1,373 @@
+"""Chat completions answered by Foundry Local's in-process sessions, which keep each
+conversation's KV cache between turns (conversation_pool.py decides which one a request
+continues).
+
+Foundry's web service builds a fresh session for every request, so every turn re-reads the
+whole conversation. Here a request that continues a retained conversation sends the engine only
+its new messages. What a session cannot serve exactly as the web service would (tools, stop
+sequences, penalties, content parts, another model, …) is left to the web service: `messages_of`
+returns None for it.
+
+The SDK's calls block: each runs in a worker thread, and its items reach the event loop through
+an asyncio queue. A request cancelled by its client (stop, a closed tab) cancels the native
+request, also while it is still reading the prompt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from foundry_local_chat.conversation_pool import (
+    Checkout,
+    ConversationPool,
+    Message,
+    Turn,
+    kv_cache_bytes,
+)
+from foundry_local_chat.endpoint_metrics import WarmConversations
+from foundry_local_chat.openai_errors import ApiError, from_foundry
+
+if TYPE_CHECKING:
+    from foundry_local_sdk.imodel import IModel
+
+log = logging.getLogger(__name__)
+
+SESSION_ROLES = ("system", "developer", "user", "assistant")
+# Parameters a session reads the way Foundry's web service does; any other one that is set
+# sends the request to the web service, which answers it as it always has.
+SESSION_PARAMETERS = frozenset(
+    {
+        "model", "messages", "stream", "stream_options", "max_tokens", "max_completion_tokens",
+        "temperature", "top_p", "seed", "n", "user", "metadata", "store", "service_tier",
+        "prompt_cache_key", "safety_identifier", "logprobs", "parallel_tool_calls",
+    }
+)  # fmt: skip
+FINISH_REASONS = {2: "stop", 3: "length", 4: "tool_calls"}  # the SDK's FinishReason values
+DEFAULT_READ_TOKENS_PER_SECOND = 250.0  # until a prompt has been read on this machine
+MIB = 1024 * 1024
+
+
+def messages_of(body: Mapping[str, Any], model: str) -> list[Message] | None:
+    """The request's messages as the engine reads them, or None when a session cannot serve
+    it the way Foundry's web service would."""
+    if body.get("model") != model:
+        return None
+    for name, value in body.items():
+        if value is not None and name not in SESSION_PARAMETERS:
+            return None
+    if body.get("logprobs") or (body.get("n") or 1) != 1:
+        return None
+    messages: list[Message] = []
+    for message in body["messages"]:
+        role, content = message.get("role"), message.get("content")
+        if role not in SESSION_ROLES or not isinstance(content, str):
+            return None
+        if any(message.get(key) is not None for key in ("name", "tool_calls", "function_call")):
+            return None
+        messages.append((role, content))
+    if messages[-1][0] == "assistant":
+        return None  # a prefilled answer to continue: the web service's business
+    return messages
+
+
+@dataclass
+class ReadSpeed:
+    """Prompt tokens read per second on this machine, from the prompts read so far (for the
+    estimate a client shows while a long prompt is read)."""
+
+    tokens_per_second: float = DEFAULT_READ_TOKENS_PER_SECOND
+    measured: bool = False
+
+    def record(self, tokens: int, seconds: float) -> None:
+        if tokens < 64 or seconds <= 0:  # a short read is mostly fixed cost
+            return
+        speed = tokens / seconds
+        self.tokens_per_second = (
+            speed if not self.measured else 0.7 * self.tokens_per_second + 0.3 * speed
+        )
+        self.measured = True
+
+    def seconds_for(self, tokens: int) -> float:
+        return tokens / self.tokens_per_second
+
+
+@dataclass
+class Answer:
+    """One request being answered by a session."""
+
+    checkout: Checkout
+    prompt_tokens: int  # the whole prompt, as the engine counts it
+    reused_tokens: int  # of which the engine keeps from earlier turns
+    read_seconds_estimate: float
+    events: asyncio.Queue[tuple[str, Any]] = field(default_factory=asyncio.Queue)
+    text: list[str] = field(default_factory=list)
+    finish_reason: str | None = None
+    completion_tokens: int = 0
+    first_token_at: float | None = None
+    error: ApiError | None = None  # the engine failed after it began
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _done: threading.Event = field(default_factory=threading.Event)
+    _request: Any = None
+
+    @property
+    def read_tokens(self) -> int:
+        return self.prompt_tokens - self.reused_tokens
+
+    async def pieces(self) -> AsyncIterator[str]:
+        """The answer's text as the engine produces it; on a native error it ends, with
+        `error` set."""
+        while True:
+            kind, value = await self.events.get()
+            if kind == "text":
+                yield value
+                continue
+            if kind == "error":
+                self.error = value
+            return
+
+    async def cancel(self) -> None:
+        """Stop the native request (also while it reads the prompt) and wait for it to end."""
+        self._stop.set()
+        while not self._done.is_set():
+            # Cancelling is a no-op until the native request is admitted: repeat until it ends.
+            with contextlib.suppress(Exception):
+                self._request.cancel()
+            await asyncio.sleep(0.02)
+
+
+class SessionEngine:
+    """Serves chat completions for one loaded model from a pool of retained conversations."""
+
+    def __init__(
+        self,
+        model: IModel,
+        capacity: int,
+        session_bytes: int | None,
+        on_change: Callable[[], None] | None = None,
+    ) -> None:
+        self.model = model
+        self.model_id: str = model.id
+        self.session_bytes = session_bytes
+        self.read_speed = ReadSpeed()
+        self.pool = ConversationPool(capacity, self._open_session, on_change)
+        self._native = threading.Lock()  # session creation and undo are short native calls
+
+    @classmethod
+    def for_model(
+        cls, model: IModel, max_conversations: int, max_mb: float,
+        on_change: Callable[[], None] | None = None,
+    ) -> SessionEngine | None:  # fmt: skip
+        """The engine for `model`, sized by the two caps; None when the caps leave no room."""
+        session_bytes = _session_bytes(Path(model.get_path()))
+        capacity = max_conversations
+        if session_bytes:
+            capacity = min(capacity, int(max_mb * MIB // session_bytes))
+        if capacity < 1:
+            need = f"{session_bytes / MIB:.0f} MB" if session_bytes else "unknown"
+            log.warning(
+                "conversations are not kept warm: one needs %s and ENDPOINT_WARM_MEMORY_MB=%g "
+                "/ ENDPOINT_WARM_CONVERSATIONS=%d leave no room",
+                need, max_mb, max_conversations,
+            )  # fmt: skip
+            return None
+        log.info(
+            "keeping up to %d conversations warm (%s each)",
+            capacity, f"{session_bytes / MIB:.0f} MB" if session_bytes else "size unknown",
+        )  # fmt: skip
+        return cls(model, capacity, session_bytes, on_change)
+
+    @property
+    def pool_bytes(self) -> int:
+        return self.pool.size * (self.session_bytes or 0)
+
+    def _open_session(self) -> Any:
+        from foundry_local_sdk.session import ChatSession
+
+        session = ChatSession(self.model)
+        session.set_streaming(True)
+        return session
+
+    async def start(
+        self, body: Mapping[str, Any], messages: list[Message], scope: str
+    ) -> Answer | ApiError:
+        """Begin answering: the conversation is chosen, the prompt counted, the engine started.
+        A request the engine refuses (the prompt does not fit) is an ApiError, as from Foundry."""
+        loop = asyncio.get_running_loop()
+        checkout = await loop.run_in_executor(None, self._checkout, scope, messages)
+        try:
+            request = _request(checkout.plan.new, _options(body))
+            preflight = await loop.run_in_executor(
+                None, checkout.conversation.session.preflight_request, request
+            )
+        except BaseException:
+            self.pool.give_back(checkout.conversation, keep=False)
+            raise
+        reused = checkout.reused_tokens
+        read = preflight.prompt_tokens - reused
+        answer = Answer(
+            checkout,
+            prompt_tokens=preflight.prompt_tokens,
+            reused_tokens=reused,
+            read_seconds_estimate=self.read_speed.seconds_for(read),
+        )
+        answer._request = request
+        started = threading.Event()
+        worker = threading.Thread(
+            target=self._run, args=(answer, loop, started), name="session-answer", daemon=True
+        )
+        worker.start()
+        await loop.run_in_executor(None, started.wait)
+        if not preflight.fits:  # the engine refuses it at once, with Foundry's own words
+            kind, value = await answer.events.get()
+            if kind == "error":
+                await loop.run_in_executor(None, answer._done.wait)
+                return value  # type: ignore[no-any-return]
+            answer.events.put_nowait((kind, value))  # it fitted after all
+        return answer
+
+    def _checkout(self, scope: str, messages: list[Message]) -> Checkout:
+        with self._native:
+            checkout = self.pool.checkout(scope, messages)
+        stats = self.pool.stats
+        if checkout.new_conversation:
+            stats.misses += 1
+        elif checkout.conversation.warm:
+            stats.hits += 1
+        else:
+            stats.rebuilds += 1
+        return checkout
+
+    def _run(
+        self, answer: Answer, loop: asyncio.AbstractEventLoop, started: threading.Event
+    ) -> None:
+        """The worker thread: the native request, its items onto the event loop's queue."""
+        conversation = answer.checkout.conversation
+        put = answer.events.put_nowait
+
+        def send(kind: str, value: Any) -> None:
+            loop.call_soon_threadsafe(put, (kind, value))
+
+        began = time.perf_counter()
+        keep = True
+        finish: str | None = None
+        usage = None
+        try:
+            stream = conversation.session.process_streaming_request(answer._request)
+            started.set()
+            with stream:
+                for item in stream:
+                    text = getattr(item, "text", None)
+                    if answer.first_token_at is None:
+                        answer.first_token_at = time.perf_counter()
+                        self.read_speed.record(answer.read_tokens, answer.first_token_at - began)
+                    if text:
+                        answer.text.append(text)
+                        send("text", text)
+                    if answer._stop.is_set():
+                        break
+                else:
+                    with stream.final_response as final:
+                        finish = FINISH_REASONS.get(int(final.finish_reason), "stop")
+                        usage = final.get_usage()
+        except Exception as error:  # the SDK raises plain exceptions with native messages
+            started.set()
+            keep = _is_refusal(error)  # refused before it began: the session is as it was
+            if not keep:
+                log.warning("a session failed; its conversation is dropped: %s", error)
+            send("error", _api_error(error))
+        else:
+            self._record(answer, finish, usage)
+            answer.finish_reason = finish
+            send("end", None)
+        finally:
+            answer._done.set()
+            self.pool.give_back(conversation, keep=keep and bool(conversation.turns))
+
+    def _record(self, answer: Answer, finish: str | None, usage: Any) -> None:
+        conversation = answer.checkout.conversation
+        stats = self.pool.stats
+        stats.tokens_reused += answer.reused_tokens
+        stats.tokens_read += answer.read_tokens
+        if finish is None:  # cancelled: the engine keeps no trace of the turn, nor its cache
+            conversation.warm = False
+            return
+        answer.completion_tokens = usage.completion_tokens if usage else len(answer.text)
+        total = usage.total_tokens if usage else answer.prompt_tokens + answer.completion_tokens
+        conversation.turns.append(Turn(answer.checkout.plan.new, "".join(answer.text), total))
+        # A turn that did not end by itself is kept in the engine's history, but its cache is
+        # dropped: the next turn reads the whole conversation once.
+        conversation.warm = finish == "stop"
+
+    def snapshot(self) -> WarmConversations:
+        stats = self.pool.stats
+        return WarmConversations(
+            hits=stats.hits,
+            misses=stats.misses,
+            rebuilds=stats.rebuilds,
+            tokens_reused=stats.tokens_reused,
+            tokens_read=stats.tokens_read,
+            evictions=stats.evictions,
+            conversations=self.pool.size,
+            capacity=self.pool.capacity,
+            pool_bytes=self.pool_bytes,
+        )
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+def _session_bytes(model_dir: Path) -> int | None:
+    try:
+        config = json.loads((model_dir / "genai_config.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return kv_cache_bytes(config)
+
+
+def _options(body: Mapping[str, Any]) -> Any:
+    from foundry_local_sdk.session_types import RequestOptions, SearchOptions
+
+    limit = body.get("max_completion_tokens")
+    if limit is None:
+        limit = body.get("max_tokens")
+    return RequestOptions(
+        search=SearchOptions(
+            temperature=body.get("temperature"),
+            top_p=body.get("top_p"),
+            max_output_tokens=limit,
+            seed=body.get("seed"),
+        )
+    )
+
+
+def _request(messages: tuple[Message, ...], options: Any) -> Any:
+    from foundry_local_sdk.items import MessageItem
+    from foundry_local_sdk.request import Request
+
+    request = Request()
+    for role, text in messages:
+        request.add_item(getattr(MessageItem, role)(text))
+    request.set_options(options)
+    return request
+
+
+def _is_refusal(error: Exception) -> bool:
+    return "exceeds the model's maximum context length" in str(error)
+
+
+def _api_error(error: Exception) -> ApiError:
+    """A native error as Foundry's web service reports the same one."""
+    message = str(error)
+    status = 400 if _is_refusal(error) else 500
+    error_type = "invalid_request_error" if status == 400 else "server_error"
+    prefix = "Invalid request: " if status == 400 else ""
+    return from_foundry(status, {"error": {"message": prefix + message, "type": error_type}})
