@@ -22,6 +22,7 @@ stand-in); session_engine.py runs the requests.
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -97,7 +98,8 @@ def scope_key(api_key: str, body: Mapping[str, Any], headers: Mapping[str, str])
     parts.append(str(body.get("safety_identifier") or ""))
     parts.append(headers.get("X-OpenWebUI-User-Id", ""))
     parts.append(headers.get("X-OpenWebUI-Chat-Id", ""))
-    return hashlib.sha256("\x00".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
+    encoded = json.dumps(parts).encode()  # unambiguous: no value can pose as two
+    return hashlib.sha256(encoded).hexdigest()
 
 
 @dataclass

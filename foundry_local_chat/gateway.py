@@ -366,6 +366,7 @@ class _Service:
             return await self._whole_answer(body, answer, meter)
         except BaseException:
             await asyncio.shield(answer.cancel())  # the client left: the engine stops too
+            log.info("client left a stream from a session: cancelled its request to the engine")
             raise
 
     async def _whole_answer(
@@ -402,7 +403,7 @@ class _Service:
                 await send(completion.usage_chunk(_usage(answer)))
         except ConnectionResetError:  # the client left while a chunk was being written
             await answer.cancel()
-            log.info("client left a session's stream: its request to the engine is cancelled")
+            log.info("client left a stream from a session: cancelled its request to the engine")
             return response
         self._answered(meter)
         await response.write(DONE)
