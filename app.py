@@ -8,6 +8,7 @@ Everything the handlers share is an AppState, created in the startup hook (`app_
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 from typing import Any
 
@@ -24,7 +25,14 @@ from foundry_local_chat.app_state import AppState
 from foundry_local_chat.auth import Access, AuthError
 from foundry_local_chat.backend import Backend, BackendKind, BackendUnavailable
 from foundry_local_chat.browser_page import mount_browser_page
-from foundry_local_chat.chat import ChatOptions, build_messages, system_messages, turn_role
+from foundry_local_chat.chat import (
+    SENT_KEY,
+    ChatOptions,
+    build_messages,
+    sent_content,
+    system_messages,
+    turn_role,
+)
 from foundry_local_chat.chat_documents import (
     DocumentsUnreachable,
     documents_for,
@@ -52,6 +60,7 @@ from foundry_local_chat.chat_ui import (
 from foundry_local_chat.config import ConfigError, Settings
 from foundry_local_chat.context_window import MessageTooLong, fit_request
 from foundry_local_chat.database import DatabaseError
+from foundry_local_chat.document_context import ReadBudget
 from foundry_local_chat.foundry_runtime import FoundryStartError
 from foundry_local_chat.left_chats import cancel_unless_back
 from foundry_local_chat.model_facts import loop_guard_on
@@ -256,7 +265,7 @@ async def answer_turn(message: cl.Message) -> None:
     if routed.kind != backend.kind:  # Auto sent it elsewhere: that server's model answers
         options = default_options(routed.model, options.system_prompt)
     earlier = build_messages("", [
-        {"role": role, "content": m.content}
+        {"role": role, "content": sent_content(m.content, m.metadata)}
         for m in cl.chat_context.get()
         if m.id != message.id and (role := turn_role(m.type, m.metadata))
     ])  # fmt: skip
@@ -264,22 +273,31 @@ async def answer_turn(message: cl.Message) -> None:
     state = app_state()
     window = await state.profiles.context_window(routed, options.model)
     try:
-        documents = await documents_for(question, options.system_prompt, options.max_tokens, window)
+        budget = ReadBudget(
+            state.settings.document_read_seconds, state.read_speed.tokens_per_second
+        )
+        documents = await documents_for(
+            question, options.system_prompt, options.max_tokens, window, budget
+        )
     except DocumentsUnreachable as error:
         await answer_without_documents(error)
         documents = None
+    sent = documents.question if documents else question
     try:
         request = await asyncio.to_thread(  # counting a long paste takes a while: not on the loop
             fit_request,
             documents.system if documents else system_messages(options.system_prompt),
             earlier,
-            question,
+            sent,
             options.max_tokens,
             window,
         )
     except MessageTooLong as error:
         await refuse(message, error)
         return
+    if sent is not question:  # later requests repeat it as sent (chat.SENT_KEY)
+        message.metadata = {**(message.metadata or {}), SENT_KEY: sent["content"]}
+        await message.update()
     if window is not None and request.left_out and not cl.user_session.get("told_left_out"):
         cl.user_session.set("told_left_out", True)
         await notice(words().earlier_turns_left_out.format(context=f"{window.context_length:,}"))
@@ -287,9 +305,19 @@ async def answer_turn(message: cl.Message) -> None:
     given = await reply_with(
         message, routed, options, request, state.answer_queues.get(routed.kind), context_length,
         stop_loops=loop_guard_on(state.settings.loop_guard, options.model), documents=documents,
+        cache_key=chat_cache_key() if routed.kind == BackendKind.FOUNDRY_LOCAL else "",
     )  # fmt: skip
     if given is not None:
         state.metrics.answered(given.ttft_seconds)
+        if given.read_tokens is not None and given.ttft_seconds is not None:
+            state.read_speed.record(given.read_tokens, given.ttft_seconds)
+
+
+def chat_cache_key() -> str:
+    """This chat's scope at the endpoint: its conversation is continued by this chat alone."""
+    session = cl.context.session
+    user = session.user.identifier if session.user is not None else ""
+    return hashlib.sha256(f"{user}\x00{session.thread_id}".encode()).hexdigest()[:32]
 
 
 @cl.on_stop

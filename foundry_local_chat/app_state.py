@@ -21,6 +21,7 @@ from foundry_local_chat.chat_readiness import ChatReadiness, HistoryEngine
 from foundry_local_chat.config import Settings
 from foundry_local_chat.foundry_runtime import FoundryRuntime, Progress
 from foundry_local_chat.local_models import LocalModels
+from foundry_local_chat.read_speed import ReadSpeed
 from foundry_local_chat.readiness import CachedReadiness
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ class AppState:
     metrics: ChatMetrics  # this app's own registry (/metrics)
     readiness: CachedReadiness  # /readyz
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    read_speed: ReadSpeed = field(default_factory=ReadSpeed)  # the model's, measured on answers
 
     @classmethod
     def create(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -91,6 +91,14 @@ class ReplyStats:
     context_length: int | None = None  # the model's, when known
     queued_seconds: float = 0.0  # waited for its turn at the model server before starting
     document_tokens: int | None = None  # tokens of the chat's documents in the request
+    reused_tokens: int | None = None  # prompt tokens the server kept from earlier turns
+
+    @property
+    def read_tokens(self) -> int | None:
+        """Prompt tokens the server read for this answer (the rest it kept)."""
+        if self.prompt_tokens is None or self.reused_tokens is None:
+            return None
+        return self.prompt_tokens - self.reused_tokens
 
     @property
     def ttft_seconds(self) -> float | None:
@@ -123,14 +131,41 @@ class ReplyStats:
 
 
 NOT_ABOUT_STREAMING = {401, 403, 404, 429}
+# What the endpoint says about a streamed answer before it reads the prompt (gateway.py).
+PROMPT_TOKENS_HEADER = "x-prompt-tokens"
+REUSED_TOKENS_HEADER = "x-prompt-tokens-reused"
+READ_ESTIMATE_HEADER = "x-prompt-read-seconds"
+
+
+@dataclass(frozen=True)
+class ReadingPrompt:
+    """The server is reading this many prompt tokens before the first one of the answer."""
+
+    tokens: int
+    reused_tokens: int
+    estimate_seconds: float
+
+
+OnReading = Callable[[ReadingPrompt], Awaitable[None]]
 
 REPLY_MODEL_KEY = "reply_model"
 """Metadata key set on every answer message; only such assistant messages are conversation."""
 
 
+SENT_KEY = "sent_as"
+"""Metadata key of a user message sent with more than its text (the document passages found for
+it): later requests repeat it as it was sent, so the endpoint's kept conversation still fits."""
+
+
 REFUSED_KEY = "refused"
 """Metadata key set on a user message the model was never sent (it cannot fit): it stays in the
 chat and its history, and is left out of every later request."""
+
+
+def sent_content(content: str, metadata: Mapping[str, object] | None) -> str:
+    """A chat message's text as the model was sent it."""
+    sent = (metadata or {}).get(SENT_KEY)
+    return sent if isinstance(sent, str) else content
 
 
 def turn_role(message_type: str, metadata: Mapping[str, object] | None) -> str | None:
@@ -188,18 +223,27 @@ def chat_error(error: APIError) -> ChatError:
 
 
 async def stream_reply(
-    client: AsyncOpenAI, options: ChatOptions, messages: list[Message], stats: ReplyStats
+    client: AsyncOpenAI,
+    options: ChatOptions,
+    messages: list[Message],
+    stats: ReplyStats,
+    cache_key: str = "",
+    on_reading: OnReading | None = None,
 ) -> AsyncGenerator[str, None]:
     """Yield the answer's text deltas. Closing the generator (stop) closes the HTTP request.
 
     With options.streaming off, or when the server fails a streaming request before its first
     token, the answer comes from one non-streaming request and is yielded whole. Raises ChatError
     when the request fails; what was already yielded stays valid.
+
+    `cache_key` scopes the server's reuse of earlier turns to this chat (OpenAI's
+    `prompt_cache_key`); `on_reading` hears how much prompt the server reads before answering.
     """
+    request = _request(options, messages, cache_key)
     try:
         if options.streaming:
             try:
-                async for text in _stream(client, options, messages, stats):
+                async for text in _stream(client, request, stats, on_reading):
                     yield text
                 return
             except APIStatusError as error:
@@ -213,7 +257,7 @@ async def stream_reply(
                     raise
                 log.warning("streaming failed (%s); retrying without streaming", error)
         stats.streamed = False
-        answer = await _complete(client, options, messages, stats)
+        answer = await _complete(client, request, stats)
         if answer:
             yield answer
     except APIConnectionError as error:
@@ -226,8 +270,8 @@ async def stream_reply(
         stats.finished_at = time.perf_counter()
 
 
-def _request(options: ChatOptions, messages: list[Message]) -> dict[str, Any]:
-    return {
+def _request(options: ChatOptions, messages: list[Message], cache_key: str) -> dict[str, Any]:
+    request = {
         "model": options.model,
         "messages": messages,
         "max_tokens": options.max_tokens,
@@ -236,19 +280,44 @@ def _request(options: ChatOptions, messages: list[Message]) -> dict[str, Any]:
         # The turn's id goes with it, so the endpoint's log lines of it carry the same id.
         "extra_headers": request_ids.outgoing_headers(),
     }
+    if cache_key:
+        request["extra_body"] = {"prompt_cache_key": cache_key}
+    return request
+
+
+def _reading(headers: Mapping[str, str]) -> ReadingPrompt | None:
+    try:
+        prompt = int(headers[PROMPT_TOKENS_HEADER])
+        reused = int(headers.get(REUSED_TOKENS_HEADER, "0"))
+        estimate = float(headers.get(READ_ESTIMATE_HEADER, "0"))
+    except (KeyError, ValueError):
+        return None  # a server that does not say (any other OpenAI-compatible one)
+    return ReadingPrompt(max(0, prompt - reused), reused, estimate)
+
+
+def _read_usage(usage: Any, stats: ReplyStats) -> None:
+    stats.completion_tokens = usage.completion_tokens
+    stats.prompt_tokens = usage.prompt_tokens or stats.prompt_tokens
+    details = getattr(usage, "prompt_tokens_details", None)
+    cached = getattr(details, "cached_tokens", None)
+    if isinstance(cached, int):
+        stats.reused_tokens = cached
 
 
 async def _stream(
-    client: AsyncOpenAI, options: ChatOptions, messages: list[Message], stats: ReplyStats
+    client: AsyncOpenAI, request: dict[str, Any], stats: ReplyStats, on_reading: OnReading | None
 ) -> AsyncIterator[str]:
-    stream = await client.chat.completions.create(
-        **_request(options, messages), stream=True, stream_options={"include_usage": True}
+    raw = await client.chat.completions.with_raw_response.create(
+        **request, stream=True, stream_options={"include_usage": True}
     )
-    async with stream:
+    stream = raw.parse()
+    async with stream:  # leaving it, also while on_reading runs, closes the request
+        reading = _reading(raw.headers)
+        if reading is not None and on_reading is not None:
+            await on_reading(reading)
         async for chunk in stream:
             if chunk.usage is not None:
-                stats.completion_tokens = chunk.usage.completion_tokens
-                stats.prompt_tokens = chunk.usage.prompt_tokens or stats.prompt_tokens
+                _read_usage(chunk.usage, stats)
             if not chunk.choices:  # the usage chunk has no choices
                 continue
             choice = chunk.choices[0]
@@ -262,14 +331,11 @@ async def _stream(
                 yield text
 
 
-async def _complete(
-    client: AsyncOpenAI, options: ChatOptions, messages: list[Message], stats: ReplyStats
-) -> str:
-    completion = await client.chat.completions.create(**_request(options, messages))
+async def _complete(client: AsyncOpenAI, request: dict[str, Any], stats: ReplyStats) -> str:
+    completion = await client.chat.completions.create(**request)
     stats.first_token_at = time.perf_counter()
     if completion.usage is not None:
-        stats.completion_tokens = completion.usage.completion_tokens
-        stats.prompt_tokens = completion.usage.prompt_tokens or stats.prompt_tokens
+        _read_usage(completion.usage, stats)
     if not completion.choices:
         return ""
     stats.finish_reason = completion.choices[0].finish_reason

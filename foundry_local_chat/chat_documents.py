@@ -13,7 +13,12 @@ from chainlit.user import PersistedUser
 
 from foundry_local_chat.chat import Message
 from foundry_local_chat.context_window import ContextWindow
-from foundry_local_chat.document_context import DocumentContext, document_context
+from foundry_local_chat.document_context import (
+    Decision,
+    DocumentContext,
+    ReadBudget,
+    document_context,
+)
 from foundry_local_chat.document_intake import Upload
 from foundry_local_chat.document_store import DocumentStore, Owner
 from foundry_local_chat.errors import FoundryLocalChatError, one_line
@@ -23,6 +28,9 @@ SESSION_KEY = "documents"
 # Whether this chat has documents: False for a new chat until a file is added, so a question
 # costs no database query; unknown (unset) for a resumed chat until its first look-up.
 HAS_DOCUMENTS_KEY = "has_documents"
+# How the chat's documents went with its last question (whole or as passages), kept while they
+# are the same documents: what the endpoint has read of the conversation stays the same.
+DECISION_KEY = "documents_decision"
 
 
 class DocumentsUnreachable(FoundryLocalChatError):
@@ -66,18 +74,27 @@ async def documents_to_add() -> tuple[DocumentStore, Owner]:
 
 
 async def documents_for(
-    question: Message, system_prompt: str, max_tokens: int, window: ContextWindow | None
+    question: Message,
+    system_prompt: str,
+    max_tokens: int,
+    window: ContextWindow | None,
+    budget: ReadBudget,
 ) -> DocumentContext | None:
     """What of this chat's documents goes with the question (None: it has none). Raises
     DocumentsUnreachable when the history database is down: the chat can go on without them."""
     store, owner = chat_documents()
     if store is None or cl.user_session.get(HAS_DOCUMENTS_KEY) is False:
         return None
+    before: Decision | None = cl.user_session.get(DECISION_KEY)
     try:
-        context = await document_context(store, owner, system_prompt, question, max_tokens, window)
+        context = await document_context(
+            store, owner, system_prompt, question, max_tokens, window, budget, before
+        )
     except Exception as error:
         if not is_outage(error):
             raise
         raise DocumentsUnreachable(one_line(error)) from error
     cl.user_session.set(HAS_DOCUMENTS_KEY, context is not None)
+    if context is not None:
+        cl.user_session.set(DECISION_KEY, (context.names, context.whole))
     return context

@@ -33,6 +33,7 @@ from foundry_local_chat.chat import (
     ChatOptions,
     ContextExceeded,
     Failure,
+    ReadingPrompt,
     ReplyStats,
     ServerBusy,
     stream_reply,
@@ -64,6 +65,8 @@ from foundry_local_chat.ui_text import (
 )
 
 log = logging.getLogger(__name__)
+
+READING_NOTICE_SECONDS = 1.0  # a prompt read faster than this is not worth a notice
 
 APP_AUTHOR = "Foundry Local Chat"
 
@@ -323,6 +326,12 @@ def speed_line(stats: ReplyStats, said: Words) -> str:
     if stats.tokens_per_second is not None:
         parts.append(f"{stats.tokens_per_second:.1f} tok/s")
     parts.append(said.tokens.format(count=stats.tokens))
+    if stats.reused_tokens is not None and stats.read_tokens is not None:
+        parts.append(
+            said.prompt_reuse.format(
+                read=f"{stats.read_tokens:,}", reused=f"{stats.reused_tokens:,}"
+            )
+        )
     if stats.document_tokens is not None:
         parts.append(said.document_tokens.format(count=f"{stats.document_tokens:,}"))
     if stats.streamed:
@@ -387,6 +396,42 @@ async def turn_at(queue: AnswerQueue | None) -> AsyncIterator[None]:
             await status.remove()
 
 
+class PromptReading:
+    """While the model reads a long prompt, the chat says how many tokens and for how long,
+    until the answer's first token."""
+
+    def __init__(self) -> None:
+        self._status: cl.Message | None = None
+        self._ticking: asyncio.Task[None] | None = None
+
+    async def begin(self, reading: ReadingPrompt) -> None:
+        if reading.estimate_seconds < READING_NOTICE_SECONDS:
+            return
+        said = words()
+        tokens, seconds = f"{reading.tokens:,}", f"{max(1, round(reading.estimate_seconds))}"
+        self._status = await notice(said.reading_prompt.format(tokens=tokens, seconds=seconds))
+        self._ticking = asyncio.create_task(self._tick(self._status, tokens, seconds))
+
+    async def _tick(self, status: cl.Message, tokens: str, seconds: str) -> None:
+        began = time.perf_counter()
+        said = words()
+        while True:
+            await asyncio.sleep(1)
+            elapsed = f"{time.perf_counter() - began:.0f}"
+            status.content = said.reading_prompt_for.format(
+                tokens=tokens, elapsed=elapsed, seconds=seconds
+            )
+            await status.update()
+
+    async def end(self) -> None:
+        if self._ticking is not None:
+            self._ticking.cancel()
+            self._ticking = None
+        if self._status is not None:
+            status, self._status = self._status, None
+            await status.remove()
+
+
 async def reply_with(
     question: cl.Message,
     backend: Backend,
@@ -396,6 +441,7 @@ async def reply_with(
     context_length: int | None = None,
     stop_loops: bool = False,
     documents: DocumentContext | None = None,
+    cache_key: str = "",
 ) -> ReplyStats | None:
     """Stream the answer into the chat. With `stop_loops`, an answer that falls into a loop is
     stopped (its request closed), kept up to where it began repeating, and the chat says so.
@@ -414,8 +460,11 @@ async def reply_with(
     if documents is not None:
         stats.document_tokens = documents.document_tokens
 
+    reading = PromptReading()
+
     async def show(parts: Any) -> None:
         nonlocal thinking
+        await reading.end()
         for kind, text in parts:
             if kind == "answer" and guard is not None:
                 guard.feed(text)
@@ -436,12 +485,17 @@ async def reply_with(
             # The answer's timing starts when its turn comes; the wait is reported on its own.
             turn_came = time.perf_counter()
             stats.queued_seconds, stats.started = turn_came - stats.started, turn_came
-            tokens = stream_reply(backend.client, options, request.messages, stats)
-            async with contextlib.aclosing(tokens):  # leaving it closes the request
-                async for token in tokens:
-                    await show(splitter.feed(token))
-                    if guard is not None and guard.loop is not None:
-                        break
+            tokens = stream_reply(
+                backend.client, options, request.messages, stats, cache_key, reading.begin
+            )
+            try:
+                async with contextlib.aclosing(tokens):  # leaving it closes the request
+                    async for token in tokens:
+                        await show(splitter.feed(token))
+                        if guard is not None and guard.loop is not None:
+                            break
+            finally:
+                await reading.end()
             if guard is None or guard.loop is None:
                 await show(splitter.flush())
     except ServerBusy as error:

@@ -268,6 +268,7 @@ class Settings:
     readiness_cache_seconds: float = 5.0  # a readiness result is reused this long
     metrics_token: str = ""  # the chat app's /metrics wants it; empty: loopback clients only
     documents: DocumentLimits = DocumentLimits()  # files attached to a message
+    document_read_seconds: float = 5.0  # documents go whole if the model reads them this fast
 
     @property
     def database_url_redacted(self) -> str:
@@ -305,6 +306,7 @@ class Settings:
             endpoint_max_body_bytes=_whole_number(
                 env, "ENDPOINT_MAX_BODY_BYTES", 1024**2, 1024, 256 * 1024**2
             ),
+            document_read_seconds=_number(env, "DOCUMENT_READ_SECONDS", 5.0, 0, 3600),
             warm_conversations=_whole_number(env, "ENDPOINT_WARM_CONVERSATIONS", 4, 0, 1024),
             warm_memory_mb=_number(env, "ENDPOINT_WARM_MEMORY_MB", 2048.0, 0, 1_048_576),
             offline=_optional_flag(env, "FOUNDRY_OFFLINE"),
@@ -489,6 +491,13 @@ ENV_VARIABLES = (
     EnvVariable(
         "DOCUMENT_MAX_MB", f"`{_DOCUMENTS.max_mb:g}`",
         "Largest attached file, in megabytes (up to 500).",
+    ),
+    EnvVariable(
+        "DOCUMENT_READ_SECONDS", "`5`",
+        "A chat's documents go whole into the conversation when the model reads them within "
+        "this many seconds (at the speed measured on this machine's answers; the endpoint "
+        "keeps them read for the follow-ups); otherwise the passages that match each question "
+        "go with it, at most 40 % of this budget's worth.",
     ),
     EnvVariable("HOST", "`127.0.0.1`", "The address `make run` serves the chat UI on."),
     EnvVariable("PORT", "`8000`", "The port `make run` serves the chat UI on."),

@@ -1,15 +1,20 @@
 """What of a chat's documents goes into a request: each document whole when they all fit in the
 context next to the question and the answer (exact counts with the model's own tokenizer, as LM
-Studio does), otherwise the passages that best match the question.
+Studio does) and the model reads them within a time budget, otherwise the passages that best
+match the question.
 
-The documents go into the request's system message, so that leaving out old turns (see
-context_window.fit_request) never leaves them out. Without exact counts (a model whose tokenizer
-is not known here) a few passages are sent and their tokens are not counted.
+Documents sent whole go into the request's system message: it is the same for every question,
+so the endpoint keeps it read (conversation_pool.py) and a follow-up reads only itself, and
+leaving out old turns (context_window.fit_request) never leaves the documents out. Retrieved
+passages differ with each question, so they go with the question, in its user message: the
+conversation before them stays the same, and stays read. Without exact counts (a model whose
+tokenizer is not known here) a few passages are sent and their tokens are not counted.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -30,14 +35,39 @@ INSTRUCTIONS = (
     "The user shared documents. When the question is about them, answer from the passages "
     "below, and say which file (and page) the answer comes from."
 )
+QUESTION_LABEL = "Question:"  # after the passages that go with a question
+
+
+DEFAULT_READ_SECONDS = 5.0
+# Of the read budget, what the passages sent with each question may take: a follow-up's wait.
+PASSAGES_SHARE_OF_BUDGET = 0.4
+
+
+@dataclass(frozen=True)
+class ReadBudget:
+    """How long the model may take to read the documents sent whole (once: the endpoint keeps
+    them read), and how fast it reads on this machine."""
+
+    seconds: float = DEFAULT_READ_SECONDS
+    tokens_per_second: float | None = None  # None: not measured, time is not a limit
+
+    def tokens(self, share: float = 1.0) -> int | None:
+        if self.tokens_per_second is None:
+            return None
+        return int(self.seconds * share * self.tokens_per_second)
 
 
 @dataclass(frozen=True)
 class DocumentContext:
-    system: list[Message]  # the request's system message, with the documents in it
+    system: list[Message]  # the request's system message, with the documents sent whole
+    question: Message  # the question as sent: with the passages found for it, if any
     sources: list[Passage]  # what was sent: the documents whole, or the passages found
     whole: bool
     document_tokens: int | None  # tokens the documents added to the request, when counted
+    names: frozenset[str] = frozenset()  # the chat's documents this was decided for
+
+
+Decision = tuple[frozenset[str], bool]  # the chat's documents, and whether they went whole
 
 
 async def document_context(
@@ -47,37 +77,56 @@ async def document_context(
     question: Message,
     max_tokens: int,
     window: ContextWindow | None,
+    budget: ReadBudget = ReadBudget(),
+    before: Decision | None = None,
 ) -> DocumentContext | None:
-    """The request's system message with the owner's documents in it; None when there are
-    none. A question no passage has a word of gets the beginning of each document."""
+    """The request's system message and question with the owner's documents in them; None when
+    there are none. A question no passage has a word of gets the beginning of each document.
+    `before`: how the chat's documents went with its previous question; the same documents go
+    the same way (what the endpoint has read stays the same), others are decided again."""
     limit = RETRIEVED_PASSAGES if window is not None else UNCOUNTED_PASSAGES
     lookup = await store.look_up(owner, question["content"], limit)
     documents = lookup.documents
     if not documents:
         return None
-    if window is not None and _may_fit_whole(documents, window, max_tokens):
+    names = frozenset(document.name for document in documents)
+    whole_before = before[1] if before is not None and before[0] == names else None
+    whole_limit = None if whole_before else budget.tokens()
+    if (
+        window is not None
+        and whole_before is not False
+        and _may_fit_whole(documents, window, max_tokens, whole_limit)
+    ):
         whole = _whole(documents, await store.passages(owner))
         fitted = await asyncio.to_thread(
-            _fit, system_prompt, whole, question, max_tokens, window, True
+            _fit, system_prompt, whole, question, max_tokens, window, True, whole_limit
         )
         if fitted is not None and fitted.sources:
-            return fitted
+            return dataclasses.replace(fitted, names=names)
     found = lookup.matches
     if window is None:
-        return DocumentContext(_system(system_prompt, found, False), found, False, None)
+        asked = _with_passages(question, found)
+        return DocumentContext(system_messages(system_prompt), asked, found, False, None, names)
     fitted = await asyncio.to_thread(
-        _fit, system_prompt, found, question, max_tokens, window, False
-    )
-    return fitted
+        _fit, system_prompt, found, question, max_tokens, window, False,
+        budget.tokens(PASSAGES_SHARE_OF_BUDGET),
+    )  # fmt: skip
+    return None if fitted is None else dataclasses.replace(fitted, names=names)
 
 
 def _may_fit_whole(
-    documents: Sequence[StoredDocument], window: ContextWindow, max_tokens: int
+    documents: Sequence[StoredDocument],
+    window: ContextWindow,
+    max_tokens: int,
+    read_limit: int | None,
 ) -> bool:
-    """False when the documents are far longer than the context has room for: they are not
-    fetched and counted, the passages are retrieved instead."""
+    """False when the documents are far longer than the context has room for, or than the
+    model reads within the budget: they are not fetched and counted, the passages are
+    retrieved instead."""
     per_token = min(window.max_token_bytes, MAX_CHARS_PER_TOKEN)
     fewest = sum(document.chars for document in documents) // per_token
+    if read_limit is not None and fewest > read_limit:
+        return False
     return fewest + max_tokens <= window.context_length
 
 
@@ -104,34 +153,62 @@ def _fit(
     max_tokens: int,
     window: ContextWindow,
     whole: bool,
+    read_limit: int | None = None,
 ) -> DocumentContext | None:
     """All the sources (whole: all or nothing), or as many of the best as fit, with room for
-    the answer; retrieved passages fill at most RETRIEVAL_SHARE of the context."""
+    the answer; retrieved passages fill at most RETRIEVAL_SHARE of the context. Either stays
+    within `read_limit` tokens, when given (what the model reads within the time budget)."""
     without = window.count_tokens([*system_messages(system_prompt), question])
     limit = window.context_length - max_tokens - without
     if not whole:
         limit = min(limit, int(window.context_length * RETRIEVAL_SHARE))
+    room = limit
+    if read_limit is not None:
+        limit = min(limit, read_limit)
     kept: list[Passage] = []
     tokens = 0
     for source in sources:
-        system = _system(system_prompt, [*kept, source], whole)
-        added = window.count_tokens([*system, question]) - without
-        if added > limit:
+        system, asked = _placed(system_prompt, question, [*kept, source], whole)
+        added = window.count_tokens([*system, asked]) - without
+        # The best passage goes even past the time budget, when it fits: a question about the
+        # documents is better answered slowly than not from them.
+        if added > limit and not (not whole and not kept and added <= room):
             if whole:
                 return None
             continue
         kept.append(source)
         tokens = added
-    return DocumentContext(_system(system_prompt, kept, whole), kept, whole, tokens)
+    system, asked = _placed(system_prompt, question, kept, whole)
+    return DocumentContext(system, asked, kept, whole, tokens)
 
 
-def _system(system_prompt: str, sources: Sequence[Passage], whole: bool) -> list[Message]:
+def _placed(
+    system_prompt: str, question: Message, sources: Sequence[Passage], whole: bool
+) -> tuple[list[Message], Message]:
+    """The system message and the question, with the sources where they go."""
+    if whole:
+        return _system(system_prompt, sources), question
+    return system_messages(system_prompt), _with_passages(question, sources)
+
+
+def _blocks(sources: Sequence[Passage], whole: bool) -> str:
+    blocks = [f"[{_where(source, whole)}]\n{source.text}" for source in sources]
+    return "\n\n".join([INSTRUCTIONS, *blocks])
+
+
+def _system(system_prompt: str, sources: Sequence[Passage]) -> list[Message]:
     if not sources:
         return system_messages(system_prompt)
-    blocks = [f"[{_where(source, whole)}]\n{source.text}" for source in sources]
-    documents = "\n\n".join([INSTRUCTIONS, *blocks])
+    documents = _blocks(sources, True)
     prompt = system_prompt.strip()
     return [{"role": "system", "content": f"{prompt}\n\n{documents}" if prompt else documents}]
+
+
+def _with_passages(question: Message, sources: Sequence[Passage]) -> Message:
+    if not sources:
+        return question
+    content = f"{_blocks(sources, False)}\n\n{QUESTION_LABEL}\n{question['content']}"
+    return {"role": "user", "content": content}
 
 
 def _where(source: Passage, whole: bool) -> str:

@@ -35,6 +35,7 @@ from foundry_local_chat.conversation_pool import (
 )
 from foundry_local_chat.endpoint_metrics import WarmConversations
 from foundry_local_chat.openai_errors import ApiError, from_foundry
+from foundry_local_chat.read_speed import ReadSpeed
 
 if TYPE_CHECKING:
     from foundry_local_sdk.imodel import IModel
@@ -52,7 +53,6 @@ SESSION_PARAMETERS = frozenset(
     }
 )  # fmt: skip
 FINISH_REASONS = {2: "stop", 3: "length", 4: "tool_calls"}  # the SDK's FinishReason values
-DEFAULT_READ_TOKENS_PER_SECOND = 250.0  # until a prompt has been read on this machine
 MIB = 1024 * 1024
 
 
@@ -77,27 +77,6 @@ def messages_of(body: Mapping[str, Any], model: str) -> list[Message] | None:
     if messages[-1][0] == "assistant":
         return None  # a prefilled answer to continue: the web service's business
     return messages
-
-
-@dataclass
-class ReadSpeed:
-    """Prompt tokens read per second on this machine, from the prompts read so far (for the
-    estimate a client shows while a long prompt is read)."""
-
-    tokens_per_second: float = DEFAULT_READ_TOKENS_PER_SECOND
-    measured: bool = False
-
-    def record(self, tokens: int, seconds: float) -> None:
-        if tokens < 64 or seconds <= 0:  # a short read is mostly fixed cost
-            return
-        speed = tokens / seconds
-        self.tokens_per_second = (
-            speed if not self.measured else 0.7 * self.tokens_per_second + 0.3 * speed
-        )
-        self.measured = True
-
-    def seconds_for(self, tokens: int) -> float:
-        return tokens / self.tokens_per_second
 
 
 @dataclass

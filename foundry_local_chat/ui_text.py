@@ -108,6 +108,10 @@ class Words:
     answered_by: str  # {backend}
     context_gauge: str  # {percent} {used} {limit}
     waited_in_line: str  # {seconds}
+    prompt_reuse: str  # {read} {reused}: prompt tokens read for this answer, kept from before
+    # while the model reads a long prompt, before the answer's first token
+    reading_prompt: str  # {tokens} {seconds}
+    reading_prompt_for: str  # {tokens} {elapsed} {seconds}
     # what happens to input that cannot go to the model as it is
     message_too_long: str  # {tokens} {limit} {context}
     at_least: str  # {tokens}: a size too large to count exactly
@@ -211,6 +215,10 @@ WORDS = {
         answered_by="Answered by {backend}",
         context_gauge="context {percent}%",
         waited_in_line="waited {seconds} s in line",
+        prompt_reuse="read {read} · reused {reused} tokens",
+        reading_prompt="⏳ Reading {tokens} tokens of the conversation… about {seconds} s",
+        reading_prompt_for="⏳ Reading {tokens} tokens of the conversation… {elapsed} s of about "
+        "{seconds} s",
         message_too_long="**This message is too long for the model**: it is {tokens} tokens, and "
         "at most {limit} fit (the model reads {context} tokens at once, answer included). It was "
         "not sent, and later messages are sent without it: shorten it, or send it in parts.",
@@ -335,6 +343,9 @@ WORDS = {
         answered_by="{backend}에서 답변",
         context_gauge="컨텍스트 {percent}%",
         waited_in_line="대기 {seconds}초",
+        prompt_reuse="{read} 토큰 읽음 · {reused} 토큰 재사용",
+        reading_prompt="⏳ 대화의 토큰 {tokens}개를 읽는 중… 약 {seconds}초",
+        reading_prompt_for="⏳ 대화의 토큰 {tokens}개를 읽는 중… {elapsed}초 / 약 {seconds}초",
         message_too_long="**이 메시지는 모델이 읽기에 너무 깁니다**: {tokens} 토큰인데 최대 "
         "{limit} 토큰까지 들어갑니다 (모델은 답변을 포함해 한 번에 {context} 토큰을 읽습니다). "
         "메시지는 보내지 않았고, 이후 메시지도 이 메시지 없이 보냅니다. 줄이거나 나누어 보내세요.",

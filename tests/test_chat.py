@@ -91,7 +91,8 @@ async def test_an_unknown_model_is_not_asked_again_without_streaming() -> None:
         response = httpx2.Response(404, request=request, json={"error": {"message": "no model"}})
         raise APIStatusError("no model", response=response, body={"message": "no model"})
 
-    client = SimpleNamespace(chat=SimpleNamespace(completions=SimpleNamespace(create=create)))
+    completions = SimpleNamespace(create=create, with_raw_response=SimpleNamespace(create=create))
+    client = SimpleNamespace(chat=SimpleNamespace(completions=completions))
     options = ChatOptions.defaults("gone:1", "", GenerationDefaults())
     with pytest.raises(ChatError) as failed:
         async for _ in stream_reply(client, options, [], ReplyStats(model="gone:1")):  # type: ignore[arg-type]

@@ -39,7 +39,8 @@ def conversation_turns() -> list[Turn]:
 
 def test_a_follow_up_keeps_every_turn_and_sends_only_the_new_message() -> None:
     messages = [SYSTEM, ("user", "Capital of France?"), ("assistant", "Paris."),
-                ("user", "And of Spain?"), ("assistant", "Madrid."), ("user", "Of Italy?")]  # fmt: skip
+                ("user", "And of Spain?"), ("assistant", "Madrid."),
+                ("user", "Of Italy?")]  # fmt: skip
     assert plan(conversation_turns(), messages).keep == 2
     assert plan(conversation_turns(), messages).new == (("user", "Of Italy?"),)
 
@@ -123,7 +124,7 @@ def test_regenerate_undoes_the_last_turn_and_reuses_the_rest() -> None:
 
 
 def test_a_conversation_in_use_is_never_handed_out_twice() -> None:
-    pool, opened = pool_of(3)
+    pool, _ = pool_of(3)
     answered(pool, "a", [("user", "one")], "1")
     follow_up = [("user", "one"), ("assistant", "1"), ("user", "two")]
     first = pool.checkout("a", follow_up)

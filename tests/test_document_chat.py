@@ -97,25 +97,32 @@ async def test_a_question_about_page_three_sends_that_passage_and_shows_it_as_th
     model.enqueue("Marmalade.")
     turn = await chat.say("What is the name of the lighthouse keeper's cat?")
 
-    system = system_of(model.requests[-1])
-    assert system.startswith("Be brief.\n\n") and "[report.pdf, page 3]" in system
-    assert "Marmalade" in system and "High tide" not in system
+    system_message, *_, question = model.requests[-1]["messages"]
+    asked = question["content"]
+    # The passages go with the question: the system message stays the same (and stays read).
+    assert system_message["content"] == "Be brief."
+    assert "[report.pdf, page 3]" in asked and "Marmalade" in asked and "High tide" not in asked
     assert turn.answer == "Marmalade."
     sources = turn.sources
     assert sources is not None and sources["output"].startswith("📄 Sources: report.pdf p. 3")
     elements = {e["name"]: e for e in turn.of("element") if e.get("display") == "side"}
     assert "Marmalade" in chat.file_text(elements["report.pdf p. 3"])
-    system_message, *_, question = model.requests[-1]["messages"]
     sent = counted([system_message, question]) - counted(
-        [{"role": "system", "content": "Be brief."}, question]
+        [
+            system_message,
+            {"role": "user", "content": "What is the name of the lighthouse keeper's cat?"},
+        ]
     )
     assert f"documents {sent:,} tokens" in turn.speed_line
 
     model.enqueue("Four.")
     await chat.say("When is high tide at the north pier?")
-    system = system_of(model.requests[-1])
-    assert "High tide" in system and "[report.pdf, page 5]" in system
-    assert "Marmalade" not in system
+    *earlier, follow_up = model.requests[-1]["messages"]
+    assert "High tide" in follow_up["content"] and "[report.pdf, page 5]" in follow_up["content"]
+    assert "Marmalade" not in follow_up["content"]
+    # The earlier question is repeated as it was sent, passages and all: the endpoint's kept
+    # conversation still matches, and only the new question is read.
+    assert earlier == [system_message, question, {"role": "assistant", "content": "Marmalade."}]
 
 
 async def test_a_small_document_is_sent_whole(chat: FakeChat, model: ScriptedModel) -> None:

@@ -266,10 +266,13 @@ async def test_documents_too_long_for_the_context_send_the_passages_that_match()
     context = await document_context(store, owner, "Be brief.", QUESTION, 256, window(2000))
     assert context is not None and not context.whole
     assert context.sources[0].page == 3
-    assert CAT_FACT.replace("'", "’") in context.system[0]["content"]
+    # The passages go with the question; the system message stays as it was (and stays read).
+    assert context.system == [{"role": "system", "content": "Be brief."}]
+    assert CAT_FACT.replace("'", "’") in context.question["content"]
+    assert context.question["content"].endswith(f"Question:\n{QUESTION['content']}")
     assert context.document_tokens is not None
     assert context.document_tokens <= 2000 * RETRIEVAL_SHARE
-    assert counted([*context.system, QUESTION]) + 256 <= 2000
+    assert counted([*context.system, context.question]) + 256 <= 2000
 
 
 async def test_without_exact_counts_a_few_passages_go_uncounted() -> None:
@@ -278,7 +281,8 @@ async def test_without_exact_counts_a_few_passages_go_uncounted() -> None:
     context = await document_context(store, owner, "", QUESTION, 256, None)
     assert context is not None and context.document_tokens is None and not context.whole
     assert context.sources[0].page == 3
-    assert context.system[0]["content"].startswith("The user shared documents.")
+    assert context.system == []
+    assert context.question["content"].startswith("The user shared documents.")
 
 
 async def test_a_question_with_no_matching_word_gets_each_documents_beginning() -> None:
