@@ -22,7 +22,7 @@ UV_VENV := .venv-uv
 UV := $(UV_VENV)/bin/uv
 INSTALL := $(PYTHON) scripts/install_requirements.py
 
-.PHONY: run serve test check lint docs model web setup setup-dev system-deps open-webui bench bench-browser bench-venv bench-engine screenshots clean
+.PHONY: run serve test check lint docs model web setup setup-dev system-deps open-webui bench bench-browser bench-venv bench-engine bench-conversation screenshots clean
 
 run: setup model web
 	$(VENV)/bin/chainlit run app.py --headless --host $(HOST) --port $(PORT)
@@ -64,6 +64,9 @@ bench-venv: $(BENCH_VENV)/.installed  ## llama.cpp's server, the peer of bench/b
 
 bench-engine: setup-dev model bench-venv
 	nice -n 5 $(PY) bench/bench_engine.py
+
+bench-conversation: setup-dev model bench-venv  ## a whole chat, turn by turn, warm vs before vs llama.cpp
+	$(PY) bench/bench_conversation.py
 
 screenshots: setup-dev model system-deps web  ## rewrite docs/screenshots/ from the browser tests
 	UPDATE_SCREENSHOTS=1 $(VENV)/bin/pytest tests/test_browser.py tests/test_browser_chat.py \

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 
 from tests.conftest import AppFactory
@@ -30,6 +31,11 @@ async def test_answer_streams_token_by_token_from_foundry_local(chainlit_app: Ap
         second = await chat.ask("And of Italy?")
         assert len(second.tokens) >= 2
         assert second.answer()["id"] != first.answer()["id"]
+        # The endpoint kept the first turn: the second read only its question.
+        assert re.search(r"read \d+ · reused 0 tokens", first.stats()["summary"])
+        reuse = re.search(r"read (\d+) · reused ([\d,]+) tokens", second.stats()["summary"])
+        assert reuse is not None, second.stats()["summary"]
+        assert int(reuse[1]) < 30 and int(reuse[2].replace(",", "")) > 30
 
 
 async def test_second_turn_carries_the_first(
