@@ -126,9 +126,10 @@ async def test_an_answer_cut_by_the_token_limit_is_read_again_once(endpoint: End
 
 
 async def test_a_stopped_answer_is_read_again_once(endpoint: Endpoint) -> None:
-    messages = [SYSTEM, {"role": "user", "content": "Write a long story about a dragon."}]
-    story, *_ = await ask(endpoint, messages, "stopped")  # a warm conversation to stop in
-    messages.append({"role": "assistant", "content": story})
+    messages = [SYSTEM, {"role": "user", "content": "Name a dragon."}]
+    name, _, _, finish = await ask(endpoint, messages, "stopped")  # a warm conversation...
+    assert finish == "stop"
+    messages.append({"role": "assistant", "content": name})
     long_question = {"role": "user", "content": "Now write another long story, about a knight."}
     stream = await client(endpoint).chat.completions.create(
         model=endpoint.model, messages=[*messages, long_question],  # type: ignore[list-item]
@@ -143,8 +144,8 @@ async def test_a_stopped_answer_is_read_again_once(endpoint: Endpoint) -> None:
     await asyncio.to_thread(endpoint.process.wait_for_line, r"client left a stream", 20)
     follow_up = [*messages, long_question, {"role": "assistant", "content": partial},
                  {"role": "user", "content": "Stop."}]  # fmt: skip
-    answer, _, reused, finish = await ask(endpoint, follow_up, "stopped")
-    assert finish == "stop" and answer
+    answer, _, reused, _ = await ask(endpoint, follow_up, "stopped")
+    assert answer
     assert reused == 0  # the engine keeps nothing of a cancelled turn, nor its cache
 
 
