@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from tests.support.metrics_text import sample
 from tests.support.open_webui import start_open_webui
 from tests.support.processes import Endpoint
 
@@ -99,3 +100,25 @@ async def test_open_webui_gets_a_whole_answer_without_streaming(
          "max_tokens": 30},
     )  # fmt: skip
     assert "Paris" in text
+
+
+async def warm_hits(endpoint: Endpoint) -> float:
+    headers = {"Authorization": f"Bearer {endpoint.api_key}"}
+    metrics_url = endpoint.url.removesuffix("/v1") + "/metrics"
+    async with aiohttp.ClientSession() as http, http.get(metrics_url, headers=headers) as reply:
+        value = sample(await reply.text(), "foundry_local_chat_endpoint_warm_hits_total")
+    assert value is not None
+    return value
+
+
+async def test_open_webui_follow_ups_read_only_the_new_message(
+    signed_in: aiohttp.ClientSession, endpoint: Endpoint
+) -> None:
+    hits = await warm_hits(endpoint)
+    messages = [{"role": "user", "content": "Name a colour."}]
+    options = {"model": endpoint.model, "stream": True, "temperature": 0, "max_tokens": 300}
+    first, _ = await chat(signed_in, {**options, "messages": messages})
+    messages += [{"role": "assistant", "content": first}, {"role": "user", "content": "Another?"}]
+    second, _ = await chat(signed_in, {**options, "messages": messages})
+    assert second
+    assert await warm_hits(endpoint) == hits + 1  # the endpoint continued the kept conversation
