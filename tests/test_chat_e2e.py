@@ -142,3 +142,20 @@ async def test_an_instance_that_stops_leaves_the_chats_of_another_alone(
         start_chainlit(env, port).stop()
         reply = await chat.ask("What is the capital of France?")
     assert reply.stats()["summary"]  # its element was written to the files folder
+
+
+async def test_a_long_prompt_is_read_with_progress_in_the_chat(chainlit_app: AppFactory) -> None:
+    url = chainlit_app(LOOP_GUARD="0")
+    notes = " ".join(f"Note {i}: garden {i} has {i % 7 + 2} apples." for i in range(1, 200))
+    async with ChainlitSession(url) as chat:
+        assert await chat.ready() is None
+        reply = await chat.ask(f"{notes}\n\nHow many apples does garden 7 have?")
+        said = [m for m in reply.of("new_message") if m["output"].startswith("⏳ Reading")]
+        assert said, "no word while the prompt was read"
+        assert re.fullmatch(
+            r"⏳ Reading [\d,]+ tokens of the conversation… about \d+ s", said[0]["output"]
+        )
+        # It is gone once the answer streams: the notice is removed, the answer stays.
+        assert said[0]["id"] in {m["id"] for m in reply.of("delete_message")}
+        assert reply.answer()["output"]
+        assert re.search(r"read [\d,]{4,} · reused 0 tokens", reply.stats()["summary"])
