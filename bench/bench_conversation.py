@@ -52,7 +52,7 @@ QUESTIONS = [
 ]
 SYSTEM = "You are a helpful assistant."
 MAX_TOKENS = 400  # answers end by themselves well before this
-DOCUMENT_NOTES = 330  # notes of about 14.7 tokens: ~4,850 tokens with the question
+DOCUMENT_NOTES = 210  # notes of about 23 tokens: ~4,850 prompt tokens with the question
 DOCUMENT_QUESTIONS = ["Which animal is in garden 7?", "And in garden 12?", "What did it eat?"]
 RESULTS = REPO / "bench" / "results" / "conversation.json"
 
@@ -148,7 +148,8 @@ def main() -> None:
         cold = stack.enter_context(
             endpoint(cold_label, Path(tmp) / "cold", ENDPOINT_WARM_CONVERSATIONS="0")
         )
-        llama = stack.enter_context(llama_cpp_server(find_gguf(), None))
+        # One thread: llama.cpp's best on 2 shared cores (docs/benchmarks/engine-peer-1thread.md).
+        llama = stack.enter_context(llama_cpp_server(find_gguf(), 1))
         engines = [warm, cold, llama]
         resident_before = resident_mb(warm)
         print("chat: 8 short questions", flush=True)

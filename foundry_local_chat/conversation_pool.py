@@ -195,13 +195,20 @@ class ConversationPool:
         """Return a conversation after its request; `keep` False closes it (its session
         failed, or it answers nothing anyone can continue)."""
         conversation.last_used = time.monotonic()
+        closing = [] if keep else [conversation]
         with self._lock:
             self._busy -= 1
-            if keep:  # its place was reserved when it was checked out
+            if keep:
                 self._idle.append(conversation)
-                conversation = None  # type: ignore[assignment]
-        if conversation is not None:
-            _close(conversation.session)
+            # More answered at once than the pool holds (ENDPOINT_CONCURRENCY above it): the
+            # least recently used go.
+            while self._idle and len(self._idle) + self._busy > self.capacity:
+                oldest = min(self._idle, key=lambda c: c.last_used)
+                self._idle.remove(oldest)
+                closing.append(oldest)
+                self.stats.evictions += 1
+        for old in closing:
+            _close(old.session)
         self._on_change()
 
     def close(self) -> None:

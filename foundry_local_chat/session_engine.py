@@ -204,13 +204,17 @@ class SessionEngine:
             target=self._run, args=(answer, loop, started), name="session-answer", daemon=True
         )
         worker.start()
-        await loop.run_in_executor(None, started.wait)
-        if not preflight.fits:  # the engine refuses it at once, with Foundry's own words
-            kind, value = await answer.events.get()
-            if kind == "error":
-                await loop.run_in_executor(None, answer._done.wait)
-                return value  # type: ignore[no-any-return]
-            answer.events.put_nowait((kind, value))  # it fitted after all
+        try:
+            await loop.run_in_executor(None, started.wait)
+            if not preflight.fits:  # the engine refuses it at once, with Foundry's own words
+                kind, value = await answer.events.get()
+                if kind == "error":
+                    await loop.run_in_executor(None, answer._done.wait)
+                    return value  # type: ignore[no-any-return]
+                answer.events.put_nowait((kind, value))  # it fitted after all
+        except BaseException:  # the client left before the answer began
+            await asyncio.shield(answer.cancel())
+            raise
         return answer
 
     def _checkout(self, scope: str, messages: list[Message]) -> Checkout:

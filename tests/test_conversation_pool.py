@@ -165,3 +165,13 @@ def test_the_bundled_models_kv_cache_is_sized_for_its_whole_context() -> None:
     }  # fmt: skip
     assert kv_cache_bytes(config) == 377_487_360  # 360 MiB, as measured (README)
     assert kv_cache_bytes({"model": {}}) is None
+
+
+def test_more_answers_at_once_than_places_leave_no_more_than_the_capacity() -> None:
+    pool, opened = pool_of(1)
+    first = pool.checkout("a", [("user", "one")])
+    second = pool.checkout("b", [("user", "two")])  # answered at the same time
+    for checkout, answer in ((first, "1"), (second, "2")):
+        checkout.conversation.turns.append(Turn(checkout.plan.new, answer, 10))
+        pool.give_back(checkout.conversation, keep=True)
+    assert pool.size == 1 and sum(session.closed for session in opened) == 1
