@@ -81,12 +81,12 @@ def messages_of(body: Mapping[str, Any], model: str) -> list[Message] | None:
 
 @dataclass
 class Answer:
-    """One request being answered by a session."""
+    """One request being answered by a session (filled in by its worker thread)."""
 
-    checkout: Checkout
-    prompt_tokens: int  # the whole prompt, as the engine counts it
-    reused_tokens: int  # of which the engine keeps from earlier turns
-    read_seconds_estimate: float
+    checkout: Checkout | None = None
+    prompt_tokens: int = 0  # the whole prompt, as the engine counts it
+    reused_tokens: int = 0  # of which the engine keeps from earlier turns
+    read_seconds_estimate: float = 0.0
     events: asyncio.Queue[tuple[str, Any]] = field(default_factory=asyncio.Queue)
     text: list[str] = field(default_factory=list)
     finish_reason: str | None = None
@@ -178,43 +178,26 @@ class SessionEngine:
     async def start(
         self, body: Mapping[str, Any], messages: list[Message], scope: str
     ) -> Answer | ApiError:
-        """Begin answering: the conversation is chosen, the prompt counted, the engine started.
-        A request the engine refuses (the prompt does not fit) is an ApiError, as from Foundry."""
+        """Begin answering: the conversation is chosen, the prompt counted, the engine started,
+        all in one worker thread (each hop between threads costs a busy machine milliseconds
+        of the first token). A request the engine refuses (the prompt does not fit) is an
+        ApiError, as from Foundry."""
         loop = asyncio.get_running_loop()
-        checkout = await loop.run_in_executor(None, self._checkout, scope, messages)
-        try:
-            request = _request(checkout.plan.new, _options(body))
-            preflight = await loop.run_in_executor(
-                None, checkout.conversation.session.preflight_request, request
-            )
-        except BaseException:
-            self.pool.give_back(checkout.conversation, keep=False)
-            raise
-        reused = checkout.reused_tokens
-        read = preflight.prompt_tokens - reused
-        answer = Answer(
-            checkout,
-            prompt_tokens=preflight.prompt_tokens,
-            reused_tokens=reused,
-            read_seconds_estimate=self.read_speed.seconds_for(read),
-        )
-        answer._request = request
-        started = threading.Event()
+        answer = Answer()
         worker = threading.Thread(
-            target=self._run, args=(answer, loop, started), name="session-answer", daemon=True
+            target=self._serve,
+            args=(answer, body, messages, scope, loop),
+            name="session-answer",
+            daemon=True,
         )
         worker.start()
         try:
-            await loop.run_in_executor(None, started.wait)
-            if not preflight.fits:  # the engine refuses it at once, with Foundry's own words
-                kind, value = await answer.events.get()
-                if kind == "error":
-                    await loop.run_in_executor(None, answer._done.wait)
-                    return value  # type: ignore[no-any-return]
-                answer.events.put_nowait((kind, value))  # it fitted after all
+            kind, value = await answer.events.get()
         except BaseException:  # the client left before the answer began
             await asyncio.shield(answer.cancel())
             raise
+        if kind == "error":
+            return value  # type: ignore[no-any-return]
         return answer
 
     def _checkout(self, scope: str, messages: list[Message]) -> Checkout:
@@ -229,40 +212,43 @@ class SessionEngine:
             stats.rebuilds += 1
         return checkout
 
-    def _run(
-        self, answer: Answer, loop: asyncio.AbstractEventLoop, started: threading.Event
+    def _serve(
+        self,
+        answer: Answer,
+        body: Mapping[str, Any],
+        messages: list[Message],
+        scope: str,
+        loop: asyncio.AbstractEventLoop,
     ) -> None:
-        """The worker thread: the native request, its items onto the event loop's queue."""
-        conversation = answer.checkout.conversation
+        """The worker thread: the conversation, the native request, its items onto the event
+        loop's queue ("began" once the prompt is counted, then "text"…, then "end" or
+        "error")."""
         put = answer.events.put_nowait
 
         def send(kind: str, value: Any) -> None:
             loop.call_soon_threadsafe(put, (kind, value))
 
-        began = time.perf_counter()
-        keep = True
-        finish: str | None = None
-        usage = None
         try:
-            stream = conversation.session.process_streaming_request(answer._request)
-            started.set()
-            with stream:
-                for item in stream:
-                    text = getattr(item, "text", None)
-                    if answer.first_token_at is None:
-                        answer.first_token_at = time.perf_counter()
-                        self.read_speed.record(answer.read_tokens, answer.first_token_at - began)
-                    if text:
-                        answer.text.append(text)
-                        send("text", text)
-                    if answer._stop.is_set():
-                        break
-                else:
-                    with stream.final_response as final:
-                        finish = FINISH_REASONS.get(int(final.finish_reason), "stop")
-                        usage = final.get_usage()
+            answer.checkout = checkout = self._checkout(scope, messages)
         except Exception as error:  # the SDK raises plain exceptions with native messages
-            started.set()
+            log.warning("no session for a conversation: %s", error)
+            answer._done.set()
+            send("error", _api_error(error))
+            return
+        conversation = checkout.conversation
+        keep = True
+        try:
+            request = answer._request = _request(checkout.plan.new, _options(body))
+            preflight = conversation.session.preflight_request(request)
+            answer.prompt_tokens = preflight.prompt_tokens
+            answer.reused_tokens = checkout.reused_tokens
+            answer.read_seconds_estimate = self.read_speed.seconds_for(answer.read_tokens)
+            if preflight.fits:  # else the engine refuses it at once, in Foundry's own words
+                send("began", None)
+            if answer._stop.is_set():
+                return
+            finish, usage = self._generate(answer, conversation, request, send, preflight.fits)
+        except Exception as error:  # the SDK raises plain exceptions with native messages
             keep = _is_refusal(error)  # refused before it began: the session is as it was
             if not keep:
                 log.warning("a session failed; its conversation is dropped: %s", error)
@@ -275,7 +261,34 @@ class SessionEngine:
             answer._done.set()
             self.pool.give_back(conversation, keep=keep and bool(conversation.turns))
 
+    def _generate(
+        self,
+        answer: Answer,
+        conversation: Any,
+        request: Any,
+        send: Callable[[str, Any], None],
+        began: bool,
+    ) -> tuple[str | None, Any]:
+        """The finish reason (None: cancelled) and the usage of one native request."""
+        started = time.perf_counter()
+        with conversation.session.process_streaming_request(request) as stream:
+            for item in stream:
+                if answer.first_token_at is None:
+                    answer.first_token_at = time.perf_counter()
+                    self.read_speed.record(answer.read_tokens, answer.first_token_at - started)
+                    if not began:
+                        send("began", None)
+                text = getattr(item, "text", None)
+                if text:
+                    answer.text.append(text)
+                    send("text", text)
+                if answer._stop.is_set():
+                    return None, None
+            with stream.final_response as final:
+                return FINISH_REASONS.get(int(final.finish_reason), "stop"), final.get_usage()
+
     def _record(self, answer: Answer, finish: str | None, usage: Any) -> None:
+        assert answer.checkout is not None
         conversation = answer.checkout.conversation
         stats = self.pool.stats
         stats.tokens_reused += answer.reused_tokens
