@@ -42,39 +42,56 @@ async def save_to_history(step: dict[str, Any]) -> None:
 
 
 class Checkpoints:
+    """The saves of one answer: the first words at once; later words at most `interval` after
+    the previous save (a save waits for its time, so what is saved lags the stream by at most
+    `interval` plus one save), and never two saves of it at a time."""
+
     def __init__(
         self,
         save: SaveStep | None,
         interval: float = CHECKPOINT_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._save = save
+        self._sleep = sleep
         self.interval = interval
         self._clock = clock
         self._last: float | None = None
         self._pending: asyncio.Task[None] | None = None
-        self.saved = 0  # checkpoints started
+        self._step: Callable[[], StepDict] | None = None
+        self._writing = False
+        self.saved = 0  # checkpoints written
 
-    def grew(self, step: Callable[[], StepDict]) -> bool:
-        """The answer grew: save it if it is time (True when a save started)."""
+    def grew(self, step: Callable[[], StepDict]) -> None:
+        """The answer grew: it is saved now, or when its time comes."""
+        self._step = step
         if self._save is None or (self._pending is not None and not self._pending.done()):
-            return False
-        now = self._clock()
-        if self._last is not None and now - self._last < self.interval:
-            return False
-        self._last = now
-        self.saved += 1
-        self._pending = asyncio.create_task(self._checkpoint(in_progress(step())))
-        return True
+            return  # the save under way or waiting takes the answer as it is by then
+        self._pending = asyncio.create_task(self._checkpoint())
 
-    async def _checkpoint(self, step: dict[str, Any]) -> None:
-        assert self._save is not None
+    async def _checkpoint(self) -> None:
+        assert self._save is not None and self._step is not None
+        if self._last is not None:
+            wait = self._last + self.interval - self._clock()
+            if wait > 0:
+                await self._sleep(wait)  # the write rate's bound, not a wait for something
+        self._last = self._clock()
+        self._writing = True
         try:
-            await self._save(step)
+            await self._save(in_progress(self._step()))
+            self.saved += 1
         except Exception as error:  # the data layer tells the chat; the answer goes on
             log.warning("saving the answer as it grows failed: %s", error)
+        finally:
+            self._writing = False
 
     async def settled(self) -> None:
-        """Wait for the save under way, if any."""
-        if self._pending is not None:
-            await asyncio.wait({self._pending})
+        """Before the answer's last save: a save waiting for its time is dropped (the last save
+        has all of it), one under way is waited for."""
+        pending = self._pending
+        if pending is None or pending.done():
+            return
+        if not self._writing:
+            pending.cancel()
+        await asyncio.wait({pending})
