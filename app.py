@@ -14,6 +14,7 @@ from typing import Any
 
 import chainlit as cl
 from chainlit.config import config as chainlit_config
+from chainlit.context import local_steps
 from chainlit.server import app as chainlit_server
 from chainlit.server import sio
 from chainlit.session import WebsocketSession
@@ -267,6 +268,8 @@ async def answer_turn(message: cl.Message) -> None:
         words,
     )
     await emitter.to_other_tabs("new_message", message.to_dict())
+    for step in local_steps.get() or []:  # Chainlit's on_message step: the answer's parent
+        await emitter.to_other_tabs("new_message", step.to_dict())
     await emitter.to_other_tabs("task_start", {})
     try:  # synchronous: of two messages sent at once, one claims the thread
         live = state.live_answers.claim(session.thread_id, user_of(session), task, session)

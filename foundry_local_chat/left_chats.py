@@ -47,6 +47,8 @@ def cut_unless_watched(
     says no tab shows it (and tell `on_cancel`, e.g. a metric)."""
 
     def check() -> None:
+        if answer.running and watched():
+            log.info("thread %s: a tab shows its answer; it goes on", answer.thread_id)
         if answer.running and not watched():
             log.info("thread %s: no tab shows its answer; the answer is cut", answer.thread_id)
             answer.unwatched_seconds = grace_seconds

@@ -15,13 +15,14 @@ import json
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
-from tests.conftest import PASSWORD, AppFactory, signed_in_app
+from tests.conftest import PASSWORD
 from tests.support.browser import (
     ANSWER_STATS,
     ANSWER_XPATH,
@@ -45,7 +46,11 @@ from tests.support.recording_proxy import RecordingProxy
 
 PROMPT = "Write a long, detailed story about a lighthouse keeper and a storm."
 HELD_EVENTS = 30
-SETTINGS = {"TEMPERATURE": "0", "MAX_TOKENS": "240", "ABANDONED_ANSWER_GRACE_SECONDS": "3"}
+GRACE_SECONDS = 6  # longer than a reload takes on 2 busy cores (up to 3 s seen)
+SETTINGS = {
+    "TEMPERATURE": "0", "MAX_TOKENS": "240",
+    "ABANDONED_ANSWER_GRACE_SECONDS": str(GRACE_SECONDS),
+}  # fmt: skip
 CUT_BY_THE_APP = "cut: the app stopped while writing this answer"
 
 # Resolves once the answer to the latest prompt shows `expected` (compared as its words: Markdown
@@ -127,13 +132,49 @@ async def stored_whole(context: BrowserContext, thread_url: str, whole: str) -> 
     await page.close()
 
 
+@dataclass
+class App:
+    url: str
+    process: RunningProcess
+    env: dict[str, str]
+    port: int
+    data_dir: Path
+
+    def restart(self) -> None:
+        self.process = start_chainlit(self.env, self.port)
+
+
 @pytest.fixture
-def app_url(chainlit_app: AppFactory, proxy: RecordingProxy, tmp_path: Path) -> str:
-    return signed_in_app(chainlit_app, proxy, tmp_path, "alice", **SETTINGS)
+def app(bundled_model_dir: Path, proxy: RecordingProxy, tmp_path: Path) -> Iterator[App]:
+    """The app signed in as alice, with history on SQLite, answering through the proxy."""
+    users = tmp_path / "users"
+    add_user(users, "alice", PASSWORD)
+    data_dir = tmp_path / "app-data"
+    port = free_port()
+    env = clean_env({
+        "FOUNDRY_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}", "FOUNDRY_OFFLINE": "1",
+        "APP_DATA_DIR": str(data_dir), "FOUNDRY_LOCAL": "0", "BASE_URL": proxy.url,
+        "USERS_FILE": str(users), "LOOP_GUARD": "0", **SETTINGS,
+    })  # fmt: skip
+    running = App(f"http://127.0.0.1:{port}", start_chainlit(env, port), env, port, data_dir)
+    yield running
+    running.process.stop()
+
+
+@pytest.fixture
+def app_url(app: App) -> str:
+    return app.url
+
+
+async def the_answer_went_on(app: App) -> None:
+    """The closed tab's grace period ended, and the answer went on (a tab showed it)."""
+    await asyncio.to_thread(
+        app.process.find_line, "a tab shows its answer; it goes on", GRACE_SECONDS + 30
+    )
 
 
 async def test_a_reload_mid_answer_shows_it_and_the_rest_streams_in(
-    page: Page, proxy: RecordingProxy
+    page: Page, proxy: RecordingProxy, app: App
 ) -> None:
     await sign_in(page)
     held = await ask_and_hold(page, proxy)
@@ -152,13 +193,14 @@ async def test_a_reload_mid_answer_shows_it_and_the_rest_streams_in(
         f"{partial_back:.2f} s ({partial_back - question_back:.2f} s after the question)"
     )
     assert partial_back - question_back < 1.0, "the partial answer comes with the thread"
+    await the_answer_went_on(app)
 
     whole = await released_whole(page, proxy, held)
     await stored_whole(page.context, thread_url, whole)
 
 
 async def test_a_thread_reopened_from_the_sidebar_shows_the_answer_being_written(
-    browser: Browser, page: Page, proxy: RecordingProxy, app_url: str
+    page: Page, proxy: RecordingProxy, app: App
 ) -> None:
     await sign_in(page)
     held = await ask_and_hold(page, proxy)
@@ -177,6 +219,7 @@ async def test_a_thread_reopened_from_the_sidebar_shows_the_answer_being_written
     await expect(again.locator(STOP_BUTTON)).to_be_visible()
     print(f"\nsidebar: partial answer {reopened:.2f} s after the click")
     assert again.url == thread_url
+    await the_answer_went_on(app)
 
     whole = await released_whole(again, proxy, held)
     await stored_whole(context, thread_url, whole)
@@ -218,14 +261,6 @@ async def test_two_tabs_of_a_thread_both_show_the_stream_and_new_messages(
 # ----- kill -9 -----
 
 
-@pytest.fixture
-def stack() -> Iterator[list[RunningProcess]]:
-    processes: list[RunningProcess] = []
-    yield processes
-    for process in reversed(processes):
-        process.stop()
-
-
 def saved_answer(database: Path) -> Callable[[], str | None]:
     def read() -> str | None:
         with sqlite3.connect(database) as connection:
@@ -248,36 +283,22 @@ async def until(condition: Callable[[], bool], timeout: float = 30) -> None:
 
 
 async def test_a_killed_app_keeps_what_had_streamed_marked_cut(
-    browser: Browser,
-    bundled_model_dir: Path,
-    proxy: RecordingProxy,
-    stack: list[RunningProcess],
-    tmp_path: Path,
+    browser: Browser, proxy: RecordingProxy, app: App
 ) -> None:
-    users = tmp_path / "users"
-    add_user(users, "alice", PASSWORD)
-    data_dir = tmp_path / "app-data"
-    port = free_port()
-    env = clean_env({
-        "FOUNDRY_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}", "FOUNDRY_OFFLINE": "1",
-        "APP_DATA_DIR": str(data_dir), "FOUNDRY_LOCAL": "0", "BASE_URL": proxy.url,
-        "USERS_FILE": str(users), "LOOP_GUARD": "0", **SETTINGS,
-    })  # fmt: skip
-    stack.append(start_chainlit(env, port))
-    context, page, _ = await new_page(browser, f"http://127.0.0.1:{port}")
+    context, page, _ = await new_page(browser, app.url)
     await sign_in(page)
     held = await ask_and_hold(page, proxy)
     thread_url = page.url
-    saved = saved_answer(data_dir / "chat.db")
+    saved = saved_answer(app.data_dir / "chat.db")
     started = time.perf_counter()
     await until(lambda: words(saved() or "") == words(held))
     print(f"\nkill -9: the answer as streamed was saved {time.perf_counter() - started:.2f} s "
           "after the proxy held it")  # fmt: skip
 
-    stack[-1].kill()
+    app.process.kill()
     proxy.release.set()
     restarted = time.perf_counter()
-    stack.append(start_chainlit(env, port))
+    app.restart()
     await page.goto(thread_url)
     await shows(page, held, streaming=False)
     print(f"kill -9: thread shown {time.perf_counter() - restarted:.2f} s after the restart began")
