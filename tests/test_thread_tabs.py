@@ -13,11 +13,14 @@ from typing import Any
 
 import pytest
 from chainlit.context import init_ws_context
+from chainlit.session import WebsocketSession, ws_sessions_id, ws_sessions_sid
 from chainlit.user import User
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from foundry_local_chat import left_chats
 from foundry_local_chat.live_answers import CUT_KEY, CutReason
-from foundry_local_chat.thread_tabs import ThreadEmitter
+from foundry_local_chat.thread_tabs import ThreadEmitter, ThreadTabs
 from foundry_local_chat.ui_text import words_for
 from tests.support.fake_chat import ChatApp, FakeChat, Turn, chat_app
 from tests.support.scripted_model import ScriptedModel, ScriptedReply
@@ -188,3 +191,47 @@ async def test_a_tab_that_opens_the_thread_is_attached_to_the_answer(
     release.set()
     await turn
     assert "".join(d["token"] for e, d in opening.events if e == "stream_token") == " upon a time."
+
+
+# ----- which tabs are the thread's (any set of sessions) -----
+
+SESSIONS = st.lists(
+    st.tuples(
+        st.sampled_from(["t1", "t2"]), st.sampled_from(["alice", "bob", None]), st.booleans()
+    ),
+    max_size=8,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(SESSIONS, st.sampled_from(["t1", "t2"]), st.sampled_from(["alice", "bob", None]))
+def test_a_threads_tabs_are_its_owners_open_ones(
+    sessions: list[tuple[str, str | None, bool]], thread: str, owner: str | None
+) -> None:
+    async def noop(*_: Any) -> None:
+        return None
+
+    made: list[tuple[WebsocketSession, str, str | None, bool]] = []
+    for thread_id, user, still_open in sessions:
+        session = WebsocketSession(
+            id=str(uuid.uuid4()), socket_id=str(uuid.uuid4()), emit=noop,  # type: ignore[arg-type]
+            emit_call=noop, user_env={}, client_type="webapp", thread_id=thread_id,
+            user=User(identifier=user) if user else None,
+        )  # fmt: skip
+        made.append((session, thread_id, user, still_open))
+    tabs = ThreadTabs(lambda: [session for session, *_ in made])
+    for session, *_, still_open in made:
+        if not still_open:
+            tabs.left(session)
+    but = made[0][0] if made else None
+    found = tabs.tabs(thread, owner, but=but)
+    expected = [
+        session
+        for session, thread_id, user, still_open in made
+        if owner is not None and user == owner and thread_id == thread and still_open
+        and session is not but
+    ]  # fmt: skip
+    assert found == expected
+    for session, *_ in made:
+        ws_sessions_id.pop(session.id, None)
+        ws_sessions_sid.pop(session.socket_id, None)
