@@ -411,7 +411,9 @@ if access.header:
 async def resume_chat(thread: ThreadDict) -> None:
     """Chainlit has put the thread's messages back into cl.chat_context (steps keep their
     metadata, so turn_role still knows answers from notices) and its metadata back into the
-    session (chat settings, chat profile); the chat gets its backend and its settings back."""
+    session (chat settings, chat profile); the chat gets its backend and its settings back, and
+    the answer still being written in the thread, if any."""
+    reattach_to_the_answer()  # whether or not a model server answers now
     app_state().metrics.chat_opened(cl.context.session.id)
     backend = await connect()
     if backend is None:
@@ -425,11 +427,10 @@ async def resume_chat(thread: ThreadDict) -> None:
         await notice(words().settings_no_longer_apply.format(error=error))
     cl.user_session.set("options", options)
     await send_settings_panel(options, served)
-    reattach_to_the_answer()
 
 
 def reattach_to_the_answer() -> None:
-    """Chainlit sends the resumed thread after this handler: through this emitter, it is sent
+    """Chainlit sends the resumed thread after on_chat_resume: through this emitter, it is sent
     with the answer still being written as far as it is written (the rest streams in, to every
     open tab of the thread), and the stop button stays until the answer ends."""
     state = app_state()
