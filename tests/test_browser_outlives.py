@@ -26,6 +26,7 @@ from tests.conftest import PASSWORD
 from tests.support.browser import (
     ANSWER_STATS,
     ANSWER_XPATH,
+    SEND_BUTTON,
     SETTINGS_BUTTON,
     STOP_BUTTON,
     STREAMING_CURSOR,
@@ -307,3 +308,19 @@ async def test_a_killed_app_keeps_what_had_streamed_marked_cut(
     await expect(page.locator(STOP_BUTTON)).to_be_hidden()
     await expect(last_answer(page).locator(STREAMING_CURSOR)).to_have_count(0)
     await context.close()
+
+
+async def test_stop_in_a_reloaded_tab_stops_the_answer(page: Page, proxy: RecordingProxy) -> None:
+    await sign_in(page)
+    held = await ask_and_hold(page, proxy)
+    await page.reload()
+    await shows(page, held, streaming=True)
+    await page.locator(STOP_BUTTON).click()
+    await expect(page.locator(SEND_BUTTON)).to_be_visible()
+    proxy.release.set()
+    request = proxy.chat_requests()[-1]
+    await asyncio.wait_for(request.finished.wait(), 60)
+    assert request.client_closed_early, "the request to the model was closed"
+    await shows(page, held, streaming=False)
+    stats = page.locator(f"xpath={ANSWER_XPATH}").locator(ANSWER_STATS)
+    await expect(stats).to_contain_text("stopped")
