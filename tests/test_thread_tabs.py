@@ -41,8 +41,8 @@ async def app(model: ScriptedModel, tmp_path: Path) -> AsyncIterator[ChatApp]:
         yield running
 
 
-def tab(app: ChatApp, thread: str, user: str = "alice") -> FakeChat:
-    chat = FakeChat(app)
+def tab(app: ChatApp, thread: str, user: str = "alice", language: str = "en-US") -> FakeChat:
+    chat = FakeChat(app, language)
     chat.session.user = User(identifier=user)
     chat.session.thread_id = thread
     return chat
@@ -107,14 +107,15 @@ async def test_the_other_tabs_see_the_turn_and_only_the_owners(
     assert streamed(asking) == "Once upon a time.The end.", "and the answer streams there too"
 
 
+@pytest.mark.parametrize("language", ["en-US", "ko-KR"])
 async def test_a_second_message_while_the_answer_is_written_is_refused(
-    app: ChatApp, model: ScriptedModel
+    app: ChatApp, model: ScriptedModel, language: str
 ) -> None:
     thread = str(uuid.uuid4())
-    first, second = tab(app, thread), tab(app, thread)
+    first, second = tab(app, thread), tab(app, thread, language=language)
     turn, _, release = await held_answer(model, first, " more")
     refused = await second.say("Are you there?")
-    assert refused.notices == [SAID.one_answer_at_a_time]
+    assert refused.notices == [words_for(language).one_answer_at_a_time]
     assert len(model.requests) == 1, "never two answers in one thread"
     assert second.last_message.metadata and second.last_message.metadata.get("refused")
     release.set()
