@@ -12,7 +12,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
 from chainlit.data import get_data_layer
-from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
 from chainlit.step import StepDict
 
 from foundry_local_chat.live_answers import IN_PROGRESS_KEY
@@ -32,12 +31,10 @@ def in_progress(step: StepDict) -> dict[str, Any]:
 
 
 async def save_to_history(step: dict[str, Any]) -> None:
-    """Upsert the step (Chainlit's create_step is an upsert), without the chat-state save the
-    app's data layer adds to each message: a growing answer changes no setting."""
+    """Upsert the step (Chainlit's create_step is an upsert) through the app's data layer, so
+    every rule it has for a save holds for these too."""
     layer = get_data_layer()
-    if isinstance(layer, SQLAlchemyDataLayer):
-        await SQLAlchemyDataLayer.create_step(layer, cast(StepDict, step))
-    elif layer is not None:
+    if layer is not None:
         await layer.create_step(cast(StepDict, step))
 
 
