@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import os
 from typing import Any
 
 import chainlit as cl
 from chainlit.config import config as chainlit_config
+from chainlit.context import local_steps
 from chainlit.server import app as chainlit_server
 from chainlit.server import sio
 from chainlit.session import WebsocketSession
@@ -48,6 +50,7 @@ from foundry_local_chat.chat_ui import (
     prepare_model,
     profile_description,
     refuse,
+    refuse_while_busy,
     reply_with,
     send_settings_panel,
     show_start,
@@ -62,20 +65,25 @@ from foundry_local_chat.context_window import MessageTooLong, fit_request
 from foundry_local_chat.database import DatabaseError
 from foundry_local_chat.document_context import ReadBudget
 from foundry_local_chat.foundry_runtime import FoundryStartError
-from foundry_local_chat.left_chats import cancel_unless_back
+from foundry_local_chat.interrupted_answers import mark_interrupted
+from foundry_local_chat.left_chats import cancel_unless_back, cut_unless_watched
+from foundry_local_chat.live_answers import CutReason, LiveAnswer, ThreadBusy
 from foundry_local_chat.model_facts import loop_guard_on
 from foundry_local_chat.ops_routes import install_ops_routes
 from foundry_local_chat.origin_guard import install_origin_guard
 from foundry_local_chat.origins import OriginPolicy
 from foundry_local_chat.persistence import (
     ChatDataLayer,
+    PersistenceError,
     history_engine,
+    history_layer,
     saves_waiting,
     start_history,
     wait_for_saves,
 )
 from foundry_local_chat.progress import terminal_progress
 from foundry_local_chat.text_repair import has_lone_surrogates, repair_unicode
+from foundry_local_chat.thread_tabs import ThreadEmitter, user_of
 
 try:
     settings = Settings.from_env()
@@ -83,6 +91,7 @@ except ConfigError as error:
     raise SystemExit(f"configuration error: {error}") from None
 
 log_format.configure(settings.log_format)
+log = logging.getLogger(__name__)
 
 
 def installed_state() -> AppState | None:
@@ -132,7 +141,19 @@ async def start_app() -> None:
     state = AppState.create(settings, history_engine=history_engine)
     state.metrics.watch_saves(saves_waiting)
     install(state)
+    await mark_answers_cut_by_a_stop()
     await state.start(terminal_progress(), STARTUP_WAIT_SECONDS)
+
+
+async def mark_answers_cut_by_a_stop() -> None:
+    """Answers still marked as being written were cut when the app last stopped."""
+    layer = history_layer()
+    if layer is None:
+        return
+    try:
+        await mark_interrupted(layer)
+    except PersistenceError as error:  # the history is down: the chat says so when it is used
+        log.error("could not mark the answers cut by the last stop: %s", error)
 
 
 @cl.on_app_shutdown
@@ -243,8 +264,34 @@ async def answer(message: cl.Message) -> None:
 async def answer_turn(message: cl.Message) -> None:
     # An edited message re-runs this handler inline in the edit event's task: make that the task
     # the stop button cancels.
-    cl.context.session.current_task = asyncio.current_task()
-    app_state().metrics.chat_opened(cl.context.session.id)  # a chat whose browser came back
+    session = cl.context.session
+    task = session.current_task = asyncio.current_task()
+    assert task is not None
+    state = app_state()
+    state.metrics.chat_opened(session.id)  # a chat whose browser came back
+    # The thread's other open tabs see this turn: the question now, then all the turn shows.
+    emitter = cl.context.emitter = ThreadEmitter(
+        session,  # type: ignore[arg-type]  # a chat's turn runs in a socket's session
+        state.tabs,
+        state.live_answers,
+        words,
+    )
+    await emitter.to_other_tabs("new_message", message.to_dict())
+    for step in local_steps.get() or []:  # Chainlit's on_message step: the answer's parent
+        await emitter.to_other_tabs("new_message", step.to_dict())
+    await emitter.to_other_tabs("task_start", {})
+    try:  # synchronous: of two messages sent at once, one claims the thread
+        live = state.live_answers.claim(session.thread_id, user_of(session), task, session)
+    except ThreadBusy:
+        await refuse_while_busy(message)
+        return
+    try:
+        await answer_in_thread(message, live)
+    finally:
+        state.live_answers.release(live)
+
+
+async def answer_in_thread(message: cl.Message, live: LiveAnswer) -> None:
     if has_lone_surrogates(message.content):
         message.content = repair_unicode(message.content)
         await message.update()
@@ -306,6 +353,7 @@ async def answer_turn(message: cl.Message) -> None:
         message, routed, options, request, state.answer_queues.get(routed.kind), context_length,
         stop_loops=loop_guard_on(state.settings.loop_guard, options.model), documents=documents,
         cache_key=chat_cache_key() if routed.kind == BackendKind.FOUNDRY_LOCAL else "",
+        live=live,
     )  # fmt: skip
     if given is not None:
         state.metrics.answered(given.ttft_seconds)
@@ -322,7 +370,13 @@ def chat_cache_key() -> str:
 
 @cl.on_stop
 async def stopped() -> None:
-    app_state().metrics.stops.inc()
+    state = app_state()
+    state.metrics.stops.inc()
+    # Stop in a tab that re-attached to the answer (Chainlit cancels only the tab's own task).
+    session = cl.context.session
+    live = state.live_answers.seen_by(session.thread_id, user_of(session))
+    if live is not None and live.writer is not session:
+        live.cut(CutReason.STOPPED)
 
 
 @cl.on_chat_end
@@ -331,8 +385,15 @@ async def browser_left() -> None:
     session = cl.context.session
     metrics = app_state().metrics
     metrics.chat_closed(session.id)
-    if isinstance(session, WebsocketSession):
-        grace = app_state().settings.abandoned_answer_grace_seconds
+    if not isinstance(session, WebsocketSession):
+        return
+    state = app_state()
+    state.tabs.left(session)
+    grace = state.settings.abandoned_answer_grace_seconds
+    live = state.live_answers.of(session.thread_id)
+    if live is not None and (live.writer is session or live.may_be_seen_by(user_of(session))):
+        cut_unless_watched(live, grace, lambda: state.tabs.watched(live), metrics.abandoned.inc)
+    else:
         cancel_unless_back(session, grace, metrics.abandoned.inc)
 
 
@@ -378,7 +439,9 @@ if access.header:
 async def resume_chat(thread: ThreadDict) -> None:
     """Chainlit has put the thread's messages back into cl.chat_context (steps keep their
     metadata, so turn_role still knows answers from notices) and its metadata back into the
-    session (chat settings, chat profile); the chat gets its backend and its settings back."""
+    session (chat settings, chat profile); the chat gets its backend and its settings back, and
+    the answer still being written in the thread, if any."""
+    reattach_to_the_answer()  # whether or not a model server answers now
     app_state().metrics.chat_opened(cl.context.session.id)
     backend = await connect()
     if backend is None:
@@ -392,3 +455,17 @@ async def resume_chat(thread: ThreadDict) -> None:
         await notice(words().settings_no_longer_apply.format(error=error))
     cl.user_session.set("options", options)
     await send_settings_panel(options, served)
+
+
+def reattach_to_the_answer() -> None:
+    """Chainlit sends the resumed thread after on_chat_resume: through this emitter, it is sent
+    with the answer still being written as far as it is written (the rest streams in, to every
+    open tab of the thread), and the stop button stays until the answer ends."""
+    state = app_state()
+    cl.context.emitter = ThreadEmitter(
+        cl.context.session,  # type: ignore[arg-type]
+        state.tabs,
+        state.live_answers,
+        words,
+        fan_out=False,
+    )

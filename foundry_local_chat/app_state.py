@@ -20,9 +20,11 @@ from foundry_local_chat.chat_metrics import ChatMetrics
 from foundry_local_chat.chat_readiness import ChatReadiness, HistoryEngine
 from foundry_local_chat.config import Settings
 from foundry_local_chat.foundry_runtime import FoundryRuntime, Progress
+from foundry_local_chat.live_answers import LiveAnswers
 from foundry_local_chat.local_models import LocalModels
 from foundry_local_chat.read_speed import ReadSpeed
 from foundry_local_chat.readiness import CachedReadiness
+from foundry_local_chat.thread_tabs import ThreadTabs
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,8 @@ class AppState:
     answer_queues: Mapping[BackendKind, AnswerQueue]
     metrics: ChatMetrics  # this app's own registry (/metrics)
     readiness: CachedReadiness  # /readyz
+    live_answers: LiveAnswers = field(default_factory=LiveAnswers)  # by thread
+    tabs: ThreadTabs = field(default_factory=ThreadTabs)  # which tabs are open on a thread
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     read_speed: ReadSpeed = field(default_factory=ReadSpeed)  # the model's, measured on answers
 

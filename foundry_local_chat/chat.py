@@ -87,6 +87,8 @@ class ReplyStats:
     finish_reason: str | None = None
     streamed: bool = True  # False: one non-streaming request (chosen, or the fallback)
     stopped: bool = False
+    cut_reason: str | None = None  # why it was stopped, when not by the stop button
+    unwatched_seconds: float | None = None  # cut after no tab showed it for this long
     prompt_tokens: int | None = None  # from the server's usage, else the app's own count
     context_length: int | None = None  # the model's, when known
     queued_seconds: float = 0.0  # waited for its turn at the model server before starting

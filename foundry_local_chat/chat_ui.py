@@ -13,8 +13,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import chainlit as cl
+from chainlit.data import get_data_layer
 from chainlit.input_widget import Select, Slider, Switch, TextInput
+from chainlit.utils import utc_now
 
+from foundry_local_chat.answer_checkpoints import Checkpoints, save_to_history
 from foundry_local_chat.answer_queue import AnswerQueue
 from foundry_local_chat.backend import (
     Backend,
@@ -48,6 +51,7 @@ from foundry_local_chat.document_store import DocumentStore, Owner, Passage
 from foundry_local_chat.documents import SUPPORTED_SUFFIXES, DocumentRefused
 from foundry_local_chat.documents import Problem as DocumentProblem
 from foundry_local_chat.errors import shortened
+from foundry_local_chat.live_answers import CUT_KEY, CutReason, LiveAnswer
 from foundry_local_chat.local_models import LocalModels
 from foundry_local_chat.loop_guard import LoopGuard
 from foundry_local_chat.model_facts import KOREAN_MODEL_EXAMPLE, ModelFacts, facts_for
@@ -316,7 +320,7 @@ def why_it_failed(error: ChatError, said: Words) -> str:
 def speed_line(stats: ReplyStats, said: Words) -> str:
     """The line under an answer: how fast it came, how much of the context it filled, and who
     answered."""
-    parts = [said.stopped] if stats.stopped else []
+    parts = [stopped_note(stats, said)] if stats.stopped else []
     if stats.queued_seconds >= 0.5:
         parts.append(said.waited_in_line.format(seconds=f"{stats.queued_seconds:.1f}"))
     if not stats.streamed:
@@ -345,6 +349,20 @@ def speed_line(stats: ReplyStats, said: Words) -> str:
         )
     parts.append(stats.model)
     return " · ".join(parts)
+
+
+def stopped_note(stats: ReplyStats, said: Words) -> str:
+    if stats.cut_reason == CutReason.NOBODY_WATCHING:
+        return said.cut_nobody_watching.format(seconds=f"{stats.unwatched_seconds or 0:g}")
+    return said.stopped
+
+
+async def refuse_while_busy(message: cl.Message) -> None:
+    """A message sent while the thread's answer is being written: it stays, marked so that no
+    request carries it, and the chat says why it was not answered."""
+    message.metadata = {**(message.metadata or {}), REFUSED_KEY: True}
+    await message.update()
+    await notice(words().one_answer_at_a_time)
 
 
 async def refuse(message: cl.Message, error: MessageTooLong | ContextExceeded) -> None:
@@ -442,12 +460,16 @@ async def reply_with(
     stop_loops: bool = False,
     documents: DocumentContext | None = None,
     cache_key: str = "",
+    live: LiveAnswer | None = None,
 ) -> ReplyStats | None:
     """Stream the answer into the chat. With `stop_loops`, an answer that falls into a loop is
     stopped (its request closed), kept up to where it began repeating, and the chat says so.
     With `documents`, the answer is followed by the sources it was given. Returns the answer's
     stats when it was given (in full, or up to its loop); None when the server refused it or it
-    was cut short."""
+    was cut short.
+
+    The answer is saved as it grows (answer_checkpoints), and `live` (the thread's answer being
+    written) can show it as far as it is written to a tab that opens the thread."""
     options = dataclasses.replace(options, max_tokens=request.max_tokens)
     guard = LoopGuard() if stop_loops else None
     metadata: dict[str, Any] = {REPLY_MODEL_KEY: options.model}
@@ -459,6 +481,13 @@ async def reply_with(
     )
     if documents is not None:
         stats.document_tokens = documents.document_tokens
+    checkpoints = Checkpoints(save_to_history if get_data_layer() is not None else None)
+
+    def began() -> None:
+        if reply.created_at is None:  # its place in the thread: where its first words came
+            reply.created_at = utc_now()
+            if live is not None:
+                live.snapshot = reply.to_dict
 
     reading = PromptReading()
 
@@ -468,11 +497,15 @@ async def reply_with(
         for kind, text in parts:
             if kind == "answer" and guard is not None:
                 guard.feed(text)
+            if kind == "answer" and text:
+                began()
             if kind == "answer" and not options.streaming:
                 reply.content += text  # shown whole by finish(), as the user asked
+                checkpoints.grew(reply.to_dict)
                 continue
             if kind == "answer":
                 await reply.stream_token(text)
+                checkpoints.grew(reply.to_dict)
                 continue
             if thinking is None:
                 thinking = cl.Step(name=words().thinking, type="tool", show_input=False)
@@ -510,6 +543,7 @@ async def reply_with(
         return None
     except ChatError as error:
         cut_short = True
+        await checkpoints.settled()
         log.warning("chat request failed: %s", error, exc_info=error.__cause__)
         said = words()
         await reply.stream_token(
@@ -520,9 +554,14 @@ async def reply_with(
         # closed by aclosing, which stops the model server's work on it).
         stats.stopped = True
         metadata["stopped"] = True
+        if live is not None and live.cut_reason is not None:
+            stats.cut_reason = metadata[CUT_KEY] = str(live.cut_reason)
+            stats.unwatched_seconds = live.unwatched_seconds
+        await checkpoints.settled()  # the last save must come after every checkpoint
         if reply.content:
             await finish(reply, thinking, stats, backend)
         raise
+    await checkpoints.settled()
     if guard is not None and guard.loop is not None:
         log.info("stopped an answer that repeats %r", guard.loop.span[:80])
         reply.content = guard.loop.keep

@@ -102,6 +102,9 @@ class Words:
     not_on_or_off: str  # {setting} {value}
     # the speed line
     stopped: str
+    cut_nobody_watching: str  # {seconds}: every tab of the chat was closed that long
+    cut_app_stopped: str  # the app stopped (or crashed) while the answer was being written
+    being_written: str  # an answer another app instance is still writing
     first_token: str  # {ms}
     not_streamed: str  # {seconds}
     tokens: str  # {count}
@@ -123,6 +126,7 @@ class Words:
     answers_ahead: str  # {count}
     server_busy: str  # {seconds}
     server_busy_now: str
+    one_answer_at_a_time: str  # a message sent while the chat's answer is still being written
     # what the model answering can do (welcome screen), and an answer stopped in a loop
     bundled_model_can: str
     model_size: str  # {model} {size}
@@ -209,6 +213,9 @@ WORDS = {
         not_text="{setting} {value} is not text",
         not_on_or_off="{setting} {value} is neither on nor off",
         stopped="stopped",
+        cut_nobody_watching="cut: no tab had this chat open for {seconds} s",
+        cut_app_stopped="cut: the app stopped while writing this answer",
+        being_written="still being written: open the chat again to see more",
         first_token="first token {ms} ms",
         not_streamed="not streamed: waited {seconds} s",
         tokens="{count} tokens",
@@ -236,6 +243,9 @@ WORDS = {
         "{seconds} s.",
         server_busy_now="**The model server is busy**: too many answers are waiting. Try again "
         "in a moment.",
+        one_answer_at_a_time="⏳ This chat's answer is still being written (here or in another "
+        "tab). Your message was not sent to the model: send it again once the answer is done, or "
+        "stop the answer first.",
         bundled_model_can="**What this model can do:** SmolLM2-135M has 135 million parameters "
         "and is built for offline demos. It answers short factual questions, in English only, "
         "and it can get things wrong or repeat itself.",
@@ -337,6 +347,9 @@ WORDS = {
         not_text="{setting} 값 {value}은(는) 텍스트가 아닙니다",
         not_on_or_off="{setting} 값 {value}은(는) 켬/끔 값이 아닙니다",
         stopped="중지됨",
+        cut_nobody_watching="잘림: {seconds}초 동안 이 대화를 연 탭이 없었습니다",
+        cut_app_stopped="잘림: 답변을 쓰는 중에 앱이 멈췄습니다",
+        being_written="아직 작성 중: 대화를 다시 열면 더 볼 수 있습니다",
         first_token="첫 토큰 {ms} ms",
         not_streamed="스트리밍 안 함: {seconds}초 대기",
         tokens="{count} 토큰",
@@ -362,6 +375,8 @@ WORDS = {
         "다시 시도하세요.",
         server_busy_now="**모델 서버가 바쁩니다**: 기다리는 답변이 너무 많습니다. 잠시 후에 다시 "
         "시도하세요.",
+        one_answer_at_a_time="⏳ 이 대화의 답변을 아직 쓰고 있습니다(이 탭 또는 다른 탭). 메시지는 "
+        "모델에 보내지 않았습니다. 답변이 끝난 뒤 다시 보내거나, 먼저 답변을 중지하세요.",
         bundled_model_can="**이 모델이 할 수 있는 일:** SmolLM2-135M은 매개변수 1억 3,500만 개의 "
         "오프라인 데모용 모델입니다. 짧은 사실 질문에 영어로만 답하며, 틀리거나 같은 말을 "
         "되풀이할 수 있습니다.",

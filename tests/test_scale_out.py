@@ -7,10 +7,13 @@ history nor from what the model is asked.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -121,3 +124,64 @@ async def test_chat_survives_losing_its_instance_behind_nginx(
         ]
     finally:
         shutil.rmtree(prefix, ignore_errors=True)
+
+
+async def stored_answer(api: ChainlitApi, thread_id: str) -> dict[str, Any] | None:
+    thread = await api.thread(thread_id)
+    answers = [step for step in thread["steps"] if "reply_model" in (step.get("metadata") or {})]
+    return answers[-1] if answers else None
+
+
+async def test_a_tab_on_the_other_instance_sees_the_answer_as_stored(
+    stack: list[RunningProcess],
+    postgres: PostgresServer,
+    proxy: RecordingProxy,
+    tmp_path: Path,
+) -> None:
+    """An answer is written on one instance; a tab of its thread that lands on the other one
+    (PostgreSQL shared) sees it as stored, at most about a second behind the screen, marked as
+    still being written; once finished, the stored answer is whole."""
+    users = tmp_path / "users"
+    add_user(users, "alice", PASSWORD)
+    shared = {
+        "FOUNDRY_LOCAL": "0", "BASE_URL": proxy.url, "USERS_FILE": str(users),
+        "DATABASE_URL": await postgres.create_database(), "LOOP_GUARD": "0",
+        "CHAINLIT_AUTH_SECRET": secrets.token_urlsafe(48), "TEMPERATURE": "0",
+        "MAX_TOKENS": "200", "ABANDONED_ANSWER_GRACE_SECONDS": "60",
+    }  # fmt: skip
+    urls = []
+    for name in ("one", "two"):
+        port = free_port()
+        stack.append(
+            start_chainlit(clean_env({**shared, "APP_DATA_DIR": str(tmp_path / name)}), port)
+        )
+        urls.append(f"http://127.0.0.1:{port}")
+    token = await ChainlitApi(urls[0]).sign_in("alice", PASSWORD)
+    other = ChainlitApi(urls[1], token)
+    proxy.hold_after_events = 30
+
+    async with ChainlitSession(urls[0], token) as writer:
+        assert await writer.ready() is None
+        await writer.send("Write a long, detailed story about a lighthouse keeper and a storm.")
+        thread_id = (await writer.wait_for("first_interaction"))["thread_id"]
+        await asyncio.wait_for(proxy.held.wait(), 120)
+        held = proxy.chat_requests()[-1].answer
+        started = time.perf_counter()
+        while ((await stored_answer(other, thread_id)) or {}).get("output") != held:
+            assert time.perf_counter() - started < 10, "the stored answer catches up"
+            await asyncio.sleep(0.05)  # another process writes it: checked every 50 ms
+        caught_up = time.perf_counter() - started
+        print(f"\nthe other instance read the answer as streamed {caught_up:.2f} s after it")
+
+        async with ChainlitSession(urls[1], token, thread_id=thread_id) as tab:
+            resumed = await tab.wait_for("resume_thread")
+        [answer] = [s for s in resumed["steps"] if "reply_model" in (s.get("metadata") or {})]
+        assert answer["output"] == held
+        notes = {e["forId"]: e["props"]["summary"] for e in resumed["elements"]}
+        assert notes[answer["id"]] == "still being written: open the chat again to see more"
+
+        proxy.release.set()
+        await writer.wait_for("task_end", timeout=120)
+    whole = await stored_answer(other, thread_id)
+    assert whole is not None and whole["output"] == proxy.chat_requests()[-1].answer
+    assert "in_progress" not in whole["metadata"] and "stopped" not in whole["metadata"]

@@ -21,7 +21,20 @@ class RecordedRequest:
     path: str
     body: dict[str, Any] | None
     client_closed_early: bool = False
+    answer: str = ""  # the text of a streamed answer, as far as it was sent to the app
     finished: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+def delta_text(line: bytes) -> str:
+    """The answer text an SSE line carries (none for other lines)."""
+    if not line.startswith(b"data:") or line.strip() == b"data: [DONE]":
+        return ""
+    try:
+        choices = json.loads(line[5:]).get("choices") or []
+    except ValueError:
+        return ""
+    delta = choices[0].get("delta") or {} if choices else {}
+    return str(delta.get("content") or "")
 
 
 class RecordingProxy:
@@ -48,6 +61,12 @@ class RecordingProxy:
         # context for its answer (so a conversation outgrows it in a few short turns) while the
         # model writes only this many tokens. The recorded body is what the app sent.
         self.max_tokens_cap: int | None = None
+        # A long answer held mid-stream: after this many SSE events of a streamed answer, the
+        # proxy sets `held` and sends nothing more until the test sets `release` (the model
+        # keeps writing into the connection meanwhile).
+        self.hold_after_events: int | None = None
+        self.held = asyncio.Event()
+        self.release = asyncio.Event()
         return self
 
     def chat_requests(self) -> list[RecordedRequest]:
@@ -111,6 +130,11 @@ class RecordingProxy:
                                 await response.write(error)
                                 break
                         await response.write(line)
+                        recorded.answer += delta_text(line)
+                        held_here = events == self.hold_after_events and not self.held.is_set()
+                        if held_here and not line.strip():  # the event's end: the app has it
+                            self.held.set()
+                            await self.release.wait()
                 except (ConnectionResetError, asyncio.CancelledError):
                     recorded.client_closed_early = True
                     raise
