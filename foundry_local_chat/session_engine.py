@@ -237,6 +237,7 @@ class SessionEngine:
             return
         conversation = checkout.conversation
         keep = True
+        last: tuple[str, Any] = ("end", None)
         try:
             request = answer._request = _request(checkout.plan.new, _options(body))
             preflight = conversation.session.preflight_request(request)
@@ -252,14 +253,15 @@ class SessionEngine:
             keep = _is_refusal(error)  # refused before it began: the session is as it was
             if not keep:
                 log.warning("a session failed; its conversation is dropped: %s", error)
-            send("error", _api_error(error))
+            last = ("error", _api_error(error))
         else:
             self._record(answer, finish, usage)
             answer.finish_reason = finish
-            send("end", None)
         finally:
-            answer._done.set()
+            # Back in the pool before the client hears the end: its next turn finds it idle.
             self.pool.give_back(conversation, keep=keep and bool(conversation.turns))
+            answer._done.set()
+            send(*last)
 
     def _generate(
         self,
