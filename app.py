@@ -241,9 +241,8 @@ async def answer_turn(message: cl.Message) -> None:
         await message.update()
         await notice(words().unicode_repaired)
     if message.elements:
-        await take_documents(
-            *await documents_to_add(), uploads(message), app_state().settings.documents
-        )
+        reader = app_state().document_reader
+        await take_documents(*await documents_to_add(), uploads(message), reader)
         if not message.content.strip():
             return  # only files: nothing to answer yet
     backend: Backend | None = cl.user_session.get("backend") or await connect()

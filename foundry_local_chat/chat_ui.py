@@ -43,6 +43,7 @@ from foundry_local_chat.config import DocumentLimits
 from foundry_local_chat.context_window import FittedRequest, MessageTooLong
 from foundry_local_chat.document_context import DocumentContext
 from foundry_local_chat.document_intake import Upload, take_in
+from foundry_local_chat.document_reader import DocumentReader
 from foundry_local_chat.document_store import DocumentStore, Owner, Passage
 from foundry_local_chat.documents import SUPPORTED_SUFFIXES, DocumentRefused
 from foundry_local_chat.documents import Problem as DocumentProblem
@@ -517,7 +518,7 @@ async def answer_without_documents(error: DocumentsUnreachable) -> None:
 
 
 async def take_documents(
-    store: DocumentStore, owner: Owner, uploads: list[Upload], limits: DocumentLimits
+    store: DocumentStore, owner: Owner, uploads: list[Upload], reader: DocumentReader
 ) -> None:
     """Read and store the files a message attached, saying in the chat what became of each."""
     said = words()
@@ -525,7 +526,7 @@ async def take_documents(
         said.reading_documents.format(files=", ".join(shown_name(u.name) for u in uploads))
     )
     try:
-        outcomes = await take_in(store, owner, uploads, limits)
+        outcomes = await take_in(store, owner, uploads, reader)
     finally:
         await status.remove()
     for outcome in outcomes:
@@ -551,6 +552,11 @@ def why_refused(refused: DocumentRefused, said: Words) -> str:
         DocumentProblem.TOO_LARGE: said.document_too_large,
         DocumentProblem.TOO_MANY: said.document_too_many,
         DocumentProblem.NOT_STORED: said.document_not_stored,
+        DocumentProblem.TOO_SLOW: said.document_too_slow,
+        DocumentProblem.TOO_MUCH_MEMORY: said.document_too_much_memory,
+        DocumentProblem.TOO_MUCH_DATA: said.document_too_much_data,
+        DocumentProblem.BUSY_USER: said.document_busy_user,
+        DocumentProblem.BUSY: said.document_busy,
     }
     return lines[refused.problem].format(
         file=shown_name(refused.name), kinds=_kinds(), detail=refused.detail, limit=refused.detail
