@@ -17,7 +17,7 @@ killed when the chat's task is cancelled (the stop button, a browser that left).
 back is JSON on its stdout, never pickle: its input is hostile.
 
 The process is `python -m foundry_local_chat.document_reader`; it gets its request as JSON on
-stdin. Starting one costs about a tenth of a second (bench/bench_document_reader.py).
+stdin. Starting one costs 0.2-0.4 s per file (bench/bench_document_reader.py, docs/benchmarks).
 """
 
 from __future__ import annotations
