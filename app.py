@@ -23,6 +23,7 @@ from foundry_local_chat import log_format, request_ids
 from foundry_local_chat.app_state import AppState
 from foundry_local_chat.auth import Access, AuthError
 from foundry_local_chat.backend import Backend, BackendKind, BackendUnavailable
+from foundry_local_chat.body_limit import install_body_limit
 from foundry_local_chat.browser_page import mount_browser_page
 from foundry_local_chat.chat import ChatOptions, build_messages, system_messages, turn_role
 from foundry_local_chat.chat_documents import (
@@ -83,6 +84,8 @@ def installed_state() -> AppState | None:
 
 # /healthz, /readyz, /metrics; inside the origin guard, which is installed next (outermost).
 install_ops_routes(chainlit_server, installed_state, settings.metrics_token)
+# Bodies over their route's limit (uploads: DOCUMENT_MAX_MB) are refused before they are held.
+install_body_limit(chainlit_server, settings.documents)
 # Only the app's own pages, and ALLOWED_ORIGINS, may use a signed-in user's session.
 install_origin_guard(chainlit_server, OriginPolicy(frozenset(settings.allowed_origins)))
 mount_browser_page(chainlit_server, settings)  # /browser: the model in the visitor's tab
