@@ -59,6 +59,7 @@ from foundry_local_chat.model_facts import loop_guard_on
 from foundry_local_chat.ops_routes import install_ops_routes
 from foundry_local_chat.origin_guard import install_origin_guard
 from foundry_local_chat.origins import OriginPolicy
+from foundry_local_chat.page_policy import install_page_policy
 from foundry_local_chat.persistence import (
     ChatDataLayer,
     history_engine,
@@ -86,6 +87,8 @@ def installed_state() -> AppState | None:
 install_ops_routes(chainlit_server, installed_state, settings.metrics_token)
 # Bodies over their route's limit (uploads: DOCUMENT_MAX_MB) are refused before they are held.
 install_body_limit(chainlit_server, settings.documents)
+# Every page loads and connects to this origin only (Content-Security-Policy).
+install_page_policy(chainlit_server)
 # Only the app's own pages, and ALLOWED_ORIGINS, may use a signed-in user's session.
 install_origin_guard(chainlit_server, OriginPolicy(frozenset(settings.allowed_origins)))
 mount_browser_page(chainlit_server, settings)  # /browser: the model in the visitor's tab

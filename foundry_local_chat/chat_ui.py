@@ -50,6 +50,7 @@ from foundry_local_chat.documents import Problem as DocumentProblem
 from foundry_local_chat.errors import shortened
 from foundry_local_chat.local_models import LocalModels
 from foundry_local_chat.loop_guard import LoopGuard
+from foundry_local_chat.markdown_safety import ImageBreaker, inert_images
 from foundry_local_chat.model_facts import KOREAN_MODEL_EXAMPLE, ModelFacts, facts_for
 from foundry_local_chat.persistence import SaveTrouble, SaveTroubleKind
 from foundry_local_chat.thinking import ThinkSplitter
@@ -61,6 +62,7 @@ from foundry_local_chat.ui_text import (
     Words,
     language_of,
     shown_name,
+    without_bidi_controls,
     words_for,
 )
 
@@ -415,9 +417,13 @@ async def reply_with(
     if documents is not None:
         stats.document_tokens = documents.document_tokens
 
+    # What the model writes is shown, never fetched from: its images become links.
+    breakers = {"answer": ImageBreaker(), "thinking": ImageBreaker()}
+
     async def show(parts: Any) -> None:
         nonlocal thinking
-        for kind, text in parts:
+        for kind, written in parts:
+            text = breakers["answer" if kind == "answer" else "thinking"].feed(written)
             if kind == "answer" and guard is not None:
                 guard.feed(text)
             if kind == "answer" and not options.streaming:
@@ -459,9 +465,8 @@ async def reply_with(
         cut_short = True
         log.warning("chat request failed: %s", error, exc_info=error.__cause__)
         said = words()
-        await reply.stream_token(
-            "\n\n" + said.answer_cut_short.format(error=why_it_failed(error, said))
-        )
+        why = inert_images(why_it_failed(error, said))
+        await reply.stream_token("\n\n" + said.answer_cut_short.format(error=why))
     except asyncio.CancelledError:
         # Stop pressed, or the browser left: keep what was streamed (the request is already
         # closed by aclosing, which stops the model server's work on it).
@@ -567,7 +572,9 @@ SECTION_LABEL_CHARS = 40
 
 
 def source_label(source: Passage, whole: bool, said: Words) -> str:
-    file = shortened(source.document, QUOTE_CHARS)
+    """The source's name in the sources line and on its side element: a document's name and
+    heading are the client's, so they show no image and no bidirectional control."""
+    file = _shown_in_label(shortened(source.document, QUOTE_CHARS))
     if whole:
         return said.source_whole.format(file=file)
     if source.page is not None:
@@ -576,8 +583,12 @@ def source_label(source: Passage, whole: bool, said: Words) -> str:
         section = source.section
         if len(section) > SECTION_LABEL_CHARS:
             section = section[: SECTION_LABEL_CHARS - 1] + "…"
-        return said.source_section.format(file=file, section=section)
+        return said.source_section.format(file=file, section=_shown_in_label(section))
     return said.source_passage.format(file=file, number=source.position + 1)
+
+
+def _shown_in_label(text: str) -> str:
+    return inert_images(without_bidi_controls(text))
 
 
 async def show_sources(documents: DocumentContext | None) -> None:
@@ -591,7 +602,8 @@ async def show_sources(documents: DocumentContext | None) -> None:
         label = source_label(source, documents.whole, said)
         if any(element.name == label for element in elements):
             label = f"{label} #{source.position + 1}"
-        elements.append(cl.Text(name=label, content=source.text, display="side"))
+        # A document's text is shown as Markdown: its images become links, never fetched.
+        elements.append(cl.Text(name=label, content=inert_images(source.text), display="side"))
     names = ", ".join(element.name for element in elements)
     await cl.Message(
         content=said.sources.format(names=names),

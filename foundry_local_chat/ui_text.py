@@ -524,6 +524,16 @@ def quote(value: object, limit: int = QUOTE_CHARS) -> str:
     return _MARKDOWN.sub(r"\\\1", shortened(text, limit))
 
 
+# Bidirectional controls (embeddings, overrides, isolates, marks): "cod\u202etxt.exe" would read
+# as "codexe.txt". Shown as U+FFFD where a client's name had one.
+BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def without_bidi_controls(text: str) -> str:
+    return BIDI_CONTROLS.sub("\ufffd", text)
+
+
 def shown_name(name: str, limit: int = QUOTE_CHARS) -> str:
-    """A name a client chose (a file's), as a chat line shows it: shortened, inert as Markdown."""
-    return _MARKDOWN.sub(r"\\\1", shortened(name, limit))
+    """A name a client chose (a file's), as a chat line shows it: shortened, inert as Markdown,
+    its bidirectional controls neutralised."""
+    return _MARKDOWN.sub(r"\\\1", shortened(without_bidi_controls(name), limit))
