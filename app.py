@@ -129,7 +129,7 @@ async def start_app() -> None:
     state = AppState.create(settings, history_engine=history_engine)
     state.metrics.watch_saves(saves_waiting)
     install(state)
-    await state.start(terminal_progress(), STARTUP_WAIT_SECONDS)
+    await state.start(terminal_progress(settings.log_format), STARTUP_WAIT_SECONDS)
 
 
 @cl.on_app_shutdown
