@@ -2,9 +2,10 @@
 recording proxy), uploaded through /project/file as the attach button does: files are read in
 worker processes of the app, killed at their limits, and nobody else waits for them.
 
-- While one user's PDF of 40 slow pages is being read (and seven more of hers are refused: one
-  file at a time per user), another user signs in and gets an answer; the slow file is still
-  being read when that answer arrives. Her stop button ends the reading process.
+- While one user's eight PDFs of 40 slow pages each are taken in (two read at once, five waiting
+  for a place, the eighth refused: seven per user), another user signs in and gets an answer;
+  none of her files has been read when that answer arrives. Her stop buttons end the reading
+  processes.
 - A PDF of 32 compressed streams (2.2 GB once decompressed; 2.3 MB of file) is refused by the
   cap on decompressed bytes per file, and the app's own memory does not grow by it; a PDF that
   is slow to read is refused at the time limit (the line in Korean for a Korean browser).
@@ -13,6 +14,7 @@ worker processes of the app, killed at their limits, and nobody else waits for t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 from collections.abc import Iterator
@@ -104,42 +106,47 @@ def notices(reply: Reply) -> list[str]:
 async def test_others_sign_in_and_get_answers_while_a_users_slow_files_are_read(
     apps: list[RunningProcess], proxy: RecordingProxy, tmp_path: Path
 ) -> None:
-    url = start_app(apps, proxy, tmp_path)  # default limits: 60 s a file, one per user
+    # Two files read at once over all users (60 s each at most); seven at once for one user.
+    url = start_app(apps, proxy, tmp_path, DOCUMENT_READERS="2", DOCUMENT_READERS_PER_USER="7")
     [app] = apps
     alice = ChainlitApi(url)
     await alice.sign_in("alice", PASSWORD)
+    assert alice.token
     slow = operator_flood_pdf(1, pages=40)  # 7 KB; a minute of CPU or more for pypdf
 
-    async with ChainlitSession(url, alice.token) as reading:
-        assert await reading.ready() is None
-        await reading.send("", [await reading.upload("slow.pdf", slow, "application/pdf")])
-        await reading.wait_for("new_message", lambda m: m["output"].startswith("Reading"))
-        sent = len(reading.history)
-        [worker] = await asyncio.to_thread(reading_processes, app)
-
-        # Seven more of her files, each in a chat of its own: refused at once.
-        for number in range(7):
-            async with ChainlitSession(url, alice.token) as other:
-                assert await other.ready() is None
-                file = await other.upload(f"slow{number}.pdf", slow, "application/pdf")
-                assert notices(await other.ask("", files=(file,))) == [
-                    SAID.document_busy_user.format(file=f"slow{number}.pdf", limit=1)
+    async with contextlib.AsyncExitStack() as chats:
+        # Eight of her files, each in a chat of its own: seven are taken (two read, five wait
+        # for a place), the eighth is refused at once.
+        reading: list[tuple[ChainlitSession, int]] = []
+        for number in range(8):
+            chat = await chats.enter_async_context(ChainlitSession(url, alice.token))
+            assert await chat.ready() is None
+            file = await chat.upload(f"slow{number}.pdf", slow, "application/pdf")
+            if number == 7:
+                assert notices(await chat.ask("", files=(file,))) == [
+                    SAID.document_busy_user.format(file="slow7.pdf", limit=7)
                 ]
+                break
+            await chat.send("", [file])
+            await chat.wait_for("new_message", lambda m: m["output"].startswith("Reading"))
+            reading.append((chat, len(chat.history)))
 
-        # Bob signs in and is answered while her file is still being read.
+        # Bob signs in and is answered while her files are still being read.
         bob = ChainlitApi(url)
         await bob.sign_in("bob", PASSWORD)
         async with ChainlitSession(url, bob.token) as bobs:
             assert await bobs.ready() is None
             answer = await bobs.ask("What is the capital of France?")
             assert answer.answer()["output"].strip()
-        assert await asyncio.to_thread(reading_processes, app) == [worker]
-        read = [event for event, _ in reading.history[sent:] if event == "task_end"]
-        assert not read, "her file was read already"
+        workers = await asyncio.to_thread(reading_processes, app)
+        assert len(workers) == 2
+        for chat, seen in reading:
+            assert "task_end" not in [event for event, _ in chat.history[seen:]], "read already"
 
-        # Her stop button ends the reading, and its process with it.
-        await reading.stop()
-        await asyncio.wait_for(ended(worker), 30)
+        # Her stop buttons end the readings (and the waits), and their processes with them.
+        for chat, _ in reading:
+            await chat.stop()
+        await asyncio.wait_for(asyncio.gather(*map(ended, workers)), 30)
         assert await asyncio.to_thread(reading_processes, app) == []
 
 
