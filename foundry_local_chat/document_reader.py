@@ -12,8 +12,9 @@ The limits (DocumentLimits; each refusal says which one in the chat):
 - places: `readers` files are read at once over all users (more wait up to `read_seconds` for
   a place), and `readers_per_user` per user (more are refused at once).
 
-The process runs at a lower CPU priority (nice) than the server, may not write files, and is
-killed when the chat's task is cancelled (the stop button, a browser that left). What it sends
+The process runs at a lower CPU priority (nice) than the server, may not write files nor open
+more than a few, gets none of the server's environment (its keys), and is killed when the
+chat's task is cancelled (the stop button, a browser that left). What it sends
 back is JSON on its stdout, never pickle: its input is hostile.
 
 The process is `python -m foundry_local_chat.document_reader`; it gets its request as JSON on
@@ -47,6 +48,9 @@ NICENESS = 10  # the server (niceness 0) gets about nine tenths of a core the re
 CPU_GRACE_SECONDS = 2  # SIGXCPU at the limit, SIGKILL this much later
 JSON_BYTES_PER_CHAR = 12  # at most, as json.dumps writes a character (two \\uXXXX)
 MEMORY_EXIT = 3  # the process ran out of memory and could not say so on stdout
+# None of the server's environment (API keys, DATABASE_URL, the session secret): a file that
+# took over its reader would find nothing there.
+WORKER_ENVIRONMENT = {"LC_ALL": "C.UTF-8"}
 
 
 def _mb(limit: float) -> str:
@@ -125,7 +129,7 @@ class DocumentReader:
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-E", "-s", "-m", MODULE,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL, cwd=PACKAGE_ROOT,
+            stderr=asyncio.subprocess.DEVNULL, cwd=PACKAGE_ROOT, env=WORKER_ENVIRONMENT,
         )  # fmt: skip
         await self._note(started=process.pid)
         try:
@@ -238,6 +242,7 @@ def _limit_this_process(memory_bytes: int, cpu_seconds: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))  # writes no file
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (16, 16))  # stdio and the file; no sockets to spare
     os.nice(NICENESS)
 
 
