@@ -1,14 +1,17 @@
 """What keeps the chat page from fetching elsewhere, in-process (the browser test,
 test_browser_egress.py, shows it in Chromium): no image survives in streamed Markdown however
 it is cut into tokens (property-based), source labels show no image and no bidirectional
-control, and a page served through the policy middleware (around a real Starlette app) loses
-its links to other origins and gets a policy that allows its own inline scripts by hash."""
+control, the app's handlers send no image in an answer (cut "!" | "[" between tokens), its
+sources or their side panels, and a page served through the policy middleware (around a real
+Starlette app) loses its links to other origins and gets a policy that allows its own inline
+scripts by hash."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 import hashlib
+from pathlib import Path
 from typing import Any
 
 from hypothesis import given
@@ -23,6 +26,8 @@ from foundry_local_chat.document_store import Passage
 from foundry_local_chat.markdown_safety import IMAGE_START, ImageBreaker, inert_images
 from foundry_local_chat.page_policy import PagePolicy
 from foundry_local_chat.ui_text import BIDI_CONTROLS, ENGLISH, WORDS, shown_name
+from tests.support.fake_chat import FakeChat, chat_app
+from tests.support.scripted_model import ScriptedModel
 
 markdownish = st.text(alphabet=st.sampled_from("![]()x: /\\\n`\u202e"), max_size=60)
 
@@ -99,3 +104,28 @@ def test_a_page_loses_its_links_elsewhere_and_allows_its_inline_scripts_by_hash(
         "'wasm-unsafe-eval'" in browser_policy
         and "connect-src 'self' blob: data:" in browser_policy
     )
+
+
+# ----- in the app's handlers (in-process, a scripted model) -----
+
+
+async def test_the_app_sends_no_image_in_answers_sources_or_side_panels(tmp_path: Path) -> None:
+    model = ScriptedModel("tiny:1")
+    async with chat_app(model, tmp_path) as app:
+        chat = FakeChat(app)
+        await chat.start()
+        note = (
+            b"# Logo ![l](http://e.example/h.png)\n\nThe cat ![c](http://e.example/c.png) naps.\n"
+        )
+        model.enqueue("See ", "!", "[chart](http://e.example/a.png)", " and ![b](//e.example/b)")
+        turn = await chat.say("cat?", files=[("n\u202etxt.md", note)])
+        assert IMAGE_START not in "".join(turn.tokens) and IMAGE_START not in (turn.answer or "")
+        assert "[chart](http://e.example/a.png)" in (turn.answer or "")
+        sources = turn.sources
+        assert sources is not None and IMAGE_START not in sources["output"]
+        assert "\u202e" not in sources["output"]
+        for element in [e for e in turn.of("element") if e.get("display") == "side"]:
+            assert IMAGE_START not in element["name"] + chat.file_text(element)
+        shown = " ".join(turn.notices)
+        assert "\u202e" not in shown and "\ufffd" in shown
+        await chat.close()
