@@ -7,7 +7,11 @@ chat's languages."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,7 +21,7 @@ from hypothesis import strategies as st
 from foundry_local_chat.chat_ui import why_refused
 from foundry_local_chat.chunking import chunk
 from foundry_local_chat.config import DocumentLimits
-from foundry_local_chat.document_reader import DocumentReader
+from foundry_local_chat.document_reader import MODULE, DocumentReader
 from foundry_local_chat.documents import DocumentRefused, Problem, extract
 from foundry_local_chat.ui_text import WORDS
 from tests.support.pdf_maker import operator_flood_pdf, stream_bomb_pdf, text_pdf
@@ -140,3 +144,19 @@ def test_each_refusal_has_its_own_line_in_each_language(language: str) -> None:
         why_refused(DocumentRefused("f.pdf", problem, "7"), WORDS[language]) for problem in Problem
     }
     assert len(lines) == len(Problem) and all("f.pdf" in line for line in lines)
+
+
+def test_the_cpu_limit_kills_a_reader_whatever_the_wall_clock(tmp_path: Path) -> None:
+    """The reading process on its own (no parent to kill it on time): RLIMIT_CPU stops it."""
+    path = saved(tmp_path, "slow.pdf", operator_flood_pdf(1, pages=40))
+    limits = DocumentLimits()
+    request = {
+        "name": "slow.pdf", "path": str(path), "max_bytes": limits.max_bytes, "max_mb": 20,
+        "max_decompressed_bytes": limits.max_decompressed_bytes, "max_decompressed_mb": 256,
+        "memory_bytes": limits.read_memory_mb * 1024**2, "cpu_seconds": 1,
+    }  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", MODULE], input=json.dumps(request).encode(),
+        capture_output=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode in (-signal.SIGXCPU, -signal.SIGKILL) and done.stdout == b""
