@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import signal
 import sys
@@ -42,6 +43,7 @@ from foundry_local_chat.config import DocumentLimits
 from foundry_local_chat.documents import DocumentRefused, ExtractedDocument, Kind, Problem, extract
 from foundry_local_chat.errors import one_line
 
+log = logging.getLogger(__name__)
 MODULE = "foundry_local_chat.document_reader"
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 NICENESS = 10  # the server (niceness 0) gets about nine tenths of a core the readers compete for
@@ -126,11 +128,15 @@ class DocumentReader:
             "memory_bytes": limits.read_memory_mb * 1024**2,
             "cpu_seconds": max(1, int(limits.read_seconds + 0.999)),
         }).encode()  # fmt: skip
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-E", "-s", "-m", MODULE,
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL, cwd=PACKAGE_ROOT, env=WORKER_ENVIRONMENT,
-        )  # fmt: skip
+        try:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-E", "-s", "-m", MODULE,
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.DEVNULL, cwd=PACKAGE_ROOT, env=WORKER_ENVIRONMENT,
+            )  # fmt: skip
+        except OSError as error:  # no process to be had (too many, no memory)
+            log.error("cannot start a process to read %s: %s", name, error)
+            raise DocumentRefused(name, Problem.BUSY) from error
         await self._note(started=process.pid)
         try:
             async with asyncio.timeout(limits.read_seconds):
@@ -157,7 +163,10 @@ class DocumentReader:
         if returncode != 0 or not isinstance(answer, dict):
             detail = f"the reader stopped with exit status {returncode}"
             raise DocumentRefused(name, Problem.UNREADABLE, detail)
-        return _result(name, answer)
+        try:
+            return _result(name, answer)
+        except (KeyError, TypeError, ValueError) as error:  # not what a reader answers
+            raise DocumentRefused(name, Problem.UNREADABLE, "the reader's answer") from error
 
 
 class OutputTooLong(Exception):
@@ -189,12 +198,18 @@ async def _bounded_output(process: asyncio.subprocess.Process, request: bytes, l
 def _result(name: str, answer: dict[str, Any]) -> tuple[ExtractedDocument, list[Chunk]]:
     if "refused" in answer:
         raise DocumentRefused(name, Problem(answer["refused"]), str(answer.get("detail", "")))
-    chunks = [Chunk(position, text, page, section) for position, text, page, section in
-              answer["chunks"]]  # fmt: skip
+    chunks = [
+        Chunk(int(position), str(text), _number(page), None if section is None else str(section))
+        for position, text, page, section in answer["chunks"]
+    ]
     document = ExtractedDocument(
-        name, Kind(answer["kind"]), (), answer["pages"], text_chars=answer["chars"]
+        name, Kind(answer["kind"]), (), _number(answer["pages"]), text_chars=int(answer["chars"])
     )
     return document, chunks
+
+
+def _number(value: object) -> int | None:
+    return None if value is None else int(value)  # type: ignore[call-overload]
 
 
 # ----- the reading process -----
