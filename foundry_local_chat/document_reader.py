@@ -165,6 +165,8 @@ class DocumentReader:
             raise DocumentRefused(name, Problem.UNREADABLE, detail)
         try:
             return _result(name, answer)
+        except DocumentRefused:  # (a ValueError too)
+            raise
         except (KeyError, TypeError, ValueError) as error:  # not what a reader answers
             raise DocumentRefused(name, Problem.UNREADABLE, "the reader's answer") from error
 
