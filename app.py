@@ -26,6 +26,7 @@ from foundry_local_chat import log_format, request_ids
 from foundry_local_chat.app_state import AppState
 from foundry_local_chat.auth import Access, AuthError
 from foundry_local_chat.backend import Backend, BackendKind, BackendUnavailable
+from foundry_local_chat.body_limit import install_body_limit
 from foundry_local_chat.browser_page import mount_browser_page
 from foundry_local_chat.chat import (
     SENT_KEY,
@@ -72,6 +73,7 @@ from foundry_local_chat.model_facts import loop_guard_on
 from foundry_local_chat.ops_routes import install_ops_routes
 from foundry_local_chat.origin_guard import install_origin_guard
 from foundry_local_chat.origins import OriginPolicy
+from foundry_local_chat.page_policy import install_page_policy
 from foundry_local_chat.persistence import (
     ChatDataLayer,
     PersistenceError,
@@ -101,6 +103,10 @@ def installed_state() -> AppState | None:
 
 # /healthz, /readyz, /metrics; inside the origin guard, which is installed next (outermost).
 install_ops_routes(chainlit_server, installed_state, settings.metrics_token)
+# Bodies over their route's limit (uploads: DOCUMENT_MAX_MB) are refused before they are held.
+install_body_limit(chainlit_server, settings.documents)
+# Every page loads and connects to this origin only (Content-Security-Policy).
+install_page_policy(chainlit_server)
 # Only the app's own pages, and ALLOWED_ORIGINS, may use a signed-in user's session.
 install_origin_guard(chainlit_server, OriginPolicy(frozenset(settings.allowed_origins)))
 mount_browser_page(chainlit_server, settings)  # /browser: the model in the visitor's tab
@@ -142,7 +148,7 @@ async def start_app() -> None:
     state.metrics.watch_saves(saves_waiting)
     install(state)
     await mark_answers_cut_by_a_stop()
-    await state.start(terminal_progress(), STARTUP_WAIT_SECONDS)
+    await state.start(terminal_progress(settings.log_format), STARTUP_WAIT_SECONDS)
 
 
 async def mark_answers_cut_by_a_stop() -> None:
@@ -297,9 +303,8 @@ async def answer_in_thread(message: cl.Message, live: LiveAnswer) -> None:
         await message.update()
         await notice(words().unicode_repaired)
     if message.elements:
-        await take_documents(
-            *await documents_to_add(), uploads(message), app_state().settings.documents
-        )
+        reader = app_state().document_reader
+        await take_documents(*await documents_to_add(), uploads(message), reader)
         if not message.content.strip():
             return  # only files: nothing to answer yet
     backend: Backend | None = cl.user_session.get("backend") or await connect()
@@ -321,7 +326,7 @@ async def answer_in_thread(message: cl.Message, live: LiveAnswer) -> None:
     window = await state.profiles.context_window(routed, options.model)
     try:
         budget = ReadBudget(
-            state.settings.document_read_seconds, state.read_speed.tokens_per_second
+            state.settings.documents_whole_within_seconds, state.read_speed.tokens_per_second
         )
         documents = await documents_for(
             question, options.system_prompt, options.max_tokens, window, budget

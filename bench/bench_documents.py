@@ -49,6 +49,7 @@ from foundry_local_chat.config import DEFAULT_SYSTEM_PROMPT, DocumentLimits, Set
 from foundry_local_chat.context_window import ContextWindow, read_window
 from foundry_local_chat.document_context import document_context
 from foundry_local_chat.document_intake import Upload, take_in
+from foundry_local_chat.document_reader import DocumentReader
 from foundry_local_chat.document_store import DocumentStore, Owner, StoredDocument
 from foundry_local_chat.documents import extract
 from tests.support.pdf_maker import text_pdf
@@ -121,7 +122,9 @@ async def measure_store(
 ) -> dict[str, Any]:
     owner = Owner("bench-thread", "bench-user")
     ready, [stored] = await timed(
-        lambda: take_in(store, owner, [Upload(pdf.name, pdf)], DocumentLimits(max_mb=100))
+        lambda: take_in(
+            store, owner, [Upload(pdf.name, pdf)], DocumentReader(DocumentLimits(max_mb=100))
+        )
     )
     assert isinstance(stored, StoredDocument), stored
     search_ms, context_ms, first = [], [], 0

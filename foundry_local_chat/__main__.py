@@ -43,7 +43,7 @@ def access_summary(settings: Settings) -> str:
 def serve(settings: Settings) -> int:
     runtime = FoundryRuntime(settings)
     try:
-        endpoint = runtime.start(terminal_progress())
+        endpoint = runtime.start(terminal_progress(settings.log_format))
     except FoundryStartError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -19,6 +19,7 @@ from foundry_local_chat.backend import BackendKind, BackendUnavailable, ProfileR
 from foundry_local_chat.chat_metrics import ChatMetrics
 from foundry_local_chat.chat_readiness import ChatReadiness, HistoryEngine
 from foundry_local_chat.config import Settings
+from foundry_local_chat.document_reader import DocumentReader
 from foundry_local_chat.foundry_runtime import FoundryRuntime, Progress
 from foundry_local_chat.live_answers import LiveAnswers
 from foundry_local_chat.local_models import LocalModels
@@ -39,6 +40,8 @@ class AppState:
     answer_queues: Mapping[BackendKind, AnswerQueue]
     metrics: ChatMetrics  # this app's own registry (/metrics)
     readiness: CachedReadiness  # /readyz
+    # Reads uploaded files in worker processes, within DocumentLimits (per user and overall).
+    document_reader: DocumentReader
     live_answers: LiveAnswers = field(default_factory=LiveAnswers)  # by thread
     tabs: ThreadTabs = field(default_factory=ThreadTabs)  # which tabs are open on a thread
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
@@ -62,6 +65,7 @@ class AppState:
             answer_queues={BackendKind.FOUNDRY_LOCAL: AnswerQueue(settings.endpoint_concurrency)},
             metrics=ChatMetrics(),
             readiness=CachedReadiness(checks.check, settings.readiness_cache_seconds),
+            document_reader=DocumentReader(settings.documents),
         )
 
     async def start(self, progress: Progress, wait_seconds: float) -> None:

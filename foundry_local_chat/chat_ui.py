@@ -47,6 +47,7 @@ from foundry_local_chat.config import DocumentLimits
 from foundry_local_chat.context_window import FittedRequest, MessageTooLong
 from foundry_local_chat.document_context import DocumentContext
 from foundry_local_chat.document_intake import Upload, take_in
+from foundry_local_chat.document_reader import DocumentReader
 from foundry_local_chat.document_store import DocumentStore, Owner, Passage
 from foundry_local_chat.documents import SUPPORTED_SUFFIXES, DocumentRefused
 from foundry_local_chat.documents import Problem as DocumentProblem
@@ -54,6 +55,7 @@ from foundry_local_chat.errors import shortened
 from foundry_local_chat.live_answers import CUT_KEY, CutReason, LiveAnswer
 from foundry_local_chat.local_models import LocalModels
 from foundry_local_chat.loop_guard import LoopGuard
+from foundry_local_chat.markdown_safety import ImageBreaker, inert_images
 from foundry_local_chat.model_facts import KOREAN_MODEL_EXAMPLE, ModelFacts, facts_for
 from foundry_local_chat.persistence import SaveTrouble, SaveTroubleKind
 from foundry_local_chat.thinking import ThinkSplitter
@@ -65,6 +67,7 @@ from foundry_local_chat.ui_text import (
     Words,
     language_of,
     shown_name,
+    without_bidi_controls,
     words_for,
 )
 
@@ -491,10 +494,14 @@ async def reply_with(
 
     reading = PromptReading()
 
+    # What the model writes is shown, never fetched from: its images become links.
+    breakers = {"answer": ImageBreaker(), "thinking": ImageBreaker()}
+
     async def show(parts: Any) -> None:
         nonlocal thinking
         await reading.end()
-        for kind, text in parts:
+        for kind, written in parts:
+            text = breakers["answer" if kind == "answer" else "thinking"].feed(written)
             if kind == "answer" and guard is not None:
                 guard.feed(text)
             if kind == "answer" and text:
@@ -546,9 +553,8 @@ async def reply_with(
         await checkpoints.settled()
         log.warning("chat request failed: %s", error, exc_info=error.__cause__)
         said = words()
-        await reply.stream_token(
-            "\n\n" + said.answer_cut_short.format(error=why_it_failed(error, said))
-        )
+        why = inert_images(why_it_failed(error, said))
+        await reply.stream_token("\n\n" + said.answer_cut_short.format(error=why))
     except asyncio.CancelledError:
         # Stop pressed, or the browser left: keep what was streamed (the request is already
         # closed by aclosing, which stops the model server's work on it).
@@ -610,7 +616,7 @@ async def answer_without_documents(error: DocumentsUnreachable) -> None:
 
 
 async def take_documents(
-    store: DocumentStore, owner: Owner, uploads: list[Upload], limits: DocumentLimits
+    store: DocumentStore, owner: Owner, uploads: list[Upload], reader: DocumentReader
 ) -> None:
     """Read and store the files a message attached, saying in the chat what became of each."""
     said = words()
@@ -618,7 +624,7 @@ async def take_documents(
         said.reading_documents.format(files=", ".join(shown_name(u.name) for u in uploads))
     )
     try:
-        outcomes = await take_in(store, owner, uploads, limits)
+        outcomes = await take_in(store, owner, uploads, reader)
     finally:
         await status.remove()
     for outcome in outcomes:
@@ -644,6 +650,11 @@ def why_refused(refused: DocumentRefused, said: Words) -> str:
         DocumentProblem.TOO_LARGE: said.document_too_large,
         DocumentProblem.TOO_MANY: said.document_too_many,
         DocumentProblem.NOT_STORED: said.document_not_stored,
+        DocumentProblem.TOO_SLOW: said.document_too_slow,
+        DocumentProblem.TOO_MUCH_MEMORY: said.document_too_much_memory,
+        DocumentProblem.TOO_MUCH_DATA: said.document_too_much_data,
+        DocumentProblem.BUSY_USER: said.document_busy_user,
+        DocumentProblem.BUSY: said.document_busy,
     }
     return lines[refused.problem].format(
         file=shown_name(refused.name), kinds=_kinds(), detail=refused.detail, limit=refused.detail
@@ -654,7 +665,9 @@ SECTION_LABEL_CHARS = 40
 
 
 def source_label(source: Passage, whole: bool, said: Words) -> str:
-    file = shortened(source.document, QUOTE_CHARS)
+    """The source's name in the sources line and on its side element: a document's name and
+    heading are the client's, so they show no image and no bidirectional control."""
+    file = _shown_in_label(shortened(source.document, QUOTE_CHARS))
     if whole:
         return said.source_whole.format(file=file)
     if source.page is not None:
@@ -663,8 +676,12 @@ def source_label(source: Passage, whole: bool, said: Words) -> str:
         section = source.section
         if len(section) > SECTION_LABEL_CHARS:
             section = section[: SECTION_LABEL_CHARS - 1] + "…"
-        return said.source_section.format(file=file, section=section)
+        return said.source_section.format(file=file, section=_shown_in_label(section))
     return said.source_passage.format(file=file, number=source.position + 1)
+
+
+def _shown_in_label(text: str) -> str:
+    return inert_images(without_bidi_controls(text))
 
 
 async def show_sources(documents: DocumentContext | None) -> None:
@@ -678,7 +695,8 @@ async def show_sources(documents: DocumentContext | None) -> None:
         label = source_label(source, documents.whole, said)
         if any(element.name == label for element in elements):
             label = f"{label} #{source.position + 1}"
-        elements.append(cl.Text(name=label, content=source.text, display="side"))
+        # A document's text is shown as Markdown: its images become links, never fetched.
+        elements.append(cl.Text(name=label, content=inert_images(source.text), display="side"))
     names = ", ".join(element.name for element in elements)
     await cl.Message(
         content=said.sources.format(names=names),

@@ -216,14 +216,24 @@ class GenerationDefaults:
 
 @dataclass(frozen=True)
 class DocumentLimits:
-    """How many files one message may attach, and how large each may be."""
+    """How many files one message may attach, how large each may be, and what reading one may
+    cost (document_reader reads each in a worker process that is killed at these limits)."""
 
     max_files: int = 5
     max_mb: float = 20.0
+    read_seconds: float = 60.0  # wall clock and CPU time of one file's reading
+    read_memory_mb: int = 1024  # the reading process's address space
+    max_decompressed_mb: float = 256.0  # all of one file's decompressed streams together
+    readers: int = 2  # files read at once, over all users
+    readers_per_user: int = 1  # files one user (without sign-in: one chat) may have read at once
 
     @property
     def max_bytes(self) -> int:
         return int(self.max_mb * 1024 * 1024)
+
+    @property
+    def max_decompressed_bytes(self) -> int:
+        return int(self.max_decompressed_mb * 1024 * 1024)
 
 
 @dataclass(frozen=True)
@@ -268,7 +278,7 @@ class Settings:
     readiness_cache_seconds: float = 5.0  # a readiness result is reused this long
     metrics_token: str = ""  # the chat app's /metrics wants it; empty: loopback clients only
     documents: DocumentLimits = DocumentLimits()  # files attached to a message
-    document_read_seconds: float = 5.0  # documents go whole if the model reads them this fast
+    documents_whole_within_seconds: float = 5.0  # documents go whole if read this fast
 
     @property
     def database_url_redacted(self) -> str:
@@ -306,7 +316,9 @@ class Settings:
             endpoint_max_body_bytes=_whole_number(
                 env, "ENDPOINT_MAX_BODY_BYTES", 1024**2, 1024, 256 * 1024**2
             ),
-            document_read_seconds=_number(env, "DOCUMENT_READ_SECONDS", 5.0, 0, 3600),
+            documents_whole_within_seconds=_number(
+                env, "DOCUMENTS_WHOLE_WITHIN_SECONDS", 5.0, 0, 3600
+            ),
             warm_conversations=_whole_number(env, "ENDPOINT_WARM_CONVERSATIONS", 4, 0, 1024),
             warm_memory_mb=_number(env, "ENDPOINT_WARM_MEMORY_MB", 2048.0, 0, 1_048_576),
             offline=_optional_flag(env, "FOUNDRY_OFFLINE"),
@@ -339,6 +351,19 @@ class Settings:
             documents=DocumentLimits(
                 max_files=_whole_number(env, "DOCUMENT_MAX_FILES", documents.max_files, 1, 20),
                 max_mb=_number(env, "DOCUMENT_MAX_MB", documents.max_mb, 0.001, 500),
+                read_seconds=_number(
+                    env, "DOCUMENT_READ_SECONDS", documents.read_seconds, 0.1, 3600
+                ),
+                read_memory_mb=_whole_number(
+                    env, "DOCUMENT_READ_MEMORY_MB", documents.read_memory_mb, 128, 65536
+                ),
+                max_decompressed_mb=_number(
+                    env, "DOCUMENT_MAX_DECOMPRESSED_MB", documents.max_decompressed_mb, 0.001, 65536
+                ),
+                readers=_whole_number(env, "DOCUMENT_READERS", documents.readers, 1, 64),
+                readers_per_user=_whole_number(
+                    env, "DOCUMENT_READERS_PER_USER", documents.readers_per_user, 1, 64
+                ),
             ),
         )
         if settings.use_foundry_local:
@@ -493,11 +518,36 @@ ENV_VARIABLES = (
         "Largest attached file, in megabytes (up to 500).",
     ),
     EnvVariable(
-        "DOCUMENT_READ_SECONDS", "`5`",
+        "DOCUMENTS_WHOLE_WITHIN_SECONDS", "`5`",
         "A chat's documents go whole into the conversation when the model reads them within "
         "this many seconds (at the speed measured on this machine's answers; the endpoint "
         "keeps them read for the follow-ups); otherwise the passages that match each question "
         "go with it, at most 40 % of this budget's worth.",
+    ),
+    EnvVariable(
+        "DOCUMENT_READ_SECONDS", f"`{_DOCUMENTS.read_seconds:g}`",
+        "Longest one file's reading may take, in seconds of wall clock and of CPU: each file is "
+        "read in a process of its own, killed at this limit or the next three, and the chat "
+        "says which limit refused the file.",
+    ),
+    EnvVariable(
+        "DOCUMENT_READ_MEMORY_MB", f"`{_DOCUMENTS.read_memory_mb}`",
+        "Memory (address space) of the process that reads one file, in megabytes (128–65536).",
+    ),
+    EnvVariable(
+        "DOCUMENT_MAX_DECOMPRESSED_MB", f"`{_DOCUMENTS.max_decompressed_mb:g}`",
+        "All of one PDF's compressed streams together may decompress to this many megabytes "
+        "(pypdf's own cap is per stream).",
+    ),
+    EnvVariable(
+        "DOCUMENT_READERS", f"`{_DOCUMENTS.readers}`",
+        "Files read at once, over all users; more wait (up to `DOCUMENT_READ_SECONDS`) for a "
+        "place.",
+    ),
+    EnvVariable(
+        "DOCUMENT_READERS_PER_USER", f"`{_DOCUMENTS.readers_per_user}`",
+        "Files one signed-in user (without sign-in: one chat) may have read at once; another is "
+        "refused until one is done.",
     ),
     EnvVariable("HOST", "`127.0.0.1`", "The address `make run` serves the chat UI on."),
     EnvVariable("PORT", "`8000`", "The port `make run` serves the chat UI on."),

@@ -14,17 +14,20 @@ import contextlib
 import fcntl
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from sqlalchemy import MetaData, event, func, select, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from foundry_local_chat.config import SQLITE_DRIVER, redact_url
 from foundry_local_chat.errors import FoundryLocalChatError, one_line
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+# Alembic is imported where it is used: its import logs (plugin set-up), and the app's log
+# format (LOG_FORMAT=json) is not set up yet while app.py imports this module.
 
 VERSION_TABLE = "chat_schema_version"
 HISTORY_TABLES = (  # parents first
@@ -78,6 +81,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def alembic_config() -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", "foundry_local_chat:migrations")
     config.set_main_option("version_table", VERSION_TABLE)
@@ -102,12 +107,16 @@ def _sqlite_migration_lock(url: str) -> Iterator[None]:
 def migrate(connection: Connection, revision: str = "head") -> None:
     """Bring the schema on this (synchronous) connection to `revision`: also how a chat without
     history gets the same tables in memory (document_store.DocumentStore.in_memory)."""
+    from alembic import command
+
     config = alembic_config()
     config.attributes["connection"] = connection
     command.upgrade(config, revision)
 
 
 def _current(connection: Connection) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
     return context.get_current_revision()
 

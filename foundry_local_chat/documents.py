@@ -50,6 +50,12 @@ class Problem(StrEnum):
     TOO_LARGE = "too_large"  # over the size limit (detail: the limit in MB)
     TOO_MANY = "too_many"  # over the per-message count limit (detail: the limit)
     NOT_STORED = "not_stored"  # read, but the database refused it (detail: its words)
+    # Refused by the limits of reading (document_reader); detail: the limit.
+    TOO_SLOW = "too_slow"  # over the time limit (seconds), wall clock or CPU
+    TOO_MUCH_MEMORY = "too_much_memory"  # over the reading process's memory (MB)
+    TOO_MUCH_DATA = "too_much_data"  # decompresses (or its text runs) to over the cap (MB)
+    BUSY_USER = "busy_user"  # this user already has that many files being read
+    BUSY = "busy"  # all the places to read files stayed taken
 
 
 class DocumentRefused(FoundryLocalChatError, ValueError):
@@ -77,9 +83,13 @@ class ExtractedDocument:
     kind: Kind
     sections: tuple[Section, ...]
     pages: int | None = None  # a PDF's page count
+    # Its length when its sections are not kept (document_reader returns the passages only).
+    text_chars: int | None = None
 
     @property
     def chars(self) -> int:
+        if self.text_chars is not None:
+            return self.text_chars
         return sum(len(section.text) for section in self.sections)
 
 

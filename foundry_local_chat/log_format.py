@@ -1,10 +1,18 @@
 """How the app and the endpoint write their log: text for people, or one JSON object per line
-(LOG_FORMAT=json) for log shippers. Either way every line carries the request id."""
+(LOG_FORMAT=json) for log shippers. Either way every line carries the request id.
+
+No logged value can forge a line or disguise one: in text, control characters (C0 with CR and
+LF, DEL, C1), line separators and bidirectional controls are written as escapes (`\\n`,
+`\\x85`, `\\u202e`), and a traceback's lines are indented under their record; in JSON, the
+encoder escapes C0, and the rest are written as `\\uXXXX` escapes (which decode to the same
+text).
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -13,6 +21,47 @@ from foundry_local_chat.request_ids import RequestIdFilter
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"
 TEXT_DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")  # Chainlit's server
+
+
+# What could end a line or make it read otherwise than it is written.
+UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+INVISIBLE_IN_JSON = re.compile(
+    "[\x7f-\x9f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
+NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+CONTINUATION = "    "  # in front of each further line of a record (a traceback's)
+
+
+def _escape(match: re.Match[str]) -> str:
+    character = match[0]
+    if character in NAMED_ESCAPES:
+        return NAMED_ESCAPES[character]
+    code = ord(character)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def neutralised(text: str) -> str:
+    """`text` on one line, every control character, separator and bidi control escaped."""
+    return UNSAFE.sub(_escape, text)
+
+
+class TextFormatter(logging.Formatter):
+    """TEXT_FORMAT, each record's first line neutralised and its traceback's lines (each
+    neutralised too) indented below it, so that no value can start a line of its own."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        record.message = record.getMessage()
+        if self.usesTime():
+            record.asctime = self.formatTime(record, self.datefmt)
+        first = neutralised(self.formatMessage(record))
+        more = []
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            more += record.exc_text.splitlines()
+        if record.stack_info:
+            more += self.formatStack(record.stack_info).splitlines()
+        return "\n".join([first, *(CONTINUATION + neutralised(line) for line in more)])
 
 
 class LogFormat(StrEnum):
@@ -36,13 +85,14 @@ class JsonFormatter(logging.Formatter):
             entry["exception"] = self.formatException(record.exc_info)
         elif record.exc_text:
             entry["exception"] = record.exc_text
-        return json.dumps(entry, ensure_ascii=False, default=str)
+        line = json.dumps(entry, ensure_ascii=False, default=str)  # escapes C0 (and so CR, LF)
+        return INVISIBLE_IN_JSON.sub(lambda match: f"\\u{ord(match[0]):04x}", line)
 
 
 def formatter(log_format: LogFormat) -> logging.Formatter:
     if log_format is LogFormat.JSON:
         return JsonFormatter()
-    return logging.Formatter(TEXT_FORMAT, TEXT_DATE_FORMAT)
+    return TextFormatter(TEXT_FORMAT, TEXT_DATE_FORMAT)
 
 
 def configure(log_format: LogFormat, level: int = logging.INFO) -> None:

@@ -148,6 +148,11 @@ class Words:
     document_too_large: str  # {file} {limit}
     document_too_many: str  # {file} {limit}
     document_not_stored: str  # {file} {detail}
+    document_too_slow: str  # {file} {limit}: seconds
+    document_too_much_memory: str  # {file} {limit}: MB
+    document_too_much_data: str  # {file} {limit}: MB decompressed
+    document_busy_user: str  # {file} {limit}: files at once
+    document_busy: str  # {file}
     sources: str  # {names}
     source_page: str  # {file} {page}
     source_section: str  # {file} {section}
@@ -282,6 +287,16 @@ WORDS = {
         document_too_many="⚠️ **{file}** was not read: one message may attach at most {limit} "
         "files. Attach it to the next message.",
         document_not_stored="⚠️ **{file}** was read but could not be stored: {detail}.",
+        document_too_slow="⚠️ **{file}** was not read: reading it took longer than {limit} s, the "
+        "limit for one file.",
+        document_too_much_memory="⚠️ **{file}** was not read: reading it needed more than {limit} "
+        "MB of memory, the limit for one file.",
+        document_too_much_data="⚠️ **{file}** was not read: its compressed contents unpack to more "
+        "than {limit} MB, the limit for one file.",
+        document_busy_user="⚠️ **{file}** was not read: you already have {limit} file(s) being "
+        "read. Attach it again once they are done.",
+        document_busy="⚠️ **{file}** was not read: the server is busy reading other files. "
+        "Attach it again in a minute.",
         sources="📄 Sources: {names}",
         source_page="{file} p. {page}",
         source_section="{file} § {section}",
@@ -411,6 +426,16 @@ WORDS = {
         document_too_many="⚠️ **{file}**은(는) 읽지 않았습니다: 메시지 하나에는 파일을 "
         "{limit}개까지 첨부할 수 있습니다. 다음 메시지에 첨부하세요.",
         document_not_stored="⚠️ **{file}**은(는) 읽었지만 저장하지 못했습니다: {detail}.",
+        document_too_slow="⚠️ **{file}**은(는) 읽지 않았습니다: 파일 하나의 한도인 {limit}초보다 "
+        "오래 걸렸습니다.",
+        document_too_much_memory="⚠️ **{file}**은(는) 읽지 않았습니다: 파일 하나의 한도인 {limit} "
+        "MB보다 많은 메모리가 필요했습니다.",
+        document_too_much_data="⚠️ **{file}**은(는) 읽지 않았습니다: 압축된 내용이 파일 하나의 "
+        "한도인 {limit} MB보다 크게 풀립니다.",
+        document_busy_user="⚠️ **{file}**은(는) 읽지 않았습니다: 이미 파일 {limit}개를 읽고 "
+        "있습니다. 끝나면 다시 첨부하세요.",
+        document_busy="⚠️ **{file}**은(는) 읽지 않았습니다: 서버가 다른 파일을 읽느라 바쁩니다. "
+        "잠시 후 다시 첨부하세요.",
         sources="📄 출처: {names}",
         source_page="{file} {page}쪽",
         source_section="{file} § {section} 절",
@@ -525,6 +550,16 @@ def quote(value: object, limit: int = QUOTE_CHARS) -> str:
     return _MARKDOWN.sub(r"\\\1", shortened(text, limit))
 
 
+# Bidirectional controls (embeddings, overrides, isolates, marks): "cod\u202etxt.exe" would read
+# as "codexe.txt". Shown as U+FFFD where a client's name had one.
+BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def without_bidi_controls(text: str) -> str:
+    return BIDI_CONTROLS.sub("\ufffd", text)
+
+
 def shown_name(name: str, limit: int = QUOTE_CHARS) -> str:
-    """A name a client chose (a file's), as a chat line shows it: shortened, inert as Markdown."""
-    return _MARKDOWN.sub(r"\\\1", shortened(name, limit))
+    """A name a client chose (a file's), as a chat line shows it: shortened, inert as Markdown,
+    its bidirectional controls neutralised."""
+    return _MARKDOWN.sub(r"\\\1", shortened(without_bidi_controls(name), limit))

@@ -5,6 +5,7 @@ or image-only, through pypdf."""
 from __future__ import annotations
 
 import io
+import zlib
 from collections.abc import Sequence
 
 from pypdf import PdfReader, PdfWriter
@@ -82,3 +83,50 @@ def serialized(objects: Sequence[bytes]) -> bytes:
     out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
         len(objects) + 1, xref))  # fmt: skip
     return out.getvalue()
+
+
+# ----- hostile PDFs: small files that are costly to read -----
+
+
+def _flate(data: bytes) -> bytes:
+    return b"<< /Length %d /Filter /FlateDecode >>\nstream\n%s\nendstream" % (
+        len(compressed := zlib.compress(data, 9)), compressed)  # fmt: skip
+
+
+def _pages_of_streams(contents: Sequence[Sequence[bytes]]) -> bytes:
+    """A PDF whose page n draws the content streams contents[n] (compressed), in Helvetica."""
+    flated: dict[bytes, bytes] = {}  # each distinct stream compressed once
+    objects: list[bytes] = [b"", b""]
+    objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")  # 3
+    kids = []
+    for streams in contents:
+        numbers = []
+        for data in streams:
+            if data not in flated:
+                flated[data] = _flate(data)
+            objects.append(flated[data])
+            numbers.append(len(objects))
+        refs = b" ".join(b"%d 0 R" % n for n in numbers)
+        objects.append(
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] "
+            b"/Resources << /Font << /F1 3 0 R >> >> /Contents [%s] >>" % refs
+        )
+        kids.append(len(objects))
+    objects[0] = b"<< /Type /Catalog /Pages 2 0 R >>"
+    objects[1] = b"<< /Type /Pages /Kids [%s] /Count %d >>" % (
+        b" ".join(b"%d 0 R" % kid for kid in kids), len(kids))  # fmt: skip
+    return serialized(objects)
+
+
+def operator_flood_pdf(megabytes: float = 4, pages: int = 1) -> bytes:
+    """Pages whose text layer is `megabytes` (each page) of tiny text operators: a file of a
+    few KB that takes pypdf's text extraction a long time."""
+    operator = b"(a) Tj 1 0 Td "
+    body = b"BT /F1 11 Tf 50 780 Td " + operator * int(megabytes * 1024**2 / len(operator)) + b"ET"
+    return _pages_of_streams([[body] for _ in range(pages)])
+
+
+def stream_bomb_pdf(streams: int = 32, megabytes_each: int = 70) -> bytes:
+    """`streams` pages, each one compressed content stream of `megabytes_each` MB of spaces once
+    decompressed: each under pypdf's per-stream cap (75 MB), together far over it."""
+    return _pages_of_streams([[b" " * (megabytes_each * 1024**2)]] * streams)
