@@ -67,6 +67,14 @@ def sent_to_model(proxy: RecordingProxy) -> str:
     return str(body["messages"])
 
 
+def question_to_model(proxy: RecordingProxy) -> str:
+    """The last request's question, with the passages found for it (earlier questions are
+    repeated as they were sent, passages and all, so they stay read at the endpoint)."""
+    body = proxy.chat_requests()[-1].body
+    assert body is not None
+    return str(body["messages"][-1]["content"])
+
+
 def lines(reply: Reply) -> list[str]:
     """The app's lines that stayed (not the "Reading …" status, which goes once done)."""
     deleted = {m["id"] for m in reply.of("delete_message")}
@@ -198,7 +206,7 @@ async def test_documents_are_answered_from_shown_kept_with_the_thread_and_privat
         assert source["display"] == "side" and source["url"].startswith("data:text/plain")
         assert "Marmalade" in unquote(source["url"])
         answer = await chat.ask("When is high tide at the north pier?")
-        request = sent_to_model(proxy)
+        request = question_to_model(proxy)
         assert "eleven minutes past four" in request and "[report.pdf, page 12]" in request
         assert "Marmalade" not in request
         assert sources_of(answer)[0].startswith("📄 Sources: report.pdf p. 12")
