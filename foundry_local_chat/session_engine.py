@@ -71,6 +71,8 @@ def messages_of(body: Mapping[str, Any], model: str) -> list[Message] | None:
         role, content = message.get("role"), message.get("content")
         if role not in SESSION_ROLES or not isinstance(content, str):
             return None
+        if "\x00" in content:  # the SDK passes text as a C string: it would end there
+            return None
         if any(message.get(key) is not None for key in ("name", "tool_calls", "function_call")):
             return None
         messages.append((role, content))
