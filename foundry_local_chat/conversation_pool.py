@@ -12,8 +12,10 @@ Open WebUI's user header), so one client's retained prefix can neither answer an
 nor reveal itself through a faster first token.
 
 The pool holds at most `capacity` conversations (each holds a KV cache sized for the model's
-whole context, see `kv_cache_bytes`); the least recently used one is closed to make room. A
-conversation is checked out while it answers, so two requests never share a session.
+whole context, see `kv_cache_bytes`); the least recently used one makes room: its turns are
+undone and its session answers the new conversation (a new session's first answer pays for
+allocating that cache: 0.2-0.5 s for the bundled model). A conversation is checked out while
+it answers, so two requests never share a session.
 
 Pure bookkeeping: the native session is whatever object `open_session` returns (tests give a
 stand-in); session_engine.py runs the requests.
@@ -161,15 +163,24 @@ class ConversationPool:
             else:
                 evicted = self._make_room()
         if best is None:
+            session = None
+            if evicted:  # the newest of them is emptied and answers the new conversation
+                recycled = evicted.pop()
+                try:
+                    recycled.session.undo_turns(len(recycled.turns))
+                    session = recycled.session
+                except Exception:  # the SDK raises plain exceptions; a new session will do
+                    evicted.append(recycled)
             for old in evicted:
                 _close(old.session)
             self._on_change()
-            try:
-                session = self._open_session()
-            except BaseException:
-                with self._lock:
-                    self._busy -= 1
-                raise
+            if session is None:
+                try:
+                    session = self._open_session()
+                except BaseException:
+                    with self._lock:
+                        self._busy -= 1
+                    raise
             conversation = RetainedConversation(scope, session)
             return Checkout(conversation, Plan(0, tuple(messages)), 0, True)
         undo = len(best.turns) - best_plan.keep

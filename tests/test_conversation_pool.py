@@ -104,14 +104,18 @@ def test_one_scope_never_continues_another_scopes_conversation() -> None:
     assert bob.new_conversation and bob.reused_tokens == 0 and len(opened) == 2
 
 
-def test_the_least_recently_used_conversation_is_closed_to_make_room() -> None:
+def test_the_least_recently_used_conversation_makes_room_and_lends_its_session() -> None:
     pool, opened = pool_of(2)
     answered(pool, "a", [("user", "one")], "1")
     answered(pool, "b", [("user", "two")], "2")
     answered(pool, "a", [("user", "one"), ("assistant", "1"), ("user", "again")], "1 again")
-    answered(pool, "c", [("user", "three")], "3")
-    assert [session.closed for session in opened] == [False, True, False]
+    third = answered(pool, "c", [("user", "three")], "3")
+    # b's session, emptied, answers c: no new session (its cache is already allocated).
+    assert len(opened) == 2 and opened[1].undone == [1] and not opened[1].closed
+    assert third.conversation.session is opened[1] and third.reused_tokens == 0
     assert pool.stats.evictions == 1 and pool.size == 2
+    follow_up = pool.checkout("b", [("user", "two"), ("assistant", "2"), ("user", "more")])
+    assert follow_up.new_conversation  # b's conversation is gone
 
 
 def test_regenerate_undoes_the_last_turn_and_reuses_the_rest() -> None:
