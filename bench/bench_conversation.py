@@ -3,7 +3,8 @@ the same endpoint with reuse off (what every turn cost before: ENDPOINT_WARM_CON
 and llama.cpp's server on the same weights (`make bench-venv`), which keeps its KV cache too.
 
 1. A chat of 8 short questions whose answers end by themselves (greedy), each engine sent back
-   its own answers, as the chat and Open WebUI do. The engines take turns on every turn, so load
+   its own answers, as the chat and Open WebUI do (the endpoint with reuse off is sent the
+   warm endpoint's conversation, so that both read the same prompt at every turn). The engines take turns on every turn, so load
    from other work hits them alike. Time to first token per turn; the targets: ours at turn 8 ≤
    llama.cpp's at turn 8, and ≤ 1.5x ours at turn 1.
 2. A document of about 4,850 tokens in the conversation, then follow-up questions: the
@@ -101,18 +102,26 @@ def turn(engine: Engine, messages: list[dict[str, str]], scope: str) -> dict[str
 
 
 def run_chat(
-    engines: list[Engine], opening: list[dict[str, str]], questions: list[str], scope: str
+    engines: list[Engine],
+    opening: list[dict[str, str]],
+    questions: list[str],
+    scope: str,
+    follows: dict[str, str] | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
-    """The same questions to every engine, turn by turn, each with its own answers."""
+    """The same questions to every engine, turn by turn, each with its own answers, except
+    that an engine named in `follows` is sent the other one's conversation (the same prompt at
+    every turn, so their answers can be compared)."""
+    follows = follows or {}
     histories = {engine.label: list(opening) for engine in engines}
     turns: dict[str, list[dict[str, Any]]] = {engine.label: [] for engine in engines}
     for number, question in enumerate(questions, 1):
         for engine in engines:
-            history = histories[engine.label]
-            history.append({"role": "user", "content": question})
-            result = turn(engine, history, scope)
-            history.append({"role": "assistant", "content": result["text"]})
+            history = histories[follows.get(engine.label, engine.label)]
+            asked = [*history, {"role": "user", "content": question}]
+            result = turn(engine, asked, scope)
             turns[engine.label].append(result)
+            if engine.label not in follows:
+                history[:] = [*asked, {"role": "assistant", "content": result["text"]}]
             print(
                 f"  turn {number} {engine.label:>10}: first token {result['ttft_ms']:8.1f} ms, "
                 f"prompt {result['prompt_tokens']}, reused {result['reused_tokens']}",
@@ -153,10 +162,13 @@ def main() -> None:
         engines = [warm, cold, llama]
         resident_before = resident_mb(warm)
         print("chat: 8 short questions", flush=True)
-        chat = run_chat(engines, [{"role": "system", "content": SYSTEM}], QUESTIONS, "chat")
+        # "before" is sent the warm endpoint's conversation: the same prompt at every turn.
+        follows = {cold_label: warm_label}
+        opening = [{"role": "system", "content": SYSTEM}]
+        chat = run_chat(engines, opening, QUESTIONS, "chat", follows)
         print("a document of ~4,850 tokens, then follow-ups", flush=True)
         opening = [{"role": "system", "content": f"{SYSTEM}\n\n{document()}"}]
-        doc = run_chat([warm, cold], opening, DOCUMENT_QUESTIONS, "document")
+        doc = run_chat([warm, cold], opening, DOCUMENT_QUESTIONS, "document", follows)
         kept = metric(warm, "conversations") or 0
         pool_bytes = metric(warm, "pool_bytes") or 0
         memory = {
@@ -224,6 +236,8 @@ def markdown(result: dict[str, Any]) -> str:
                         for name, met in result["targets"].items())  # fmt: skip
     return f"""
 ## First token per turn (ms), 8 short questions, greedy, each engine its own answers
+
+("ours (before)", reuse off, is sent the warm endpoint's conversation: the same prompt.)
 
 <!-- conversation -->
 {table(["turn", *labels, "prompt tokens", "reused"], rows)}
