@@ -5,8 +5,9 @@ and llama.cpp's server on the same weights (`make bench-venv`), which keeps its 
 1. A chat of 8 short questions whose answers end by themselves (greedy), each engine sent back
    its own answers, as the chat and Open WebUI do (the endpoint with reuse off is sent the
    warm endpoint's conversation, so that both read the same prompt at every turn). The
-   engines take turns on every turn, so load from other work hits them alike. Time to first token per turn; the targets: ours at turn 8 ≤
-   llama.cpp's at turn 8, and ≤ 1.5x ours at turn 1.
+   engines take turns on every turn, so load from other work hits them alike. Time to first
+   token per turn; the targets: ours at turn 8 ≤ llama.cpp's at turn 8, and ≤ 1.5x ours at
+   turn 1.
 2. A document of about 4,850 tokens in the conversation, then follow-up questions: the
    follow-up's first token (target ≤ 2 s), with and without reuse (llama.cpp's server here has
    a 4,096-token context, too small for it).
