@@ -54,6 +54,8 @@ SESSION_PARAMETERS = frozenset(
 )  # fmt: skip
 FINISH_REASONS = {2: "stop", 3: "length", 4: "tool_calls"}  # the SDK's FinishReason values
 MIB = 1024 * 1024
+SPARE_PROMPT = (("user", "Reply with one word: ready."),)  # answered once, then undone
+SPARE_MAX_TOKENS = 16
 
 
 def messages_of(body: Mapping[str, Any], model: str) -> list[Message] | None:
@@ -141,6 +143,12 @@ class SessionEngine:
         self.read_speed = ReadSpeed()
         self.pool = ConversationPool(capacity, self._open_session, on_change)
         self._native = threading.Lock()  # session creation and undo are short native calls
+        # A session whose cache is allocated, waiting for the next new conversation: a new
+        # session's first answer pays for allocating it (0.2-0.5 s for the bundled model).
+        self._spare: Any = None
+        self._spare_lock = threading.Lock()
+        self._preparing = False
+        self._closed = False
 
     @classmethod
     def for_model(
@@ -164,18 +172,64 @@ class SessionEngine:
             "keeping up to %d conversations warm (%s each)",
             capacity, f"{session_bytes / MIB:.0f} MB" if session_bytes else "size unknown",
         )  # fmt: skip
-        return cls(model, capacity, session_bytes, on_change)
+        engine = cls(model, capacity, session_bytes, on_change)
+        engine.prepare_spare()
+        return engine
 
     @property
     def pool_bytes(self) -> int:
-        return self.pool.size * (self.session_bytes or 0)
+        spare = 1 if self._spare is not None else 0
+        return (self.pool.size + spare) * (self.session_bytes or 0)
 
-    def _open_session(self) -> Any:
+    def _new_session(self) -> Any:
         from foundry_local_sdk.session import ChatSession
 
         session = ChatSession(self.model)
         session.set_streaming(True)
         return session
+
+    def _open_session(self) -> Any:
+        """The spare session when there is one (its cache already allocated), else a new one."""
+        with self._spare_lock:
+            spare, self._spare = self._spare, None
+        if spare is not None:
+            log.info("a new conversation takes the spare session")
+            return spare
+        return self._new_session()
+
+    def prepare_spare(self) -> None:
+        """Make a spare session in the background, when the pool has room for one more."""
+        with self._spare_lock:
+            if self._closed or self._preparing or self._spare is not None:
+                return
+            if self.pool.size + 1 > self.pool.capacity:
+                return
+            self._preparing = True
+        threading.Thread(target=self._make_spare, name="session-spare", daemon=True).start()
+
+    def _make_spare(self) -> None:
+        """A short answer that ends by itself allocates the session's cache; undoing it leaves
+        the session empty and its cache allocated."""
+        try:
+            session = self._new_session()
+            options = _options({"temperature": 0.0, "max_tokens": SPARE_MAX_TOKENS})
+            with session.process_streaming_request(_request(SPARE_PROMPT, options)) as stream:
+                for _ in stream:
+                    pass
+            session.undo_turns(session.turn_count)
+        except Exception as error:  # the SDK raises plain exceptions with native messages
+            log.info("no spare session: %s", error)
+            with self._spare_lock:
+                self._preparing = False
+            return
+        with self._spare_lock:
+            self._preparing = False
+            if not self._closed and self._spare is None and self.pool.size < self.pool.capacity:
+                self._spare, session = session, None
+        if session is not None:  # the pool filled up meanwhile (or it is closing)
+            session._close()
+        else:
+            log.info("a spare session is ready for the next new conversation")
 
     async def start(
         self, body: Mapping[str, Any], messages: list[Message], scope: str
@@ -264,6 +318,8 @@ class SessionEngine:
             self.pool.give_back(conversation, keep=keep and bool(conversation.turns))
             answer._done.set()
             send(*last)
+            if checkout.new_conversation:
+                self.prepare_spare()  # this conversation took it (or none was ready)
 
     def _generate(
         self,
@@ -322,6 +378,11 @@ class SessionEngine:
         )
 
     def close(self) -> None:
+        with self._spare_lock:
+            self._closed = True
+            spare, self._spare = self._spare, None
+        if spare is not None:
+            spare._close()
         self.pool.close()
 
 

@@ -242,3 +242,21 @@ async def test_reuse_off_serves_every_request_as_before(
         assert "warm_hits" not in metrics.text
     finally:
         cold.process.stop()
+
+
+async def test_a_new_conversation_takes_a_spare_session_made_ready_at_start(
+    bundled_model_dir: Path, tmp_path: Path
+) -> None:
+    # A new session's first answer pays for allocating its cache; one is made ready at start
+    # (and again after a new conversation took it) while the pool has room.
+    fresh = start_bundled_endpoint(tmp_path)
+    try:
+        await asyncio.to_thread(fresh.process.wait_for_line, r"a spare session is ready", 60)
+        messages = await conversation(fresh, "first", ["Name a fruit."])
+        await asyncio.to_thread(fresh.process.wait_for_line, r"takes the spare session", 10)
+        await asyncio.to_thread(fresh.process.wait_for_line, r"a spare session is ready", 60)
+        more = [*messages, {"role": "user", "content": "More?"}]
+        _, _, reused, _ = await ask(fresh, more, "first")
+        assert reused > 0  # the spare's own warm-up answer left nothing in the conversation
+    finally:
+        fresh.process.stop()
