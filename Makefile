@@ -86,7 +86,7 @@ bench-browser: setup-dev model system-deps web  ## the model in the browser tab 
 	$(PY) bench/bench_browser.py
 
 model: $(BUILD_VENV)/.installed
-	$(BUILD_VENV)/bin/python -m foundry_local_chat.bundled_model
+	$(BUILD_VENV)/bin/python -m foundry_local_chat.model_build
 
 setup: $(VENV)/.installed
 
