@@ -197,8 +197,8 @@ def _at_most_stops(value: Any) -> Any:
     return value
 
 
-def _string_or(other: Any, string: Any = str) -> PlainValidator:
-    """A value that is a string (checked as `string`) or else `other`, as in OpenAI's schema
+def _string_or(string: Any, other: Any) -> PlainValidator:
+    """A string checked as `string`, or else a value checked as `other`, as in OpenAI's schema
     (`stop`, `tool_choice`); pydantic's own union would report both branches' complaints."""
     strings = _adapter(string)
     others = _adapter(other)
@@ -250,11 +250,11 @@ class _PartKind(_Schema):
     @classmethod
     def _known_kind(cls, part: Any) -> Any:
         kind = part.get("type") if isinstance(part, dict) else None
-        if isinstance(kind, str) and kind in UNSUPPORTED_PARTS:
+        if kind in UNSUPPORTED_PARTS:
             _refuse_at("type", f"{kind} parts are not supported: the model reads text only", kind)
-        if isinstance(kind, str):
+        if isinstance(kind, str):  # one another role may have, or none
             _refuse_at("type", f"must be one of {', '.join(cls.kinds)}, got {_shown(kind)}", kind)
-        return part
+        return part  # not an object, or no string `type`: the fields say why
 
 
 class _AssistantPartKind(_PartKind):
@@ -370,10 +370,9 @@ class ResponseFormat(_Schema):
     type: ResponseKind = Field(default=None, validate_default=True)
 
 
-ToolChoice = Annotated[Any, _string_or(JsonObject, ToolMode)]
-Stops = Annotated[
-    Any, _string_or(Annotated[list[NonEmptyText], BeforeValidator(_at_most_stops)], NonEmptyText)
-]
+ToolChoice = Annotated[Any, _string_or(ToolMode, JsonObject)]
+StopList = Annotated[list[NonEmptyText], BeforeValidator(_at_most_stops)]
+Stops = Annotated[Any, _string_or(NonEmptyText, StopList)]
 
 
 class ChatCompletionRequest(BaseModel):
@@ -457,6 +456,8 @@ def _wording(error: ErrorDetails) -> str:
         return "is required"
     if kind in ("string_too_short", "too_short"):
         return "must not be empty"
+    if kind == "string_unicode":  # parse_body refuses these first; a direct caller may not
+        return "has an unpaired surrogate (e.g. \\ud800), which is not Unicode text"
     if kind == "extra_forbidden":
         if len(error["loc"]) == 1:
             return "unrecognized request argument"
@@ -493,5 +494,5 @@ def check_chat_request(body: Any) -> ApiError | None:
         ChatCompletionRequest.model_validate(request)
     except ValidationError as error:
         first = _first(error.errors(include_url=False), request)
-        return invalid(Invalid(_param(first["loc"]), _wording(first)))
+        return invalid(Invalid(_param(first["loc"]) or "body", _wording(first)))
     return None
