@@ -2,7 +2,8 @@
 #   make run   – set up, build the bundled model once, start the chat on http://127.0.0.1:8000
 #   make test  – set up (system packages, Open WebUI included), build the model, lint, run all tests
 #   make check – lint, then the fast tier: handlers and modules in-process, no model, in seconds
-#   make lint  – ruff, mypy, and a check that README.md's generated parts are up to date
+#   make lint  – ruff, mypy, the import contracts (lint-imports), and a check that README.md's
+#                generated parts are up to date
 #   make web   – install the /browser page's libraries from npm (needs Node.js 18+ with npm)
 #   make docs  – rewrite README.md's generated parts (the settings table, from config.py)
 
@@ -51,6 +52,7 @@ lint: setup-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports  # the layers: pyproject.toml's [tool.importlinter] contracts
 	$(VENV)/bin/cog -I . --check README.md
 
 docs: setup-dev
@@ -86,7 +88,7 @@ bench-browser: setup-dev model system-deps web  ## the model in the browser tab 
 	$(PY) bench/bench_browser.py
 
 model: $(BUILD_VENV)/.installed
-	$(BUILD_VENV)/bin/python -m foundry_local_chat.bundled_model
+	$(BUILD_VENV)/bin/python -m foundry_local_chat.model_build
 
 setup: $(VENV)/.installed
 

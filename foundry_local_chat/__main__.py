@@ -36,7 +36,9 @@ def access_summary(settings: Settings) -> str:
         "API key required (ENDPOINT_API_KEY)" if settings.endpoint_api_key else "any API key works",
     ]
     if settings.endpoint_cors_origins:
-        parts.append("browser origins allowed: " + ", ".join(settings.endpoint_cors_origins))
+        parts.append(
+            "browser origins allowed: " + ", ".join(map(str, settings.endpoint_cors_origins))
+        )
     return "; ".join(parts)
 
 

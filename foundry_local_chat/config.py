@@ -11,7 +11,7 @@ from urllib.parse import urlparse
 
 from foundry_local_chat.errors import FoundryLocalChatError
 from foundry_local_chat.log_format import LogFormat
-from foundry_local_chat.origins import Origin, parse_origin
+from foundry_local_chat.origins import ANY_ORIGIN, CorsOrigins, Origin, parse_origin
 
 BUNDLED_MODEL_ALIAS = "smollm2-135m-instruct"
 BUNDLED_MODEL_ID = "smollm2-135m-instruct-generic-cpu:1"
@@ -133,7 +133,7 @@ def _urls(env: Mapping[str, str], name: str) -> tuple[str, ...]:
 def _origins(env: Mapping[str, str], name: str) -> tuple[Origin, ...]:
     origins = []
     for item in _list(env, name):
-        if item == "*":
+        if item == ANY_ORIGIN:
             raise ConfigError(
                 f"{name}: '*' would let every web page act with a signed-in user's session; "
                 "list the origins instead, e.g. http://localhost:3000."
@@ -147,6 +147,13 @@ def _origins(env: Mapping[str, str], name: str) -> tuple[Origin, ...]:
             )
         origins.append(origin)
     return tuple(origins)
+
+
+def _cors_origins(env: Mapping[str, str], name: str) -> CorsOrigins:
+    """Like `_origins`, or `*` (any origin) when the list holds it."""
+    if ANY_ORIGIN in _list(env, name):
+        return ANY_ORIGIN
+    return _origins(env, name)
 
 
 def _log_format(env: Mapping[str, str], name: str) -> LogFormat:
@@ -250,7 +257,7 @@ class Settings:
     catalog_urls: tuple[str, ...] = ()  # more asset-gallery catalogs to take models from
     catalog_region: str = ""  # the Azure region catalog models download from; empty: auto
     endpoint_api_key: str = ""  # clients of the endpoint must send it; empty: any key works
-    endpoint_cors_origins: tuple[str, ...] = ()  # browser origins allowed to call the endpoint
+    endpoint_cors_origins: CorsOrigins = ()  # browser origins that may call the endpoint, or "*"
     endpoint_concurrency: int = 1  # completions sent to Foundry at once (it runs one at a time)
     endpoint_max_queue: int = 16  # completions that may wait for a place; more get a 429
     endpoint_max_body_bytes: int = 1024**2  # larger request bodies get a 413
@@ -310,7 +317,7 @@ class Settings:
             use_foundry_local=_flag(env, "FOUNDRY_LOCAL", True),
             endpoint_url=_url(env, "FOUNDRY_ENDPOINT_URL", DEFAULT_ENDPOINT_URL),
             endpoint_api_key=env.get("ENDPOINT_API_KEY", "").strip(),
-            endpoint_cors_origins=_list(env, "ENDPOINT_CORS_ORIGINS"),
+            endpoint_cors_origins=_cors_origins(env, "ENDPOINT_CORS_ORIGINS"),
             endpoint_concurrency=_whole_number(env, "ENDPOINT_CONCURRENCY", 1, 1, 64),
             endpoint_max_queue=_whole_number(env, "ENDPOINT_MAX_QUEUE", 16, 0, 10_000),
             endpoint_max_body_bytes=_whole_number(
@@ -428,9 +435,11 @@ ENV_VARIABLES = (
     ),
     EnvVariable(
         "ENDPOINT_CORS_ORIGINS", "–",
-        "Comma-separated browser origins allowed to call the endpoint from a web page (e.g. "
-        "`http://localhost:3000` for Open WebUI's direct connections); `*` for any. Unset: no "
-        "CORS. A request with any other `Origin` header (preflight or not) gets 403.",
+        "Comma-separated browser origins (`scheme://host[:port]`) allowed to call the endpoint "
+        "from a web page (e.g. `http://localhost:3000` for Open WebUI's direct connections); "
+        "`*` for any. Read like `ALLOWED_ORIGINS`: any spelling of an origin is the same one "
+        "(`http://LOCALHOST:80` is `http://localhost`). Unset: no CORS. A request with any other "
+        "`Origin` header (preflight or not) gets 403.",
     ),
     EnvVariable(
         "ENDPOINT_CONCURRENCY", "`1`",

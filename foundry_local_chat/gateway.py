@@ -46,6 +46,7 @@ from foundry_local_chat.conversation_pool import scope_key
 from foundry_local_chat.endpoint_metrics import UNMATCHED_ROUTE, EndpointMetrics, StreamMeter
 from foundry_local_chat.errors import one_line
 from foundry_local_chat.openai_errors import SERVER_ERROR, ApiError, context_budget, from_foundry
+from foundry_local_chat.origins import CorsOrigins, cors_allowed
 from foundry_local_chat.readiness import HEALTHY, CachedReadiness, Component
 from foundry_local_chat.request_rules import resolve_model, unsupported, with_room_for_output
 from foundry_local_chat.request_schema import check_chat_request, parse_body
@@ -91,7 +92,7 @@ class GatewayConfig:
     host: str
     port: int  # 0 picks a free port
     api_key: str = ""  # empty: any key (or none) is accepted
-    cors_origins: tuple[str, ...] = ()  # browser origins allowed to call the endpoint; "*" for any
+    cors_origins: CorsOrigins = ()  # browser origins allowed to call the endpoint; "*" for any
     concurrency: int = 1  # completions Foundry works on at once (it runs them one by one anyway)
     max_queue: int = 16  # completions that may wait for a place; more get a 429
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES  # a larger request body gets a 413
@@ -255,12 +256,7 @@ class _Service:
     # -- CORS (browser clients such as Open WebUI's direct connections) ------------------------
 
     def _allowed_origin(self, origin: str | None) -> str | None:
-        origins = self.config.cors_origins
-        if not origin or not origins:
-            return None
-        if "*" in origins:
-            return "*"
-        return origin if origin.rstrip("/") in origins else None
+        return cors_allowed(origin, self.config.cors_origins)
 
     def _preflight(self, request: web.Request) -> web.Response:
         """A preflight from an allowed origin (others were refused), or a plain OPTIONS."""

@@ -1,9 +1,12 @@
-"""Which web origins may use the chat server: its own, and the ones ALLOWED_ORIGINS lists.
+"""Which web origins may use the chat server (its own, and the ones ALLOWED_ORIGINS lists) and
+the endpoint (the ones ENDPOINT_CORS_ORIGINS lists, or any).
 
 A browser names the page behind a request in the `Origin` header (on every WebSocket handshake,
 every POST, PUT or DELETE, and every cross-origin request a script makes). A page on another
 origin must not use a signed-in user's session cookie, which the browser also sends to other
-ports of the same host (SameSite=lax). Pure functions: origin_guard.py applies them to requests.
+ports of the same host (SameSite=lax). Pure functions: origin_guard.py and gateway.py apply them
+to requests. Both settings are parsed by `parse_origin`, so any spelling of an origin is the same
+one (`http://LOCALHOST:80` is `http://localhost`).
 """
 
 from __future__ import annotations
@@ -11,8 +14,10 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
+from typing import Literal
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
+ANY_ORIGIN: Literal["*"] = "*"  # ENDPOINT_CORS_ORIGINS only: the endpoint holds no session
 # What a browser writes: a lower-case host (IDNs in their xn-- form), IPv6 in brackets, no default
 # port, no path. Anything else in an Origin header is not a page's origin.
 _ORIGIN = re.compile(r"(https?)://(\[[0-9a-f:.]+\]|[a-z0-9_~.-]+)(?::([0-9]{1,5}))?")
@@ -98,3 +103,19 @@ class OriginPolicy:
         if origin in self.allowed:
             return True
         return origin == addressed_origin(scheme, host_header) and names_an_address(origin.host)
+
+
+# The browser origins that may call the endpoint: the listed ones, or any ("*").
+CorsOrigins = tuple[Origin, ...] | Literal["*"]
+
+
+def cors_allowed(origin_header: str | None, allowed: CorsOrigins) -> str | None:
+    """The `Access-Control-Allow-Origin` a request from `origin_header` gets: `*` when any origin
+    may call, the header itself when it names one of `allowed` (however either is spelled), else
+    None."""
+    if not origin_header or not allowed:
+        return None
+    if isinstance(allowed, str):
+        return ANY_ORIGIN
+    origin = parse_origin(origin_header.rstrip("/"))
+    return origin_header if origin is not None and origin in allowed else None

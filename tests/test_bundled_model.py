@@ -16,7 +16,7 @@ from tests.support.processes import REPO, RunningProcess, clean_env, start, with
 pytestmark = [pytest.mark.e2e, pytest.mark.model, pytest.mark.long]  # builds the model
 
 BUILD_PYTHON = REPO / ".venv-build" / "bin" / "python"
-BUILD_COMMAND = [str(BUILD_PYTHON), "-m", "foundry_local_chat.bundled_model"]
+BUILD_COMMAND = [str(BUILD_PYTHON), "-m", "foundry_local_chat.model_build"]
 
 
 def test_the_installed_bundled_model_passed_its_smoke_check(bundled_model_dir: Path) -> None:

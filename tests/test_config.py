@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from foundry_local_chat.config import BUNDLED_MODEL_ALIAS, ConfigError, Settings
+from foundry_local_chat.origins import Origin
 
 
 def test_defaults_serve_the_bundled_model_on_the_stable_endpoint() -> None:
@@ -113,10 +114,27 @@ def test_the_endpoint_settings_are_read() -> None:
         "ENDPOINT_CORS_ORIGINS": "http://localhost:3000/, https://chat.example.org",
     })  # fmt: skip
     assert settings.endpoint_api_key == "s3cret"
-    assert settings.endpoint_cors_origins == ("http://localhost:3000", "https://chat.example.org")
+    assert settings.endpoint_cors_origins == (
+        Origin("http", "localhost", 3000),
+        Origin("https", "chat.example.org", 443),
+    )
     address = settings.endpoint_address
     assert (address.host, address.port, address.is_loopback) == ("0.0.0.0", 6000, False)
     assert address.client_url() == "http://127.0.0.1:6000/v1"  # how this machine reaches it
+
+
+def test_the_endpoint_cors_origins_are_parsed_like_allowed_origins() -> None:
+    read = Settings.from_env
+    spelled = read({"ENDPOINT_CORS_ORIGINS": "HTTP://LocalHost:80, https://[::1]:443/"})
+    assert spelled.endpoint_cors_origins == (
+        Origin("http", "localhost", 80),
+        Origin("https", "[::1]", 443),
+    )
+    assert read({"ENDPOINT_CORS_ORIGINS": "*"}).endpoint_cors_origins == "*"
+    assert read({"ENDPOINT_CORS_ORIGINS": "http://a.example, *"}).endpoint_cors_origins == "*"
+    assert read({}).endpoint_cors_origins == ()
+    with pytest.raises(ConfigError, match=r"^ENDPOINT_CORS_ORIGINS: 'http://x\.example/chat' "):
+        read({"ENDPOINT_CORS_ORIGINS": "http://x.example/chat"})
 
 
 def test_the_endpoint_queue_and_body_limit() -> None:

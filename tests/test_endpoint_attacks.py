@@ -140,6 +140,10 @@ async def test_a_foreign_origin_is_refused_and_the_configured_one_served(
     assert allowed.status == 200
     assert allowed.headers["access-control-allow-origin"] == BROWSER_ORIGIN
     assert allowed.json()["choices"][0]["message"]["content"]
+    for spelled in ("http://LOCALHOST:3000", "HTTP://localhost:3000"):  # the same origin
+        listing = await raw_request(endpoint.url, "GET", "/v1/models", {**key, "Origin": spelled})
+        assert listing.status == 200, spelled
+        assert listing.headers["access-control-allow-origin"] == spelled
 
 
 async def test_a_post_that_is_not_json_is_a_415(keyless: Endpoint) -> None:

@@ -22,7 +22,9 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
+from foundry_local_chat.config import Settings
 from foundry_local_chat.gateway import Gateway, GatewayConfig, Upstream
+from foundry_local_chat.origins import Origin
 from tests.support.endpoint_probes import MANAGEMENT_PROBES
 from tests.support.processes import free_port
 from tests.support.raw_http import raw_request
@@ -37,6 +39,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="function")
 MODEL_ID = "smollm2-135m-instruct-generic-cpu:1"
 ALIASES = {"smollm2-135m-instruct": MODEL_ID}
 CHAT = {"model": MODEL_ID, "messages": [{"role": "user", "content": "Hi"}], "stream": True}
+OPEN_WEBUI = Origin("http", "localhost", 3000)
 BUDGET_ERROR = {
     "error": {
         "code": None, "param": None, "type": "invalid_request_error",
@@ -377,7 +380,7 @@ async def test_without_a_key_any_key_or_none_is_accepted(open_gateway: GatewayFa
 async def test_cors_lets_only_the_configured_browser_origins_in(
     open_gateway: GatewayFactory,
 ) -> None:
-    url = open_gateway(api_key="k1", cors_origins=("http://localhost:3000",))
+    url = open_gateway(api_key="k1", cors_origins=(OPEN_WEBUI,))
     preflight = {"Access-Control-Request-Method": "POST",
                  "Access-Control-Request-Headers": "authorization,content-type"}  # fmt: skip
     async with aiohttp.ClientSession() as session:
@@ -513,9 +516,9 @@ async def test_a_post_that_is_not_json_is_refused_before_foundry(
     assert (await raw_request(url, "POST", "/v1/chat/completions", charset, body)).status == 200
 
 
-@pytest.mark.parametrize("cors_origins", [(), ("http://localhost:3000",)])
+@pytest.mark.parametrize("cors_origins", [(), (OPEN_WEBUI,)])
 async def test_a_request_from_a_foreign_origin_is_refused_not_just_hidden(
-    open_gateway: GatewayFactory, foundry: FakeFoundry, cors_origins: tuple[str, ...]
+    open_gateway: GatewayFactory, foundry: FakeFoundry, cors_origins: tuple[Origin, ...]
 ) -> None:
     url = open_gateway(cors_origins=cors_origins)
     for origin in ("http://evil.example", "http://127.0.0.1:9999", "null"):
@@ -529,6 +532,28 @@ async def test_a_request_from_a_foreign_origin_is_refused_not_just_hidden(
     if cors_origins:
         status, _, _ = await post(url, CHAT, Origin="http://localhost:3000")
         assert status == 200
+
+
+async def test_a_cors_origin_is_the_same_however_the_setting_or_the_browser_spells_it(
+    open_gateway: GatewayFactory, foundry: FakeFoundry
+) -> None:
+    setting = {"ENDPOINT_CORS_ORIGINS": "HTTP://LocalHost:3000/, http://127.0.0.1:80"}
+    url = open_gateway(cors_origins=Settings.from_env(setting).endpoint_cors_origins)
+    for origin in ("http://localhost:3000", "http://LOCALHOST:3000", "http://127.0.0.1"):
+        preflight = await raw_request(url, "OPTIONS", "/v1/chat/completions", {"Origin": origin})
+        assert preflight.status == 204, origin
+        assert preflight.headers["access-control-allow-origin"] == origin
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(f"{url}/chat/completions", json=CHAT, headers={"Origin": origin}) as ok,
+        ):
+            assert ok.status == 200
+            assert ok.headers["Access-Control-Allow-Origin"] == origin
+            await ok.read()
+    for origin in ("http://localhost:3001", "https://localhost:3000", "http://127.0.0.1:8080"):
+        status, body, _ = await post(url, CHAT, Origin=origin)
+        assert status == 403 and body["error"]["code"] == "cors_origin_not_allowed", origin
+    assert len(foundry.bodies) == 3
 
 
 # -- request bodies -------------------------------------------------------------------------------

@@ -27,11 +27,13 @@ from foundry_local_chat.endpoint_metrics import StreamMeter
 from foundry_local_chat.foundry_runtime import RunningEndpoint
 from foundry_local_chat.gateway import Gateway, GatewayConfig, Upstream
 from foundry_local_chat.log_format import JsonFormatter, LogFormat, configure
+from foundry_local_chat.origins import Origin
 from foundry_local_chat.readiness import CachedReadiness, Component, Readiness
 from tests.support.metrics_text import sample
 
 MODEL_ID = "smollm2-135m-instruct-generic-cpu:1"
 KEY = "ops-key"
+OPEN_WEBUI = Origin("http", "localhost", 3000)
 NOT_LOADED = f"Model not loaded: Model '{MODEL_ID}' must be loaded before inference"
 EP = "foundry_local_chat_endpoint_"
 
@@ -216,7 +218,7 @@ def test_metrics_want_the_key_and_probes_do_not(
 def test_a_foreign_web_page_is_refused_on_the_new_routes_too(
     foundry: StandInFoundry, gateways: list[Gateway]
 ) -> None:
-    gateway = open_gateway(foundry, api_key=KEY, cors_origins=("http://localhost:3000",))
+    gateway = open_gateway(foundry, api_key=KEY, cors_origins=(OPEN_WEBUI,))
     gateways.append(gateway)
     assert gateway.port is not None
     for path in ("/healthz", "/readyz", "/metrics"):
@@ -349,7 +351,7 @@ def test_the_new_routes_never_fail_whatever_is_sent(
 @pytest.fixture
 def fuzzed_gateway(foundry: StandInFoundry, gateways: list[Gateway]) -> Gateway:
     gateway = open_gateway(
-        foundry, api_key=KEY, cors_origins=("http://localhost:3000",), readiness_cache_seconds=60
+        foundry, api_key=KEY, cors_origins=(OPEN_WEBUI,), readiness_cache_seconds=60
     )
     gateways.append(gateway)
     return gateway

@@ -20,6 +20,7 @@ from foundry_local_chat.origins import (
     Origin,
     OriginPolicy,
     addressed_origin,
+    cors_allowed,
     names_an_address,
     parse_origin,
 )
@@ -192,6 +193,53 @@ def test_a_configured_origin_is_allowed_on_any_request(
 ) -> None:
     policy = OriginPolicy(configured)
     assert all(policy.allows(str(origin), scheme, host) for origin in configured)
+
+
+# The endpoint's CORS origins (ENDPOINT_CORS_ORIGINS), parsed by the same parser -----------------
+
+
+def test_the_endpoint_allows_an_origin_however_it_is_spelled() -> None:
+    allowed = (OPEN_WEBUI, Origin("https", "chat.example.org", 443))
+    for header in ["http://localhost:3000", "http://LOCALHOST:3000", "HTTP://LocalHost:3000/"]:
+        assert cors_allowed(header, allowed) == header  # echoed as the browser sent it
+    assert cors_allowed("https://chat.example.org:443", allowed) == "https://chat.example.org:443"
+    assert (
+        cors_allowed("http://localhost", (Origin("http", "localhost", 80),)) == "http://localhost"
+    )
+    for other in ["http://localhost:3001", "https://localhost:3000", "null", "", "http://x/p"]:
+        assert cors_allowed(other, allowed) is None, other
+    assert cors_allowed(None, allowed) is None
+    assert cors_allowed("http://localhost:3000", ()) is None  # no CORS at all
+    assert cors_allowed("null", "*") == cors_allowed("http://anyone.example", "*") == "*"
+
+
+origins = st.builds(
+    Origin, st.sampled_from(["http", "https"]), hosts, st.integers(1, 65535)
+) | st.builds(lambda scheme, host: Origin(scheme, host, DEFAULT_PORT[scheme]),
+              st.sampled_from(["http", "https"]), hosts)  # fmt: skip
+
+
+@st.composite
+def spellings(draw: st.DrawFn, origin: Origin) -> str:
+    """`origin` as a person may write it: any case, its default port spelled out or not, a
+    trailing slash."""
+    default = origin.port == DEFAULT_PORT[origin.scheme]
+    port = "" if default and draw(st.booleans()) else f":{origin.port}"
+    text = f"{origin.scheme}://{origin.host}{port}" + draw(st.sampled_from(["", "/"]))
+    upper = draw(st.lists(st.booleans(), min_size=len(text), max_size=len(text)))
+    return "".join(c.upper() if up else c for c, up in zip(text, upper, strict=True))
+
+
+@given(st.data(), origins, origins)
+def test_any_spelling_of_a_configured_origin_is_allowed_and_no_other_origin(
+    data: st.DataObject, origin: Origin, other: Origin
+) -> None:
+    configured = parse_origin(data.draw(spellings(origin)).rstrip("/"))  # as config.py reads it
+    assert configured == origin
+    header = data.draw(spellings(origin))
+    assert cors_allowed(header, (configured,)) == header
+    other_header = data.draw(spellings(other))
+    assert (cors_allowed(other_header, (configured,)) is None) is (other != origin)
 
 
 # The ASGI guard, called the way uvicorn calls it ------------------------------------------------
