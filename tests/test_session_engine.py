@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from foundry_local_chat.read_speed import DEFAULT_READ_TOKENS_PER_SECOND, ReadSpeed
-from foundry_local_chat.request_schema import PARAMETERS
+from foundry_local_chat.request_schema import ChatCompletionRequest
 from foundry_local_chat.session_engine import SESSION_PARAMETERS, messages_of
 
 MODEL = "smollm2-135m-instruct-generic-cpu:1"
@@ -49,7 +49,7 @@ def test_text_with_a_nul_goes_to_the_web_service() -> None:
     assert messages_of({"model": MODEL, "messages": nul}, MODEL) is None
 
 
-@given(st.sampled_from(sorted(set(PARAMETERS) - SESSION_PARAMETERS)))
+@given(st.sampled_from(sorted(set(ChatCompletionRequest.model_fields) - SESSION_PARAMETERS)))
 def test_every_other_parameter_set_sends_the_request_to_the_web_service(name: str) -> None:
     assert messages_of(body(**{name: "set"}), MODEL) is None
 
