@@ -25,6 +25,7 @@ Prints the figures, writes bench/results/conversation.json and docs/benchmarks/c
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import sys
 import time
@@ -196,6 +197,11 @@ def summarize(
 ) -> dict[str, Any]:  # fmt: skip
     warm, cold, llama = chat["ours (warm)"], chat["ours (before)"], chat["llama.cpp"]
     same = [w["text"] == c["text"] for w, c in zip(warm, cold, strict=True)]
+    # How far they agree: the share of the warm answer's characters before the first difference.
+    agree = [
+        len(os.path.commonprefix([w["text"], c["text"]])) / max(1, len(w["text"]))
+        for w, c in zip(warm, cold, strict=True)
+    ]
     follow_ups = [t["ttft_ms"] for t in doc["ours (warm)"][1:]]
     targets = {
         "turn 8 <= llama.cpp turn 8": warm[-1]["ttft_ms"] <= llama[-1]["ttft_ms"],
@@ -208,6 +214,7 @@ def summarize(
         "document_prompt_tokens": doc["ours (warm)"][0]["prompt_tokens"],
         "identical_greedy_answers": f"{sum(same)}/{len(same)}",
         "identical_by_turn": same,
+        "agreeing_share_by_turn": [round(share, 2) for share in agree],
         "median_follow_up_ms": {
             k: statistics.median(t["ttft_ms"] for t in v[1:]) for k, v in chat.items()
         },
@@ -254,8 +261,9 @@ def markdown(result: dict[str, Any]) -> str:
 
 ## Does reuse change the answers?
 
-Greedy answers identical with and without reuse: {result["identical_greedy_answers"]} turns
-(by turn: {result["identical_by_turn"]}). The prompt is token for token the same (same
+Greedy answers identical with and without reuse, on the same prompt: {result["identical_greedy_answers"]}
+turns (by turn: {result["identical_by_turn"]}; the share of each warm answer before the first
+difference: {result["agreeing_share_by_turn"]}). The prompt is token for token the same (same
 `prompt_tokens`); the kept turns' cache was computed while generating and the cold path's while
 reading, so sums of floating-point numbers differ in their last bits and a near tie between two
 next tokens can go the other way.
