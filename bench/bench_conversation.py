@@ -25,7 +25,6 @@ Prints the figures, writes bench/results/conversation.json and docs/benchmarks/c
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import sys
 import time
@@ -191,6 +190,14 @@ def main() -> None:
     print(f"wrote {RESULTS.relative_to(REPO)} and {path.relative_to(REPO)}")
 
 
+def agreeing(first: str, second: str) -> int:
+    """Characters the two texts share before their first difference."""
+    for index, (a, b) in enumerate(zip(first, second, strict=False)):
+        if a != b:
+            return index
+    return min(len(first), len(second))
+
+
 def summarize(
     chat: dict[str, list[dict[str, Any]]], doc: dict[str, list[dict[str, Any]]],
     memory: dict[str, Any],
@@ -199,8 +206,7 @@ def summarize(
     same = [w["text"] == c["text"] for w, c in zip(warm, cold, strict=True)]
     # How far they agree: the share of the warm answer's characters before the first difference.
     agree = [
-        len(os.path.commonprefix([w["text"], c["text"]])) / max(1, len(w["text"]))
-        for w, c in zip(warm, cold, strict=True)
+        agreeing(w["text"], c["text"]) / max(1, len(w["text"])) for w, c in zip(warm, cold, strict=True)
     ]
     follow_ups = [t["ttft_ms"] for t in doc["ours (warm)"][1:]]
     targets = {
@@ -261,8 +267,8 @@ def markdown(result: dict[str, Any]) -> str:
 
 ## Does reuse change the answers?
 
-Greedy answers identical with and without reuse, on the same prompt: {result["identical_greedy_answers"]}
-turns (by turn: {result["identical_by_turn"]}; the share of each warm answer before the first
+Greedy answers identical with and without reuse, on the same prompt:
+{result["identical_greedy_answers"]} turns (by turn: {result["identical_by_turn"]}; the share of each warm answer before the first
 difference: {result["agreeing_share_by_turn"]}). The prompt is token for token the same (same
 `prompt_tokens`); the kept turns' cache was computed while generating and the cold path's while
 reading, so sums of floating-point numbers differ in their last bits and a near tie between two
