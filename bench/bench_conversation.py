@@ -205,9 +205,8 @@ def summarize(
     warm, cold, llama = chat["ours (warm)"], chat["ours (before)"], chat["llama.cpp"]
     same = [w["text"] == c["text"] for w, c in zip(warm, cold, strict=True)]
     # How far they agree: the share of the warm answer's characters before the first difference.
-    agree = [
-        agreeing(w["text"], c["text"]) / max(1, len(w["text"])) for w, c in zip(warm, cold, strict=True)
-    ]
+    pairs = list(zip(warm, cold, strict=True))
+    agree = [agreeing(w["text"], c["text"]) / max(1, len(w["text"])) for w, c in pairs]
     follow_ups = [t["ttft_ms"] for t in doc["ours (warm)"][1:]]
     targets = {
         "turn 8 <= llama.cpp turn 8": warm[-1]["ttft_ms"] <= llama[-1]["ttft_ms"],
@@ -268,11 +267,11 @@ def markdown(result: dict[str, Any]) -> str:
 ## Does reuse change the answers?
 
 Greedy answers identical with and without reuse, on the same prompt:
-{result["identical_greedy_answers"]} turns (by turn: {result["identical_by_turn"]}; the share of each warm answer before the first
-difference: {result["agreeing_share_by_turn"]}). The prompt is token for token the same (same
-`prompt_tokens`); the kept turns' cache was computed while generating and the cold path's while
-reading, so sums of floating-point numbers differ in their last bits and a near tie between two
-next tokens can go the other way.
+{result["identical_greedy_answers"]} turns (by turn: {result["identical_by_turn"]}; the share
+of each warm answer before the first difference: {result["agreeing_share_by_turn"]}). The
+prompt is token for token the same (same `prompt_tokens`); the kept turns' cache was computed
+while generating and the cold path's while reading, so sums of floating-point numbers differ
+in their last bits and a near tie between two next tokens can go the other way.
 
 ## Memory
 
