@@ -361,7 +361,7 @@ class _Service:
                 return await self._stream_answer(request, body, answer, meter)
             return await self._whole_answer(body, answer, meter)
         except BaseException:
-            await asyncio.shield(answer.cancel())  # the client left: the engine stops too
+            answer.stop()  # the client left: the engine stops too
             log.info("client left a stream from a session: cancelled its request to the engine")
             raise
 
@@ -398,7 +398,7 @@ class _Service:
             if (body.get("stream_options") or {}).get("include_usage"):
                 await send(completion.usage_chunk(_usage(answer)))
         except ConnectionResetError:  # the client left while a chunk was being written
-            await answer.cancel()
+            answer.stop()
             log.info("client left a stream from a session: cancelled its request to the engine")
             return response
         self._answered(meter)

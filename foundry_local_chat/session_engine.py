@@ -117,14 +117,25 @@ class Answer:
                 self.error = value
             return
 
-    async def cancel(self) -> None:
-        """Stop the native request (also while it reads the prompt) and wait for it to end."""
+    def stop(self) -> None:
+        """Stop the native request, without waiting for it: a prompt being read is read to its
+        end first (Foundry Local 2.2.1 checks for cancellation between tokens, not inside the
+        prompt's read), and a client that left must not hold its place in the queue meanwhile.
+        Its conversation goes back to the pool when the engine is done with it."""
         self._stop.set()
+        task = asyncio.get_running_loop().create_task(self._cancel_until_done())
+        _STOPPING.add(task)
+        task.add_done_callback(_STOPPING.discard)
+
+    async def _cancel_until_done(self) -> None:
         while not self._done.is_set():
             # Cancelling is a no-op until the native request is admitted: repeat until it ends.
             with contextlib.suppress(Exception):
                 self._request.cancel()
             await asyncio.sleep(0.02)
+
+
+_STOPPING: set[asyncio.Task[None]] = set()  # stopping answers, kept from the garbage collector
 
 
 class SessionEngine:
@@ -250,7 +261,7 @@ class SessionEngine:
         try:
             kind, value = await answer.events.get()
         except BaseException:  # the client left before the answer began
-            await asyncio.shield(answer.cancel())
+            answer.stop()
             raise
         if kind == "error":
             return value  # type: ignore[no-any-return]

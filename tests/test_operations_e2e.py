@@ -96,9 +96,12 @@ async def stack(
     bundled_model_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Stack]:
     root = tmp_path_factory.mktemp("operations")
+    # No warm conversations: Foundry refuses to unload a model that sessions hold ("cannot
+    # unload model …: 3 session(s)"), and a test here unloads it.
     endpoint = start_bundled_endpoint(
-        root / "endpoint", ENDPOINT_API_KEY=KEY, LOG_FORMAT="json", READINESS_CACHE_SECONDS="1"
-    )
+        root / "endpoint", ENDPOINT_API_KEY=KEY, LOG_FORMAT="json", READINESS_CACHE_SECONDS="1",
+        ENDPOINT_WARM_CONVERSATIONS="0",
+    )  # fmt: skip
     postgres = PostgresServer.create().start()
     app: RunningProcess | None = None
     prometheus: RunningProcess | None = None
