@@ -72,6 +72,7 @@ from foundry_local_chat.persistence import (
     history_engine,
     saves_waiting,
     start_history,
+    thread_deleted,
     wait_for_saves,
 )
 from foundry_local_chat.progress import terminal_progress
@@ -245,6 +246,9 @@ async def answer_turn(message: cl.Message) -> None:
     # the stop button cancels.
     cl.context.session.current_task = asyncio.current_task()
     app_state().metrics.chat_opened(cl.context.session.id)  # a chat whose browser came back
+    if thread_deleted(cl.context.session.thread_id):
+        await notice(words().chat_deleted)  # and it is not saved: the thread is gone
+        return
     if has_lone_surrogates(message.content):
         message.content = repair_unicode(message.content)
         await message.update()

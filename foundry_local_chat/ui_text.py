@@ -150,6 +150,7 @@ class Words:
     source_passage: str  # {file} {number}
     source_whole: str  # {file}
     document_tokens: str  # {count}
+    chat_deleted: str  # a message sent in a chat that was deleted meanwhile
 
 
 WORDS = {
@@ -278,6 +279,8 @@ WORDS = {
         source_passage="{file} #{number}",
         source_whole="{file} (whole)",
         document_tokens="documents {count} tokens",
+        chat_deleted="🗑️ **This chat was deleted**, so this message was neither answered nor "
+        "saved. Start a new chat to go on.",
     ),
     KOREAN: Words(
         no_model_server="**사용할 수 있는 모델 서버가 없습니다.** {error}",
@@ -402,6 +405,8 @@ WORDS = {
         source_passage="{file} {number}번 구절",
         source_whole="{file} (전체)",
         document_tokens="문서 {count} 토큰",
+        chat_deleted="🗑️ **삭제된 채팅입니다.** 이 메시지에는 답하지 않았고 저장하지도 "
+        "않았습니다. 새 채팅을 시작해 이어 가세요.",
     ),
 }
 

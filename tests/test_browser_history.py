@@ -3,6 +3,7 @@ from the sidebar and find it whole, speed lines included."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -50,3 +51,53 @@ async def test_a_chat_comes_back_whole_from_the_sidebar(page: Page) -> None:
     await expect(resumed).to_have_count(1)
     await expect(resumed.get_by_role("article")).to_have_text(answer)
     await expect(resumed.locator(ANSWER_STATS)).to_have_text(speed_line)
+
+
+async def sign_in(page: Page, name: str = "alice") -> None:
+    await page.goto("/")
+    await page.locator("#email").fill(name)
+    await page.locator("#password").fill(PASSWORD)
+    await page.locator("#password").press("Enter")
+    await expect(page.locator(SETTINGS_BUTTON)).to_be_visible()  # signed in, chat ready
+
+
+async def delete_from_sidebar(page: Page, title: str) -> None:
+    """The sidebar's … menu of the chat titled `title` → Delete → Confirm."""
+    item = page.locator('li[id^="thread-"]').filter(has_text=title)
+    await item.hover()
+    await item.locator("#thread-options").click()
+    await page.locator("#delete-thread").click()
+    await page.get_by_role("alertdialog").get_by_role("button", name="Confirm").click()
+
+
+async def test_deleting_the_open_chat_moves_to_a_new_one_and_saves_nothing_into_it(
+    page: Page, proxy: RecordingProxy
+) -> None:
+    await sign_in(page)
+    await send_prompt(page, "What is the capital of France?")
+    await wait_for_answer(page)
+    await page.goto("/")  # open it again from the sidebar, as people do
+    await expect(page.locator(SETTINGS_BUTTON)).to_be_visible()
+    await page.get_by_text("What is the capital of France?").click()
+    await expect(page.locator(USER_MESSAGE)).to_have_count(1)
+    await expect(page).to_have_url(re.compile(r"/thread/[0-9a-f-]+$"))
+    deleted = page.url.rsplit("/", 1)[1]
+
+    await delete_from_sidebar(page, "What is the capital of France?")
+    await expect(page.locator(USER_MESSAGE)).to_have_count(0)  # a new chat
+    await expect(page).not_to_have_url(re.compile(deleted))
+    await expect(page.locator(SETTINGS_BUTTON)).to_be_visible()
+    asked = len(proxy.chat_requests())
+    await send_prompt(page, "And of Spain?")
+    await wait_for_answer(page)
+    assert len(proxy.chat_requests()) == asked + 1
+    body = proxy.chat_requests()[-1].body
+    assert body is not None
+    assert [m["content"] for m in body["messages"] if m["role"] == "user"] == ["And of Spain?"]
+
+    await page.reload()
+    await expect(page.locator(SETTINGS_BUTTON)).to_be_visible()
+    await expect(page.get_by_text(re.compile("Could not reach the server"))).to_have_count(0)
+    sidebar = page.locator('li[id^="thread-"]')
+    await expect(sidebar.filter(has_text="And of Spain?")).to_have_count(1)
+    await expect(sidebar.filter(has_text="capital of France")).to_have_count(0)
