@@ -40,7 +40,12 @@ from foundry_local_chat.chat_documents import (
     start_without_documents,
     uploads,
 )
-from foundry_local_chat.chat_server import accept_long_messages, limit_uploads, own_files_directory
+from foundry_local_chat.chat_server import (
+    accept_long_messages,
+    limit_uploads,
+    own_files_directory,
+    stop_quietly,
+)
 from foundry_local_chat.chat_settings import InvalidChatSettings, apply_panel_values
 from foundry_local_chat.chat_ui import (
     answer_without_documents,
@@ -48,6 +53,7 @@ from foundry_local_chat.chat_ui import (
     prepare_model,
     profile_description,
     refuse,
+    refuse_unread_question,
     reply_with,
     send_settings_panel,
     show_start,
@@ -104,6 +110,7 @@ except (AuthError, DatabaseError) as error:
     raise SystemExit(f"error: {error}") from None
 
 accept_long_messages(sio)
+stop_quietly(sio)
 own_files_directory()
 limit_uploads(chainlit_config.features, settings.documents)
 STARTUP_WAIT_SECONDS = 15
@@ -254,11 +261,14 @@ async def answer_turn(message: cl.Message) -> None:
         await message.update()
         await notice(words().unicode_repaired)
     if message.elements:
-        await take_documents(
+        read = await take_documents(
             *await documents_to_add(), uploads(message), app_state().settings.documents
         )
         if not message.content.strip():
             return  # only files: nothing to answer yet
+        if read == 0:
+            await refuse_unread_question(message)
+            return
     backend: Backend | None = cl.user_session.get("backend") or await connect()
     if backend is None:
         return

@@ -522,6 +522,8 @@ async def reply_with(
         metadata["stopped"] = True
         if reply.content:
             await finish(reply, thinking, stats, backend)
+        else:  # nothing of it was shown: say so (the speed line would have)
+            await notice(words().stopped_before_answer)
         raise
     if guard is not None and guard.loop is not None:
         log.info("stopped an answer that repeats %r", guard.loop.span[:80])
@@ -572,8 +574,9 @@ async def answer_without_documents(error: DocumentsUnreachable) -> None:
 
 async def take_documents(
     store: DocumentStore, owner: Owner, uploads: list[Upload], limits: DocumentLimits
-) -> None:
-    """Read and store the files a message attached, saying in the chat what became of each."""
+) -> int:
+    """Read and store the files a message attached, saying in the chat what became of each.
+    Returns how many were read."""
     said = words()
     status = await notice(
         said.reading_documents.format(files=", ".join(shown_name(u.name) for u in uploads))
@@ -582,16 +585,26 @@ async def take_documents(
         outcomes = await take_in(store, owner, uploads, limits)
     finally:
         await status.remove()
+    read = 0
     for outcome in outcomes:
         if isinstance(outcome, DocumentRefused):
             await notice(why_refused(outcome, said))
             continue
+        read += 1
         pages = said.document_pages.format(pages=outcome.pages) if outcome.pages else ""
+        ready = said.document_ready if outcome.passages != 1 else said.document_ready_one
         await notice(
-            said.document_ready.format(
-                file=shown_name(outcome.name), passages=outcome.passages, pages=pages
-            )
+            ready.format(file=shown_name(outcome.name), passages=outcome.passages, pages=pages)
         )
+    return read
+
+
+async def refuse_unread_question(message: cl.Message) -> None:
+    """None of the files a question came with could be read: the question is not answered (an
+    answer would pretend to know them), and no later request carries it."""
+    message.metadata = {**(message.metadata or {}), REFUSED_KEY: True}
+    await message.update()
+    await notice(words().no_file_read)
 
 
 def why_refused(refused: DocumentRefused, said: Words) -> str:
@@ -629,21 +642,34 @@ def source_label(source: Passage, whole: bool, said: Words) -> str:
 
 
 async def show_sources(documents: DocumentContext | None) -> None:
-    """Under the answer: the sources it was given, each a side element the user can open (its
-    name in the line links to it). App notice, so never sent to the model."""
+    """Under the answer: the sources it was given, each a button that opens that source alone in
+    a side sheet (public/elements/Sources.jsx), never by itself. App notice, so never sent to the
+    model; the names stay in the message's metadata."""
     if documents is None or not documents.sources:
         return
     said = words()
-    elements: list[Any] = []
+    shown: list[dict[str, str]] = []
     for source in documents.sources:
         label = source_label(source, documents.whole, said)
-        if any(element.name == label for element in elements):
+        if any(earlier["label"] == label for earlier in shown):
             label = f"{label} #{source.position + 1}"
-        elements.append(cl.Text(name=label, content=source.text, display="side"))
-    names = ", ".join(element.name for element in elements)
+        shown.append({"label": label, "text": source.text})
+    names = [source["label"] for source in shown]
+    # Chainlit's annotation of Message.elements leaves out CustomElement, which it sends.
+    elements: list[Any] = [
+        cl.CustomElement(
+            name="Sources",
+            props={
+                "heading": said.sources,
+                "description": said.source_given,
+                "sources": shown,
+            },
+            display="inline",
+        )
+    ]
     await cl.Message(
-        content=said.sources.format(names=names),
+        content="",
         author=APP_AUTHOR,
         elements=elements,
-        metadata={"sources": True},
+        metadata={"sources": names},
     ).send()

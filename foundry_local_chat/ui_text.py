@@ -102,6 +102,7 @@ class Words:
     not_on_or_off: str  # {setting} {value}
     # the speed line
     stopped: str
+    stopped_before_answer: str  # stop pressed before the answer's first word
     first_token: str  # {ms}
     not_streamed: str  # {seconds}
     tokens: str  # {count}
@@ -134,6 +135,8 @@ class Words:
     reading_documents: str  # {files}
     documents_unreachable: str  # the history database is down: answered without the documents
     document_ready: str  # {file} {passages}
+    document_ready_one: str  # {file} {pages}: a document of one passage
+    no_file_read: str  # a question whose every attached file was refused
     document_pages: str  # {pages}: added to document_ready for a PDF
     document_unsupported: str  # {file} {kinds}
     document_not_text: str  # {file}
@@ -144,7 +147,8 @@ class Words:
     document_too_large: str  # {file} {limit}
     document_too_many: str  # {file} {limit}
     document_not_stored: str  # {file} {detail}
-    sources: str  # {names}
+    sources: str  # the heading of an answer's sources (buttons follow)
+    source_given: str  # under a source's name in its side sheet
     source_page: str  # {file} {page}
     source_section: str  # {file} {section}
     source_passage: str  # {file} {number}
@@ -210,6 +214,7 @@ WORDS = {
         not_text="{setting} {value} is not text",
         not_on_or_off="{setting} {value} is neither on nor off",
         stopped="stopped",
+        stopped_before_answer="⏹️ Stopped before the answer began.",
         first_token="first token {ms} ms",
         not_streamed="not streamed: waited {seconds} s",
         tokens="{count} tokens",
@@ -257,6 +262,10 @@ WORDS = {
         "database is unreachable, so this answer is given without them. Ask again once it is "
         "back.",
         document_ready="📄 **{file}** is ready: {passages} passages{pages}. Ask about it.",
+        document_ready_one="📄 **{file}** is ready: 1 passage{pages}. Ask about it.",
+        no_file_read="⚠️ **No attached file could be read**, so your question was not answered: "
+        "an answer would pretend to know them. Attach a file the app reads, or send the question "
+        "again without one.",
         document_pages=" from {pages} pages",
         document_unsupported="⚠️ **{file}** was not read: this kind of file is not supported. "
         "Attach {kinds}.",
@@ -273,7 +282,8 @@ WORDS = {
         document_too_many="⚠️ **{file}** was not read: one message may attach at most {limit} "
         "files. Attach it to the next message.",
         document_not_stored="⚠️ **{file}** was read but could not be stored: {detail}.",
-        sources="📄 Sources: {names}",
+        sources="📄 Sources:",
+        source_given="What the model was given with the question.",
         source_page="{file} p. {page}",
         source_section="{file} § {section}",
         source_passage="{file} #{number}",
@@ -340,6 +350,7 @@ WORDS = {
         not_text="{setting} 값 {value}은(는) 텍스트가 아닙니다",
         not_on_or_off="{setting} 값 {value}은(는) 켬/끔 값이 아닙니다",
         stopped="중지됨",
+        stopped_before_answer="⏹️ 답변이 시작되기 전에 중지했습니다.",
         first_token="첫 토큰 {ms} ms",
         not_streamed="스트리밍 안 함: {seconds}초 대기",
         tokens="{count} 토큰",
@@ -381,7 +392,11 @@ WORDS = {
         reading_documents="{files} 읽는 중",
         documents_unreachable="⚠️ 기록 데이터베이스에 연결할 수 없어 이 채팅의 문서를 검색할 수 "
         "없습니다. 이번 답변은 문서 없이 드립니다. 데이터베이스가 돌아오면 다시 물어보세요.",
-        document_ready="📄 **{file}** 준비 완료: 구절 {passages}개{pages}. 질문해 보세요.",
+        document_ready="📄 **{file}** 준비 완료: {passages}개 부분{pages}. 질문해 보세요.",
+        document_ready_one="📄 **{file}** 준비 완료: 1개 부분{pages}. 질문해 보세요.",
+        no_file_read="⚠️ **첨부한 파일을 하나도 읽지 못해** 질문에 답하지 않았습니다. 읽지 못한 "
+        "파일을 아는 척 답하게 되기 때문입니다. 앱이 읽을 수 있는 파일을 첨부하거나, 파일 없이 "
+        "질문을 다시 보내세요.",
         document_pages=" ({pages}쪽)",
         document_unsupported="⚠️ **{file}**은(는) 읽지 않았습니다: 지원하지 않는 파일 형식입니다. "
         "{kinds} 파일을 첨부하세요.",
@@ -399,7 +414,8 @@ WORDS = {
         document_too_many="⚠️ **{file}**은(는) 읽지 않았습니다: 메시지 하나에는 파일을 "
         "{limit}개까지 첨부할 수 있습니다. 다음 메시지에 첨부하세요.",
         document_not_stored="⚠️ **{file}**은(는) 읽었지만 저장하지 못했습니다: {detail}.",
-        sources="📄 출처: {names}",
+        sources="📄 출처:",
+        source_given="질문과 함께 모델에 보낸 내용입니다.",
         source_page="{file} {page}쪽",
         source_section="{file} § {section} 절",
         source_passage="{file} {number}번 구절",

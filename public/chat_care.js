@@ -26,4 +26,35 @@
     }
     return response;
   };
+
+  // A message sent with only files has no text: Chainlit still draws its (empty) bubble under
+  // the files. Hide such a bubble; it comes back if the message gets text.
+  const tidy = () => {
+    for (const bubble of document.querySelectorAll(
+      '[data-step-type="user_message"] .bg-accent.rounded-3xl'
+    )) {
+      const empty = !bubble.querySelector("#edit-chat-input") && !bubble.innerText.trim();
+      if (empty !== bubble.hidden) bubble.hidden = empty;
+    }
+  };
+
+  let scheduled = false;
+  const schedule = () => {
+    if (scheduled) return;
+    scheduled = true;
+    requestAnimationFrame(() => {
+      scheduled = false;
+      tidy();
+    });
+  };
+  const watch = () => {
+    new MutationObserver(schedule).observe(document.body, {
+      childList: true,
+      subtree: true,
+      characterData: true,
+    });
+    schedule();
+  };
+  if (document.body) watch();
+  else document.addEventListener("DOMContentLoaded", watch);
 })();

@@ -11,6 +11,7 @@ from playwright.async_api import Page, expect
 
 from tests.conftest import AppFactory
 from tests.support.browser import (
+    ASSISTANT_MESSAGE,
     SEND_BUTTON,
     SETTINGS_BUTTON,
     STOP_BUTTON,
@@ -75,6 +76,9 @@ async def test_stop_ends_the_answer_and_keeps_it_marked(page: Page, proxy: Recor
 
     await expect(page.locator(SEND_BUTTON)).to_be_visible()
     await expect(last_answer_stats(page)).to_contain_text(re.compile(r"^stopped · first token"))
+    # Chainlit's own English "Task manually stopped." is not added under it.
+    await expect(page.get_by_text("Task manually stopped.")).to_have_count(0)
+    await expect(page.locator(ASSISTANT_MESSAGE)).to_have_count(1)
     kept = await last_answer(page).inner_text()
     assert len(kept.split()) >= 3
     request = proxy.chat_requests()[-1]

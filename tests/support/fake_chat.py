@@ -118,6 +118,12 @@ class Turn:
         return found[-1] if found else None
 
     @property
+    def source_texts(self) -> dict[str, str]:
+        """The sources under the answer: each button's label, and the text it opens."""
+        shown = [e["props"]["sources"] for e in self.of("element") if e.get("name") == "Sources"]
+        return {source["label"]: source["text"] for source in (shown[-1] if shown else [])}
+
+    @property
     def speed_line(self) -> str:
         [props] = [e["props"] for e in self.of("element") if e.get("name") == "AnswerStats"]
         return str(props["summary"])
@@ -198,10 +204,6 @@ class FakeChat:
         return await context.emitter.process_message(
             {"message": step, "fileReferences": references}  # type: ignore[typeddict-item]
         )
-
-    def file_text(self, element: dict[str, Any]) -> str:
-        """The content of an element the app sent (a side element's text)."""
-        return Path(self.session.files[element["chainlitKey"]]["path"]).read_text()
 
     async def close(self) -> None:
         await self.session.delete()
