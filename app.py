@@ -40,6 +40,7 @@ from foundry_local_chat.chat_documents import (
     start_without_documents,
     uploads,
 )
+from foundry_local_chat.chat_page import mount_page_texts
 from foundry_local_chat.chat_server import (
     accept_long_messages,
     limit_uploads,
@@ -102,6 +103,7 @@ install_ops_routes(chainlit_server, installed_state, settings.metrics_token)
 # Only the app's own pages, and ALLOWED_ORIGINS, may use a signed-in user's session.
 install_origin_guard(chainlit_server, OriginPolicy(frozenset(settings.allowed_origins)))
 mount_browser_page(chainlit_server, settings)  # /browser: the model in the visitor's tab
+mount_page_texts(chainlit_server)  # the words public/chat_care.js puts into Chainlit's page
 
 try:
     access = Access.from_settings(settings)

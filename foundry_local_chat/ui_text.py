@@ -513,6 +513,38 @@ BROWSER_TEXTS = {
 }
 
 
+# Chainlit's page (public/chat_care.js puts them in; chat_page.py serves them). "replace": text
+# of Chainlit's own that its translations do not reach (hard-coded English, or the header link
+# of .chainlit/config.toml), as it appears on the page → what the page shows instead.
+PAGE_TEXTS = {
+    ENGLISH: {
+        "edit_drops_later": "Saving this edit answers it again and removes the {count} later "
+        "messages of this chat.",
+        "edit_drops_one": "Saving this edit answers it again and removes the later message of "
+        "this chat.",
+        "replace": {
+            "Unauthorized: credentialssignin": "Wrong user name or password.",
+            "credentialssignin": "Wrong user name or password.",
+        },
+    },
+    KOREAN: {
+        "edit_drops_later": "수정을 저장하면 이 메시지에 다시 답하고, 그 뒤의 메시지 {count}개는 "
+        "채팅에서 사라집니다.",
+        "edit_drops_one": "수정을 저장하면 이 메시지에 다시 답하고, 그 뒤의 메시지 1개는 채팅에서 "
+        "사라집니다.",
+        "replace": {
+            "Unauthorized: credentialssignin": "사용자 이름 또는 비밀번호가 틀렸습니다.",
+            "credentialssignin": "사용자 이름 또는 비밀번호가 틀렸습니다.",
+            "Model in your browser": "브라우저에서 실행하는 모델",
+            "In this browser": "이 브라우저에서",
+            "Toggle theme": "테마 전환",
+            "Close": "닫기",
+            "Toggle Sidebar": "사이드바 열기/닫기",
+        },
+    },
+}
+
+
 QUOTE_CHARS = 60
 _MARKDOWN = re.compile(r"([\\`*_\[\]<>|~])")
 

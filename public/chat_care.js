@@ -29,7 +29,7 @@
 
   // A message sent with only files has no text: Chainlit still draws its (empty) bubble under
   // the files. Hide such a bubble; it comes back if the message gets text.
-  const tidy = () => {
+  const tidyBubbles = () => {
     for (const bubble of document.querySelectorAll(
       '[data-step-type="user_message"] .bg-accent.rounded-3xl'
     )) {
@@ -38,22 +38,122 @@
     }
   };
 
+  // The app's words for this page (ui_text.PAGE_TEXTS), in the browser's language as Chainlit
+  // picks it.
+  const korean = (navigator.language || "").toLowerCase().split("-")[0] === "ko";
+  let texts = null;
+  const root = (() => {
+    const script = document.currentScript;
+    const path = script ? new URL(script.src, window.location.href).pathname : "";
+    return path.replace(/\/public\/chat_care\.js$/, "");
+  })();
+  originalFetch(`${root}/chat-page/texts.json`)
+    .then((response) => (response.ok ? response.json() : null))
+    .then((all) => {
+      texts = all && (korean ? all.ko : all.en);
+      schedule(document.body);
+    })
+    .catch((error) => console.warn("chat_care: no page texts", error));
+
+  // Chainlit's own English that its translations do not reach.
+  const ATTRIBUTES = ["aria-label", "title", "alt", "placeholder"];
+  const replaceIn = (node) => {
+    const replace = texts && texts.replace;
+    if (!replace) return;
+    if (node.nodeType === Node.TEXT_NODE) {
+      if (node.parentElement && node.parentElement.closest(".message-content")) return;
+      const text = node.nodeValue.trim();
+      if (text && Object.hasOwn(replace, text)) node.nodeValue = replace[text];
+      return;
+    }
+    if (node.nodeType !== Node.ELEMENT_NODE) return;
+    const walker = document.createTreeWalker(node, NodeFilter.SHOW_ELEMENT | NodeFilter.SHOW_TEXT);
+    for (let current = node; current; current = walker.nextNode()) {
+      if (current.nodeType === Node.TEXT_NODE) {
+        if (current.parentElement && current.parentElement.closest(".message-content")) continue;
+        const text = current.nodeValue.trim();
+        if (text && Object.hasOwn(replace, text)) current.nodeValue = replace[text];
+        continue;
+      }
+      if (current.closest(".message-content")) continue; // the chat's own words stay
+      for (const name of ATTRIBUTES) {
+        const value = current.getAttribute(name);
+        if (value && Object.hasOwn(replace, value.trim())) {
+          current.setAttribute(name, replace[value.trim()]);
+        }
+      }
+    }
+  };
+
+  // Editing an earlier message answers it again and drops every later turn (Chainlit's edit):
+  // say so in the edit box before it is saved.
+  const MESSAGES = '[data-step-type="user_message"], [data-step-type="assistant_message"]';
+  const warnEdits = () => {
+    const input = document.querySelector("#edit-chat-input");
+    const existing = document.querySelector("[data-edit-warning]");
+    if (!input || !texts) {
+      if (existing) existing.remove();
+      return;
+    }
+    const step = input.closest('[data-step-type="user_message"]');
+    const all = [...document.querySelectorAll(MESSAGES)];
+    const later = step ? all.length - all.indexOf(step) - 1 : 0;
+    if (later <= 0) {
+      if (existing) existing.remove();
+      return;
+    }
+    const text =
+      later === 1 ? texts.edit_drops_one : texts.edit_drops_later.replace("{count}", later);
+    if (existing && existing.textContent === text) return;
+    const warning = existing || document.createElement("p");
+    warning.dataset.editWarning = "";
+    warning.setAttribute("role", "note");
+    warning.className = "text-sm text-muted-foreground mt-1";
+    warning.textContent = `⚠️ ${text}`;
+    if (!existing) input.insertAdjacentElement("afterend", warning);
+  };
+
+  // Enter in the rename dialog's name field confirms it (Chainlit only has a button).
+  document.addEventListener(
+    "keydown",
+    (event) => {
+      const field = event.target;
+      if (event.key !== "Enter" || event.isComposing || !field || field.id !== "name") return;
+      const dialog = field.closest('[role="dialog"]');
+      const buttons = dialog ? dialog.querySelectorAll("button:not([disabled])") : [];
+      const confirm = [...buttons].filter((button) => !button.querySelector("svg")).pop();
+      if (!confirm) return;
+      event.preventDefault();
+      confirm.click();
+    },
+    true
+  );
+
+  let pending = [];
   let scheduled = false;
-  const schedule = () => {
+  const schedule = (...nodes) => {
+    pending.push(...nodes);
     if (scheduled) return;
     scheduled = true;
     requestAnimationFrame(() => {
       scheduled = false;
-      tidy();
+      const nodes = pending;
+      pending = [];
+      for (const node of nodes) if (node.isConnected) replaceIn(node);
+      tidyBubbles();
+      warnEdits();
     });
   };
   const watch = () => {
-    new MutationObserver(schedule).observe(document.body, {
-      childList: true,
-      subtree: true,
-      characterData: true,
-    });
-    schedule();
+    new MutationObserver((records) => {
+      const nodes = [];
+      for (const record of records) {
+        if (record.type === "characterData") nodes.push(record.target);
+        else nodes.push(...record.addedNodes);
+      }
+      schedule(...nodes);
+    }).observe(document.body, { childList: true, subtree: true, characterData: true });
+    schedule(document.body);
   };
   if (document.body) watch();
   else document.addEventListener("DOMContentLoaded", watch);
