@@ -13,6 +13,7 @@ from tests.conftest import PASSWORD, AppFactory, signed_in_app
 from tests.support.browser import (
     ANSWER_STATS,
     ASSISTANT_MESSAGE,
+    NEW_CHAT_BUTTON,
     SETTINGS_BUTTON,
     USER_MESSAGE,
     last_answer,
@@ -101,3 +102,34 @@ async def test_deleting_the_open_chat_moves_to_a_new_one_and_saves_nothing_into_
     sidebar = page.locator('li[id^="thread-"]')
     await expect(sidebar.filter(has_text="And of Spain?")).to_have_count(1)
     await expect(sidebar.filter(has_text="capital of France")).to_have_count(0)
+
+
+async def test_sign_in_asks_for_a_user_name_and_says_plainly_when_it_is_wrong(page: Page) -> None:
+    await page.goto("/")
+    await expect(page.get_by_label("Username")).to_be_visible()
+    await expect(page.get_by_text(re.compile("Email|example.com"))).to_have_count(0)
+    await expect(page.get_by_placeholder("me@example.com")).to_have_count(0)
+    await page.get_by_label("Username").fill("alice")
+    await page.locator("#password").fill("not the password")
+    await page.locator("#password").press("Enter")
+    await expect(page.get_by_text("Wrong user name or password.")).to_be_visible()
+    await expect(page.get_by_text(re.compile("credentialssignin", re.IGNORECASE))).to_have_count(0)
+
+
+async def test_rename_confirms_with_enter_and_new_chat_tells_the_truth(page: Page) -> None:
+    await sign_in(page)
+    await send_prompt(page, "What is the capital of France?")
+    await wait_for_answer(page)
+    item = page.locator('li[id^="thread-"]').filter(has_text="What is the capital of France?")
+    await item.hover()
+    await item.locator("#thread-options").click()
+    await page.locator("#rename-thread").click()
+    await page.locator("#name").fill("Capitals")
+    await page.locator("#name").press("Enter")
+    await expect(page.get_by_role("dialog")).to_have_count(0)
+    await expect(page.locator('li[id^="thread-"]').filter(has_text="Capitals")).to_have_count(1)
+
+    await page.locator(NEW_CHAT_BUTTON).click()
+    dialog = page.locator("#new-chat-dialog")
+    await expect(dialog).to_contain_text("stays in Past chats")
+    await expect(dialog).not_to_contain_text("clear your current chat history")
