@@ -61,6 +61,7 @@ from foundry_local_chat.chat_ui import (
     starters_for,
     take_documents,
     tell_save_trouble,
+    warn_if_unreadable_korean,
     why_unavailable,
     words,
 )
@@ -318,10 +319,12 @@ async def answer_turn(message: cl.Message) -> None:
         cl.user_session.set("told_left_out", True)
         await notice(words().earlier_turns_left_out.format(context=f"{window.context_length:,}"))
     context_length = window.context_length if window is not None else None
+    loop_notice = await warn_if_unreadable_korean(message.content, options.model)
     given = await reply_with(
         message, routed, options, request, state.answer_queues.get(routed.kind), context_length,
         stop_loops=loop_guard_on(state.settings.loop_guard, options.model), documents=documents,
         cache_key=chat_cache_key() if routed.kind == BackendKind.FOUNDRY_LOCAL else "",
+        loop_notice=loop_notice,
     )  # fmt: skip
     if given is not None:
         state.metrics.answered(given.ttft_seconds)

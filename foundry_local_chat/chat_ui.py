@@ -55,9 +55,12 @@ from foundry_local_chat.persistence import SaveTrouble, SaveTroubleKind
 from foundry_local_chat.thinking import ThinkSplitter
 from foundry_local_chat.ui_text import (
     ENGLISH_STARTERS_IN_KOREAN,
+    HANGUL,
     KOREAN,
+    KOREAN_TO_A_MODEL_WITHOUT_KOREAN,
     QUOTE_CHARS,
     STARTERS,
+    WORDS,
     Words,
     language_of,
     shown_name,
@@ -204,6 +207,23 @@ def _writes_no_korean(status: ProfileStatus, language: str | None) -> bool:
     return facts_for(status.first_model).writes(KOREAN) is False
 
 
+TOLD_NO_KOREAN_KEY = "told_model_writes_no_korean"
+
+
+async def warn_if_unreadable_korean(text: str, model: str) -> str | None:
+    """A Korean message to a model that writes no Korean: the chat says so (in Korean, once),
+    and the loop notice, should the answer loop, says why instead of blaming the question.
+    Returns that loop notice, or None."""
+    if not HANGUL.search(text) or facts_for(model).writes(KOREAN) is not False:
+        return None
+    if not cl.user_session.get(TOLD_NO_KOREAN_KEY):
+        cl.user_session.set(TOLD_NO_KOREAN_KEY, True)
+        await notice(
+            KOREAN_TO_A_MODEL_WITHOUT_KOREAN.format(model=model, example=KOREAN_MODEL_EXAMPLE)
+        )
+    return WORDS[KOREAN].loop_stopped_no_korean
+
+
 def starters_for(status: ProfileStatus, language: str | None) -> list[tuple[str, str]]:
     """(label, message) of the starters a new chat offers: ones its first model can answer."""
     if _writes_no_korean(status, language):
@@ -324,7 +344,7 @@ def speed_line(stats: ReplyStats, said: Words) -> str:
     elif stats.ttft_seconds is not None:
         parts.append(said.first_token.format(ms=f"{stats.ttft_seconds * 1000:.0f}"))
     if stats.tokens_per_second is not None:
-        parts.append(f"{stats.tokens_per_second:.1f} tok/s")
+        parts.append(said.per_second.format(rate=f"{stats.tokens_per_second:.1f}"))
     parts.append(said.tokens.format(count=stats.tokens))
     if stats.reused_tokens is not None and stats.read_tokens is not None:
         parts.append(
@@ -335,7 +355,7 @@ def speed_line(stats: ReplyStats, said: Words) -> str:
     if stats.document_tokens is not None:
         parts.append(said.document_tokens.format(count=f"{stats.document_tokens:,}"))
     if stats.streamed:
-        parts.append(f"{stats.total_seconds:.2f} s")
+        parts.append(said.took.format(seconds=f"{stats.total_seconds:.2f}"))
     if stats.context_used is not None and stats.context_length:
         percent = min(100, round(100 * stats.context_used / stats.context_length))
         parts.append(
@@ -442,6 +462,7 @@ async def reply_with(
     stop_loops: bool = False,
     documents: DocumentContext | None = None,
     cache_key: str = "",
+    loop_notice: str | None = None,
 ) -> ReplyStats | None:
     """Stream the answer into the chat. With `stop_loops`, an answer that falls into a loop is
     stopped (its request closed), kept up to where it began repeating, and the chat says so.
@@ -530,7 +551,7 @@ async def reply_with(
         reply.content = guard.loop.keep
         await finish(reply, thinking, stats, backend)
         await show_sources(documents)
-        await notice(words().loop_stopped)
+        await notice(loop_notice or words().loop_stopped)
         return stats
     await finish(reply, thinking, stats, backend)
     await show_sources(documents)

@@ -106,6 +106,8 @@ class Words:
     first_token: str  # {ms}
     not_streamed: str  # {seconds}
     tokens: str  # {count}
+    per_second: str  # {rate}: tokens a second
+    took: str  # {seconds}: the answer's whole time
     answered_by: str  # {backend}
     context_gauge: str  # {percent} {used} {limit}
     waited_in_line: str  # {seconds}
@@ -130,6 +132,7 @@ class Words:
     model_writes_korean: str
     model_writes_no_korean: str  # {model}: a catalog model that does
     loop_stopped: str
+    loop_stopped_no_korean: str  # the loop came from a Korean message the model cannot read
     # documents attached to messages
     documents_welcome: str  # {count} {size} {kinds}
     reading_documents: str  # {files}
@@ -218,6 +221,8 @@ WORDS = {
         first_token="first token {ms} ms",
         not_streamed="not streamed: waited {seconds} s",
         tokens="{count} tokens",
+        per_second="{rate} tok/s",
+        took="{seconds} s",
         answered_by="Answered by {backend}",
         context_gauge="context {percent}%",
         waited_in_line="waited {seconds} s in line",
@@ -251,12 +256,15 @@ WORDS = {
         "switch to a model that writes Korean: when this machine is online, pick one (e.g. "
         "`{model}`) in the settings panel's model list (⚙), or restart the app with "
         "`MODEL={model}`.",
+        loop_stopped_no_korean="✋ The answer was stopped here: the model had begun to repeat "
+        "itself. It does not read or write Korean: ask in English, or use a model that writes "
+        "Korean.",
         loop_stopped="✋ The answer was stopped here: the model had begun to repeat itself. Small "
         "models do that when a question is beyond them; a shorter, more concrete question often "
         "works.",
         documents_welcome="📎 **Documents:** attach up to {count} files of up to {size} MB each "
-        "to a message ({kinds}) and ask about them. They are read on this machine and kept with "
-        "the chat.",
+        "to a message ({kinds}) and ask about them. They are read on this machine and stay with "
+        "this chat.",
         reading_documents="Reading {files}",
         documents_unreachable="⚠️ This chat's documents cannot be searched while the history "
         "database is unreachable, so this answer is given without them. Ask again once it is "
@@ -271,7 +279,7 @@ WORDS = {
         "Attach {kinds}.",
         document_not_text="⚠️ **{file}** was not read: it is named as text but holds binary data.",
         document_unreadable="⚠️ **{file}** could not be read: it is damaged or not what its name "
-        "says ({detail}).",
+        "says (the reader said: “{detail}”).",
         document_encrypted="⚠️ **{file}** was not read: it is protected by a password. Save a copy "
         "without the password and attach that.",
         document_empty="⚠️ **{file}** was not read: it has no text.",
@@ -285,7 +293,7 @@ WORDS = {
         sources="📄 Sources:",
         source_given="What the model was given with the question.",
         source_page="{file} p. {page}",
-        source_section="{file} § {section}",
+        source_section="{file}의 ‘{section}’ 부분",
         source_passage="{file} #{number}",
         source_whole="{file} (whole)",
         document_tokens="documents {count} tokens",
@@ -297,9 +305,9 @@ WORDS = {
         local_failed="Foundry Local 오류: {reason}",
         local_off="Foundry Local이 꺼져 있습니다 (FOUNDRY_LOCAL=0).",
         no_fallback="BASE_URL이 설정되지 않아 대신 답할 서버가 없습니다.",
-        remote_silent="BASE_URL {url}이(가) 답하지 않았습니다: {reason}",
-        remote_lacks_model="BASE_URL {url}은(는) MODEL={model}을(를) 제공하지 않습니다. 제공 중: "
-        "{served}.",
+        remote_silent="BASE_URL {url}: 답하지 않았습니다 ({reason})",
+        remote_lacks_model="BASE_URL {url}: MODEL={model} 모델을 제공하지 않습니다. 제공하는 "
+        "모델: {served}.",
         how_to_fix="해결 방법: 번들 모델은 `make model`로 만들거나, BASE_URL(과 API_KEY, MODEL)을 "
         "OpenAI 호환 서버로 설정한 뒤 다시 시작하세요.",
         settings_need_a_server="설정을 바꾸려면 모델 서버가 필요한데, 이 채팅에는 없습니다.",
@@ -323,7 +331,7 @@ WORDS = {
         save_refused="⚠️ **이 채팅의 메시지 하나를 저장하지 못했습니다**: 기록 데이터베이스가 "
         "거부했습니다 ({reason}).",
         saving_again="✅ 다시 저장됩니다. 그동안 저장하지 못했던 대화도 이제 저장했습니다.",
-        history_off="기록이 꺼져 있습니다: 이 앱은 로그인하지 않으므로 채팅이 보관되지 않습니다. "
+        history_off="기록이 꺼져 있습니다: 로그인한 사용자가 없어 채팅이 보관되지 않습니다. "
         f"보관하려면 사용자를 추가하고(`{ADD_A_USER}`) 앱을 다시 시작하세요.",
         about_local="모델이 Foundry Local을 통해 이 컴퓨터에서 실행됩니다. 입력한 내용은 밖으로 "
         "나가지 않습니다.",
@@ -332,28 +340,30 @@ WORDS = {
         "답합니다.",
         first_served_model="제공하는 첫 번째 모델",
         local_starting="**Foundry Local** 시작 중…",
-        local_unavailable="**Foundry Local**을(를) 사용할 수 없습니다: {reason}.",
-        auto_remote_meanwhile="{local} 그동안 {remote}이(가) 답합니다.",
+        local_unavailable="**Foundry Local**: 사용할 수 없습니다 ({reason}).",
+        auto_remote_meanwhile="{local} 그동안에는 {remote} 쪽에서 답합니다.",
         auto_local_first="{local} 우선입니다. 로컬 엔드포인트가 멈췄거나 프롬프트가 {chars}자보다 "
-        "길면 {remote}이(가) 답합니다.",
+        "길면 {remote} 쪽에서 답합니다.",
         model="모델",
         system_prompt="시스템 프롬프트",
         temperature="온도",
         max_tokens="최대 토큰 수",
         stream_the_answer="답변 스트리밍",
-        model_not_served="모델 {model}은(는) 이 엔드포인트에서 더 이상 제공되지 않습니다 "
+        model_not_served="모델 {model}: 이 엔드포인트에서 더 이상 제공되지 않습니다 "
         "(제공 중: {served})",
         nothing="없음",
         system_prompt_too_long="시스템 프롬프트가 {limit}자보다 깁니다",
-        not_a_number="{setting} 값 {value}은(는) 숫자가 아닙니다",
-        out_of_range="{setting} 값 {value}이(가) {low}–{high} 범위를 벗어났습니다",
-        not_text="{setting} 값 {value}은(는) 텍스트가 아닙니다",
-        not_on_or_off="{setting} 값 {value}은(는) 켬/끔 값이 아닙니다",
+        not_a_number="{setting} 값 {value}: 숫자가 아닙니다",
+        out_of_range="{setting} 값 {value}: {low}–{high} 범위를 벗어났습니다",
+        not_text="{setting} 값 {value}: 텍스트가 아닙니다",
+        not_on_or_off="{setting} 값 {value}: 켬/끔 값이 아닙니다",
         stopped="중지됨",
         stopped_before_answer="⏹️ 답변이 시작되기 전에 중지했습니다.",
-        first_token="첫 토큰 {ms} ms",
-        not_streamed="스트리밍 안 함: {seconds}초 대기",
-        tokens="{count} 토큰",
+        first_token="첫 토큰 {ms}밀리초",
+        not_streamed="스트리밍 안 함: {seconds}초 기다림",
+        tokens="{count}토큰",
+        per_second="초당 {rate}토큰",
+        took="{seconds}초",
         answered_by="{backend}에서 답변",
         context_gauge="컨텍스트 {percent}%",
         waited_in_line="대기 {seconds}초",
@@ -381,14 +391,18 @@ WORDS = {
         "되풀이할 수 있습니다.",
         model_size="**모델 정보:** `{model}`의 매개변수는 약 {size}개입니다.",
         model_writes_korean="한국어를 포함한 여러 언어로 답합니다.",
-        model_writes_no_korean="⚠️ **이 모델은 한국어로 답하지 못합니다.** 영어로 질문하거나, "
-        "한국어를 하는 모델로 바꾸세요: 이 컴퓨터가 인터넷에 연결되어 있으면 설정 패널(⚙)의 모델 "
-        "목록에서 고르거나(예: `{model}`), `MODEL={model}`로 앱을 다시 시작하면 됩니다.",
+        model_writes_no_korean="⚠️ **이 모델은 한국어를 읽고 쓰지 못합니다.** 영어로 질문하거나, "
+        "한국어를 지원하는 모델로 바꾸세요: 설정 패널(⚙)의 모델 목록에 있으면 고르세요(예: "
+        "`{model}`). 목록에는 이 컴퓨터에 있는 모델만 나오며, 새 모델은 인터넷에 연결되어 있을 "
+        "때만 내려받을 수 있습니다(`MODEL={model}`로 앱을 다시 시작).",
+        loop_stopped_no_korean="✋ 모델이 같은 말을 되풀이하기 시작해서 답변을 여기서 "
+        "멈췄습니다. 이 모델은 한국어를 읽고 쓰지 못합니다. 영어로 질문하거나 한국어를 지원하는 "
+        "모델을 쓰세요.",
         loop_stopped="✋ 모델이 같은 말을 되풀이하기 시작해서 답변을 여기서 멈췄습니다. 작은 "
         "모델은 어려운 질문에서 그러곤 합니다. 더 짧고 구체적인 질문이 도움이 됩니다.",
-        documents_welcome="📎 **문서:** 메시지 하나에 파일을 {count}개까지(각 {size} MB 이하, "
-        "{kinds}) 첨부하고 그 내용에 대해 물어보세요. 파일은 이 컴퓨터에서 읽고 채팅과 함께 "
-        "보관합니다.",
+        documents_welcome="📎 **문서:** 메시지 하나에 파일을 {count}개까지(각 {size}MB 이하, "
+        "{kinds}) 첨부하고 그 내용에 대해 물어보세요. 파일은 이 컴퓨터에서 읽으며, 이 채팅에서 "
+        "계속 쓸 수 있습니다.",
         reading_documents="{files} 읽는 중",
         documents_unreachable="⚠️ 기록 데이터베이스에 연결할 수 없어 이 채팅의 문서를 검색할 수 "
         "없습니다. 이번 답변은 문서 없이 드립니다. 데이터베이스가 돌아오면 다시 물어보세요.",
@@ -398,33 +412,45 @@ WORDS = {
         "파일을 아는 척 답하게 되기 때문입니다. 앱이 읽을 수 있는 파일을 첨부하거나, 파일 없이 "
         "질문을 다시 보내세요.",
         document_pages=" ({pages}쪽)",
-        document_unsupported="⚠️ **{file}**은(는) 읽지 않았습니다: 지원하지 않는 파일 형식입니다. "
+        document_unsupported="⚠️ **{file}**: 읽지 않았습니다. 지원하지 않는 파일 형식입니다. "
         "{kinds} 파일을 첨부하세요.",
-        document_not_text="⚠️ **{file}**은(는) 읽지 않았습니다: 텍스트 파일 이름이지만 바이너리 "
+        document_not_text="⚠️ **{file}**: 읽지 않았습니다. 텍스트 파일 이름이지만 바이너리 "
         "데이터가 들어 있습니다.",
-        document_unreadable="⚠️ **{file}**을(를) 읽을 수 없습니다: 손상되었거나 이름과 다른 "
-        "형식입니다 ({detail}).",
-        document_encrypted="⚠️ **{file}**은(는) 읽지 않았습니다: 암호로 보호되어 있습니다. 암호 "
+        document_unreadable="⚠️ **{file}**: 읽을 수 없습니다. 손상되었거나 이름과 다른 "
+        "형식입니다 (읽기 도구의 원래 메시지: “{detail}”).",
+        document_encrypted="⚠️ **{file}**: 읽지 않았습니다. 암호로 보호되어 있습니다. 암호 "
         "없이 사본을 저장해 첨부하세요.",
-        document_empty="⚠️ **{file}**은(는) 읽지 않았습니다: 텍스트가 없습니다.",
-        document_image_only="⚠️ **{file}**은(는) 읽지 않았습니다: 페이지가 텍스트 없는 "
+        document_empty="⚠️ **{file}**: 읽지 않았습니다. 텍스트가 없습니다.",
+        document_image_only="⚠️ **{file}**: 읽지 않았습니다. 페이지가 텍스트 없는 "
         "이미지(스캔)입니다. 먼저 문자 인식(OCR)을 하세요.",
-        document_too_large="⚠️ **{file}**은(는) 읽지 않았습니다: 파일 하나의 한도인 {limit} MB보다 "
+        document_too_large="⚠️ **{file}**: 읽지 않았습니다. 파일 하나의 한도인 {limit}MB보다 "
         "큽니다.",
-        document_too_many="⚠️ **{file}**은(는) 읽지 않았습니다: 메시지 하나에는 파일을 "
+        document_too_many="⚠️ **{file}**: 읽지 않았습니다. 메시지 하나에는 파일을 "
         "{limit}개까지 첨부할 수 있습니다. 다음 메시지에 첨부하세요.",
-        document_not_stored="⚠️ **{file}**은(는) 읽었지만 저장하지 못했습니다: {detail}.",
+        document_not_stored="⚠️ **{file}**: 읽었지만 저장하지 못했습니다 ({detail}).",
         sources="📄 출처:",
         source_given="질문과 함께 모델에 보낸 내용입니다.",
         source_page="{file} {page}쪽",
-        source_section="{file} § {section} 절",
-        source_passage="{file} {number}번 구절",
+        source_section="{file}의 ‘{section}’ 부분",
+        source_passage="{file} {number}번째 부분",
         source_whole="{file} (전체)",
-        document_tokens="문서 {count} 토큰",
+        document_tokens="문서 {count}토큰",
         chat_deleted="🗑️ **삭제된 채팅입니다.** 이 메시지에는 답하지 않았고 저장하지도 "
         "않았습니다. 새 채팅을 시작해 이어 가세요.",
     ),
 }
+
+# A Korean message to a model that writes no Korean (the bundled one): said in Korean, whatever
+# the UI's language, once per chat. The advice works offline too: the model list then holds only
+# the models already on this machine.
+KOREAN_TO_A_MODEL_WITHOUT_KOREAN = (
+    "⚠️ **이 모델(`{model}`)은 한국어를 읽고 쓰지 못합니다.** 한국어 질문에는 뜻이 통하지 않는 "
+    "영어로 답하거나 같은 말을 되풀이하기 쉽습니다. 영어로 질문해 보세요. 한국어로 대화하려면 "
+    "한국어를 지원하는 모델(예: `{example}`)이 필요합니다: 설정 패널(⚙)의 모델 목록에 있으면 "
+    "고르세요. 목록에는 이 컴퓨터에 있는 모델만 나오며, 새 모델은 인터넷에 연결되어 있을 때만 "
+    "내려받을 수 있습니다(`MODEL={example}`로 앱을 다시 시작)."
+)
+HANGUL = re.compile(r"[\uac00-\ud7a3]")
 
 
 def words_for(code: str | None) -> Words:
@@ -496,10 +522,10 @@ BROWSER_TEXTS = {
         "new_chat": "새 채팅",
         "you": "나",
         "assistant": "모델(이 탭 안)",
-        "speed": "첫 토큰 {first}초 · 초당 {rate} 토큰 · {tokens} 토큰 · {ep}",
+        "speed": "첫 토큰 {first}초 · 초당 {rate}토큰 · {tokens}토큰 · {ep}",
         "stopped": "중지했습니다.",
         "failed": "이 탭의 모델이 실패했습니다: {error}",
-        "digits_title": "이 탭에서 분류하는 숫자",
+        "digits_title": "손글씨 숫자 인식(이 탭에서 실행)",
         "digits_help": "숫자 하나(0–9)를 칸을 채우도록 크게 그리세요.",
         "classify": "분류",
         "clear": "지우기",

@@ -100,7 +100,7 @@ async def test_a_file_the_app_cannot_read_gets_a_korean_line(page: Page) -> None
     )
     await expect(page.get_by_alt_text("photo.png").first).to_be_visible()  # its thumbnail
     await send_prompt(page, "이 사진을 설명해 주세요.")
-    # "⚠️ **photo.png**은(는) 읽지 않았습니다: 지원하지 않는 파일 형식입니다. …"
+    # "⚠️ **photo.png**: 읽지 않았습니다. 지원하지 않는 파일 형식입니다. …"
     why = WORDS[KOREAN].document_unsupported.split(": ")[1].split(".")[0]
     notice = page.locator(ASSISTANT_MESSAGE).filter(has_text=why)
     await expect(notice).to_contain_text("photo.png")
