@@ -85,6 +85,7 @@ from foundry_local_chat.persistence import (
 )
 from foundry_local_chat.progress import terminal_progress
 from foundry_local_chat.text_repair import has_lone_surrogates, repair_unicode
+from foundry_local_chat.ui_text import words_for
 
 try:
     settings = Settings.from_env()
@@ -160,12 +161,15 @@ async def chat_profiles(
     # model can do. Each profile offers starters its first model can answer.
     profiles = app_state().profiles
     default = profiles.default_profile()
+    said = words_for(language)
+    shown = {"Remote": said.remote_profile, "Auto": said.auto_profile}
     chat_profiles = []
     for profile in profiles.profiles():
         status = profiles.status(profile)
         chat_profiles.append(
             cl.ChatProfile(
                 name=profile.value,
+                display_name=shown.get(profile.value, profile.value),
                 markdown_description=profile_description(
                     status, language, access.enabled, app_state().settings.documents
                 ),

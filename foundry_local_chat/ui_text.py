@@ -81,6 +81,8 @@ class Words:
     about_local: str
     about_remote: str
     about_auto: str
+    remote_profile: str  # the profiles' names as the picker shows them (Foundry Local stays)
+    auto_profile: str
     first_served_model: str
     local_starting: str
     local_unavailable: str  # {reason}
@@ -198,6 +200,8 @@ WORDS = {
         about_auto="Local first; the BASE_URL server answers when the local endpoint is down or "
         "the prompt is long.",
         first_served_model="the first model it serves",
+        remote_profile="Remote",
+        auto_profile="Auto",
         local_starting="**Foundry Local** is starting…",
         local_unavailable="**Foundry Local** is unavailable: {reason}.",
         auto_remote_meanwhile="{local} {remote} answers meanwhile.",
@@ -339,6 +343,8 @@ WORDS = {
         about_auto="로컬 우선입니다. 로컬 엔드포인트가 멈췄거나 프롬프트가 길면 BASE_URL 서버가 "
         "답합니다.",
         first_served_model="제공하는 첫 번째 모델",
+        remote_profile="원격 서버",
+        auto_profile="자동",
         local_starting="**Foundry Local** 시작 중…",
         local_unavailable="**Foundry Local**: 사용할 수 없습니다 ({reason}).",
         auto_remote_meanwhile="{local} 그동안에는 {remote} 쪽에서 답합니다.",
@@ -367,7 +373,7 @@ WORDS = {
         answered_by="{backend}에서 답변",
         context_gauge="컨텍스트 {percent}%",
         waited_in_line="대기 {seconds}초",
-        prompt_reuse="{read} 토큰 읽음 · {reused} 토큰 재사용",
+        prompt_reuse="{read}토큰 읽음 · {reused}토큰 재사용",
         reading_prompt="⏳ 대화의 토큰 {tokens}개를 읽는 중… 약 {seconds}초",
         reading_prompt_for="⏳ 대화의 토큰 {tokens}개를 읽는 중… {elapsed}초 / 약 {seconds}초",
         message_too_long="**이 메시지는 모델이 읽기에 너무 깁니다**: {tokens} 토큰인데 최대 "
@@ -552,6 +558,7 @@ PAGE_TEXTS = {
             "Unauthorized: credentialssignin": "Wrong user name or password.",
             "credentialssignin": "Wrong user name or password.",
         },
+        "patterns": [],
     },
     KOREAN: {
         "edit_drops_later": "수정을 저장하면 이 메시지에 다시 답하고, 그 뒤의 메시지 {count}개는 "
@@ -566,7 +573,12 @@ PAGE_TEXTS = {
             "Toggle theme": "테마 전환",
             "Close": "닫기",
             "Toggle Sidebar": "사이드바 열기/닫기",
+            "Notifications alt+T": "알림 (Alt+T)",
+            "Image": "그림",
+            "logo": "로고",
         },
+        # (regular expression, replacement with $1…) for labels that name something
+        "patterns": [["^Avatar for (.+)$", "$1 아바타"]],
     },
 }
 

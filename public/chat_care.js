@@ -57,13 +57,22 @@
 
   // Chainlit's own English that its translations do not reach.
   const ATTRIBUTES = ["aria-label", "title", "alt", "placeholder"];
+  let patterns = null;
+  const replaced = (text) => {
+    const replace = texts.replace;
+    if (Object.hasOwn(replace, text)) return replace[text];
+    patterns = patterns || texts.patterns.map(([from, to]) => [new RegExp(from), to]);
+    for (const [from, to] of patterns) if (from.test(text)) return text.replace(from, to);
+    return null;
+  };
   const replaceIn = (node) => {
     const replace = texts && texts.replace;
     if (!replace) return;
     if (node.nodeType === Node.TEXT_NODE) {
       if (node.parentElement && node.parentElement.closest(".message-content")) return;
       const text = node.nodeValue.trim();
-      if (text && Object.hasOwn(replace, text)) node.nodeValue = replace[text];
+      const now = text && replaced(text);
+      if (now) node.nodeValue = now;
       return;
     }
     if (node.nodeType !== Node.ELEMENT_NODE) return;
@@ -72,15 +81,15 @@
       if (current.nodeType === Node.TEXT_NODE) {
         if (current.parentElement && current.parentElement.closest(".message-content")) continue;
         const text = current.nodeValue.trim();
-        if (text && Object.hasOwn(replace, text)) current.nodeValue = replace[text];
+        const now = text && replaced(text);
+        if (now) current.nodeValue = now;
         continue;
       }
       if (current.closest(".message-content")) continue; // the chat's own words stay
       for (const name of ATTRIBUTES) {
         const value = current.getAttribute(name);
-        if (value && Object.hasOwn(replace, value.trim())) {
-          current.setAttribute(name, replace[value.trim()]);
-        }
+        const now = value && value.trim() && replaced(value.trim());
+        if (now) current.setAttribute(name, now);
       }
     }
   };
