@@ -21,6 +21,13 @@ from chainlit.types import ThreadDict
 from starlette.datastructures import Headers
 
 from foundry_local_chat import log_format, request_ids
+from foundry_local_chat.answer_versions import (
+    REGENERATE,
+    SHOW_VERSION,
+    answer_to_regenerate,
+    show_version,
+    versions_of,
+)
 from foundry_local_chat.app_state import AppState
 from foundry_local_chat.auth import Access, AuthError
 from foundry_local_chat.backend import Backend, BackendKind, BackendUnavailable
@@ -255,7 +262,8 @@ async def answer(message: cl.Message) -> None:
 
 
 @wait_for_saves  # the turn ends (task_end) once what it said is saved
-async def answer_turn(message: cl.Message) -> None:
+async def answer_turn(message: cl.Message, versions: list[dict[str, Any]] | None = None) -> None:
+    """Answer the message; `versions`: of its answer so far, when it is answered again."""
     # An edited message re-runs this handler inline in the edit event's task: make that the task
     # the stop button cancels.
     cl.context.session.current_task = asyncio.current_task()
@@ -267,7 +275,7 @@ async def answer_turn(message: cl.Message) -> None:
         message.content = repair_unicode(message.content)
         await message.update()
         await notice(words().unicode_repaired)
-    if message.elements:
+    if message.elements and versions is None:
         read = await take_documents(
             *await documents_to_add(), uploads(message), app_state().settings.documents
         )
@@ -328,12 +336,38 @@ async def answer_turn(message: cl.Message) -> None:
         message, routed, options, request, state.answer_queues.get(routed.kind), context_length,
         stop_loops=loop_guard_on(state.settings.loop_guard, options.model), documents=documents,
         cache_key=chat_cache_key() if routed.kind == BackendKind.FOUNDRY_LOCAL else "",
-        loop_notice=loop_notice,
+        loop_notice=loop_notice, earlier_versions=versions,
     )  # fmt: skip
     if given is not None:
         state.metrics.answered(given.ttft_seconds)
         if given.read_tokens is not None and given.ttft_seconds is not None:
             state.read_speed.record(given.read_tokens, given.ttft_seconds)
+
+
+@cl.action_callback(REGENERATE)
+async def regenerate(action: cl.Action) -> None:
+    """The latest answer's "answer again": a new answer to the same question; the earlier ones
+    stay with it as versions (< 1/2 >)."""
+    with request_ids.bound(request_ids.new_id()):
+        found = answer_to_regenerate(action.forId or "")
+        if found is None:
+            await notice(words().regenerate_only_latest)
+            return
+        answer, question, notices = found
+        versions = versions_of(answer)
+        await cl.context.emitter.task_start()
+        try:
+            for shown in [answer, *notices]:
+                await shown.remove()
+            await answer_turn(question, versions)
+        finally:
+            await cl.context.emitter.task_end()
+
+
+@cl.action_callback(SHOW_VERSION)
+async def switch_version(action: cl.Action) -> None:
+    payload = action.payload or {}
+    await show_version(str(payload.get("answer", "")), payload.get("index"), words())
 
 
 def chat_cache_key() -> str:

@@ -16,6 +16,14 @@ import chainlit as cl
 from chainlit.input_widget import Select, Slider, Switch, TextInput
 
 from foundry_local_chat.answer_queue import AnswerQueue
+from foundry_local_chat.answer_versions import (
+    SHOWN_KEY,
+    STATS_ELEMENT_KEY,
+    VERSIONS_KEY,
+    offer_regenerate,
+    stats_element,
+    version_of,
+)
 from foundry_local_chat.backend import (
     Backend,
     BackendUnavailable,
@@ -463,6 +471,7 @@ async def reply_with(
     documents: DocumentContext | None = None,
     cache_key: str = "",
     loop_notice: str | None = None,
+    earlier_versions: list[dict[str, Any]] | None = None,
 ) -> ReplyStats | None:
     """Stream the answer into the chat. With `stop_loops`, an answer that falls into a loop is
     stopped (its request closed), kept up to where it began repeating, and the chat says so.
@@ -542,18 +551,18 @@ async def reply_with(
         stats.stopped = True
         metadata["stopped"] = True
         if reply.content:
-            await finish(reply, thinking, stats, backend)
+            await finish(reply, thinking, stats, backend, earlier_versions)
         else:  # nothing of it was shown: say so (the speed line would have)
             await notice(words().stopped_before_answer)
         raise
     if guard is not None and guard.loop is not None:
         log.info("stopped an answer that repeats %r", guard.loop.span[:80])
         reply.content = guard.loop.keep
-        await finish(reply, thinking, stats, backend)
+        await finish(reply, thinking, stats, backend, earlier_versions)
         await show_sources(documents)
         await notice(loop_notice or words().loop_stopped)
         return stats
-    await finish(reply, thinking, stats, backend)
+    await finish(reply, thinking, stats, backend, earlier_versions)
     await show_sources(documents)
     log.info("answered with %s: %d tokens in %.2f s", options.model, stats.tokens,
              stats.total_seconds)  # fmt: skip
@@ -561,27 +570,29 @@ async def reply_with(
 
 
 async def finish(
-    reply: cl.Message, thinking: cl.Step | None, stats: ReplyStats, backend: Backend
+    reply: cl.Message,
+    thinking: cl.Step | None,
+    stats: ReplyStats,
+    backend: Backend,
+    earlier: list[dict[str, Any]] | None = None,
 ) -> None:
+    """Send the answer with its speed line; `earlier`: its versions before this one."""
     if thinking is not None:
         await thinking.update()
     said = words()
     summary = speed_line(stats, said)
     reply.metadata = {**(reply.metadata or {}), "stats": summary, "backend": backend.kind}
+    versions = [*(earlier or []), version_of(reply)]
+    element = stats_element(
+        reply.id, summary, backend.kind, stats.stopped, said, len(versions), len(versions) - 1
+    )
+    reply.metadata[STATS_ELEMENT_KEY] = element.id
+    if len(versions) > 1:
+        reply.metadata |= {VERSIONS_KEY: versions, SHOWN_KEY: len(versions) - 1}
     # Chainlit's annotation of Message.elements leaves out CustomElement, which it sends.
-    elements: list[Any] = [
-        cl.CustomElement(
-            name="AnswerStats",
-            props={
-                "summary": summary,
-                "backend": backend.kind,
-                "stopped": stats.stopped,
-                "title": said.answered_by.format(backend=backend.kind),
-            },
-            display="inline",
-        )
-    ]
+    elements: list[Any] = [element]
     reply.elements = elements
+    await offer_regenerate(reply, said)
     await reply.send()
 
 

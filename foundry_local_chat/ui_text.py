@@ -111,6 +111,11 @@ class Words:
     per_second: str  # {rate}: tokens a second
     took: str  # {seconds}: the answer's whole time
     answered_by: str  # {backend}
+    regenerate: str  # the button that gives the latest answer again
+    regenerate_tip: str  # its tooltip
+    regenerate_only_latest: str  # that button on an answer that is no longer the latest
+    previous_version: str  # the buttons between an answer's versions
+    next_version: str
     context_gauge: str  # {percent} {used} {limit}
     waited_in_line: str  # {seconds}
     prompt_reuse: str  # {read} {reused}: prompt tokens read for this answer, kept from before
@@ -228,6 +233,11 @@ WORDS = {
         per_second="{rate} tok/s",
         took="{seconds} s",
         answered_by="Answered by {backend}",
+        regenerate="Answer again",
+        regenerate_tip="A new answer to the same question; this one is kept as well.",
+        regenerate_only_latest="Only the latest answer can be given again.",
+        previous_version="Previous version",
+        next_version="Next version",
         context_gauge="context {percent}%",
         waited_in_line="waited {seconds} s in line",
         prompt_reuse="read {read} · reused {reused} tokens",
@@ -371,6 +381,11 @@ WORDS = {
         per_second="초당 {rate}토큰",
         took="{seconds}초",
         answered_by="{backend}에서 답변",
+        regenerate="다시 답하기",
+        regenerate_tip="같은 질문에 새로 답합니다. 지금 답변도 남습니다.",
+        regenerate_only_latest="가장 최근 답변만 다시 받을 수 있습니다.",
+        previous_version="이전 답변",
+        next_version="다음 답변",
         context_gauge="컨텍스트 {percent}%",
         waited_in_line="대기 {seconds}초",
         prompt_reuse="{read}토큰 읽음 · {reused}토큰 재사용",

@@ -121,7 +121,9 @@ async def test_with_the_guard_off_the_same_loop_runs_to_the_token_limit(
     async with ChainlitSession(url) as chat:
         await chat.ready()
         reply = await chat.ask(LOOPING_QUESTION)
-    assert notices(reply) == []
+    model = reply.answer()["metadata"]["reply_model"]  # the Korean notice, and no loop notice
+    said = KOREAN_TO_A_MODEL_WITHOUT_KOREAN.format(model=model, example=KOREAN_MODEL_EXAMPLE)
+    assert notices(reply) == [said]
     assert " 256 tokens" in reply.stats()["summary"]
     answer = reply.answer()["output"]
     assert loop_start(answer, ran_to_the_limit=True) is not None, answer  # it looped

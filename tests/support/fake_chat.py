@@ -184,6 +184,17 @@ class FakeChat:
             await self.app.module.answer(self.last_message)
         return turn
 
+    async def act(self, name: str, for_id: str, payload: dict[str, Any] | None = None) -> Turn:
+        """Click an action (a message's button, or a custom element's callAction), as the
+        browser's POST /project/action does: the callback registered under its name runs."""
+        from chainlit.action import Action
+        from chainlit.config import config
+
+        async with self._turn() as turn:
+            action = Action(name=name, payload=payload or {}, forId=for_id)
+            await config.code.action_callbacks[name](action)
+        return turn
+
     async def change_settings(self, values: dict[str, Any]) -> Turn:
         async with self._turn() as turn:
             self.session.chat_settings = values
