@@ -25,6 +25,7 @@ from foundry_local_chat.answer_versions import (
     REGENERATE,
     SHOW_VERSION,
     answer_to_regenerate,
+    offer_regenerate_on_resume,
     show_version,
     versions_of,
 )
@@ -449,3 +450,4 @@ async def resume_chat(thread: ThreadDict) -> None:
         await notice(words().settings_no_longer_apply.format(error=error))
     cl.user_session.set("options", options)
     await send_settings_panel(options, served)
+    await offer_regenerate_on_resume(thread, words())

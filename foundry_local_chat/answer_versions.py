@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import chainlit as cl
+from chainlit.types import ThreadDict
 
 from foundry_local_chat.chat import REPLY_MODEL_KEY
 from foundry_local_chat.ui_text import Words
@@ -79,12 +80,27 @@ def regenerate_action(said: Words) -> cl.Action:
 
 async def offer_regenerate(reply: cl.Message, said: Words) -> None:
     """Only the latest answer offers to be given again: the one before stops offering it."""
-    before: cl.Message | None = cl.user_session.get(LATEST_ANSWER_KEY)
-    if before is not None and before is not reply:
-        await before.remove_actions()
-        before.actions = []
-    reply.actions = [regenerate_action(said)]
-    cl.user_session.set(LATEST_ANSWER_KEY, reply)
+    before: cl.Action | None = cl.user_session.get(LATEST_ANSWER_KEY)
+    if before is not None:
+        await before.remove()
+    action = regenerate_action(said)
+    reply.actions = [action]
+    cl.user_session.set(LATEST_ANSWER_KEY, action)
+
+
+async def offer_regenerate_on_resume(thread: ThreadDict, said: Words) -> None:
+    """A resumed chat's latest answer offers to be given again, as it did before the reload
+    (Chainlit does not keep a message's actions)."""
+    turns = [  # questions and answers; not the app's notices
+        step for step in thread.get("steps", [])
+        if step.get("type") == "user_message" or REPLY_MODEL_KEY in (step.get("metadata") or {})
+    ]  # fmt: skip
+    latest = turns[-1] if turns else None
+    if latest is None or REPLY_MODEL_KEY not in (latest.get("metadata") or {}):
+        return
+    action = regenerate_action(said)
+    await action.send(for_id=latest["id"])
+    cl.user_session.set(LATEST_ANSWER_KEY, action)
 
 
 def answer_to_regenerate(

@@ -196,6 +196,7 @@ async def test_an_answer_given_again_keeps_both_versions_with_the_thread(
     await page.get_by_role("button", name="Next version").click()
     await expect(version).to_have_text("2/2")
     await expect(paragraphs).to_have_text(second)
+    await expect(answer.get_by_role("button", name="Answer again")).to_be_visible()  # still
 
     # The next question is sent with the version shown.
     await send_prompt(page, "Thank you.")
