@@ -13,9 +13,10 @@
   window.fetch = async (input, init) => {
     const response = await originalFetch(input, init);
     try {
-      const url = typeof input === "string" ? input : input.url;
-      const method = (init && init.method) || (typeof input === "string" ? "GET" : input.method);
-      if (method.toUpperCase() === "DELETE" && /\/project\/thread$/.test(new URL(url, window.location.href).pathname) && response.ok) {
+      const isRequest = input instanceof Request;
+      const url = new URL(isRequest ? input.url : String(input), window.location.href);
+      const method = ((init && init.method) || (isRequest ? input.method : "GET")).toUpperCase();
+      if (method === "DELETE" && /\/project\/thread$/.test(url.pathname) && response.ok) {
         const deleted = JSON.parse((init && init.body) || "{}").threadId;
         if (deleted && deleted === openThread()) {
           window.location.replace(window.location.pathname.replace(/\/thread\/[^/]+$/, "/"));
