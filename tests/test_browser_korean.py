@@ -133,6 +133,10 @@ async def test_no_screen_of_the_korean_ui_shows_english(page: Page) -> None:
     await expect(page.locator(STOP_BUTTON)).to_be_hidden(timeout=60_000)
     await expect(page.get_by_text("한국어를 읽고 쓰지 못합니다").first).to_be_visible()
     await walk.look("an answer to a Korean question")
+    await page.get_by_role("button", name="다시 답하기").click()
+    await expect(page.get_by_test_id("answer-version")).to_have_text("2/2", timeout=120_000)
+    await expect(page.locator(STOP_BUTTON)).to_be_hidden(timeout=60_000)
+    await walk.look("an answer given again")
 
     await page.locator(UPLOAD_INPUT).set_input_files(
         files=[
