@@ -23,6 +23,14 @@ from chainlit.types import ThreadDict
 from starlette.datastructures import Headers
 
 from foundry_local_chat import log_format, request_ids
+from foundry_local_chat.answer_versions import (
+    REGENERATE,
+    SHOW_VERSION,
+    answer_to_regenerate,
+    offer_regenerate_on_resume,
+    show_version,
+    versions_of,
+)
 from foundry_local_chat.app_state import AppState
 from foundry_local_chat.auth import Access, AuthError
 from foundry_local_chat.backend import Backend, BackendKind, BackendUnavailable
@@ -43,7 +51,13 @@ from foundry_local_chat.chat_documents import (
     start_without_documents,
     uploads,
 )
-from foundry_local_chat.chat_server import accept_long_messages, limit_uploads, own_files_directory
+from foundry_local_chat.chat_page import mount_page_texts
+from foundry_local_chat.chat_server import (
+    accept_long_messages,
+    limit_uploads,
+    own_files_directory,
+    stop_quietly,
+)
 from foundry_local_chat.chat_settings import InvalidChatSettings, apply_panel_values
 from foundry_local_chat.chat_ui import (
     answer_without_documents,
@@ -51,6 +65,7 @@ from foundry_local_chat.chat_ui import (
     prepare_model,
     profile_description,
     refuse,
+    refuse_unread_question,
     refuse_while_busy,
     reply_with,
     send_settings_panel,
@@ -58,6 +73,7 @@ from foundry_local_chat.chat_ui import (
     starters_for,
     take_documents,
     tell_save_trouble,
+    warn_if_unreadable_korean,
     why_unavailable,
     words,
 )
@@ -81,11 +97,13 @@ from foundry_local_chat.persistence import (
     history_layer,
     saves_waiting,
     start_history,
+    thread_deleted,
     wait_for_saves,
 )
 from foundry_local_chat.progress import terminal_progress
 from foundry_local_chat.text_repair import has_lone_surrogates, repair_unicode
 from foundry_local_chat.thread_tabs import ThreadEmitter, user_of
+from foundry_local_chat.ui_text import words_for
 
 try:
     settings = Settings.from_env()
@@ -110,6 +128,7 @@ install_page_policy(chainlit_server)
 # Only the app's own pages, and ALLOWED_ORIGINS, may use a signed-in user's session.
 install_origin_guard(chainlit_server, OriginPolicy(frozenset(settings.allowed_origins)))
 mount_browser_page(chainlit_server, settings)  # /browser: the model in the visitor's tab
+mount_page_texts(chainlit_server)  # the words public/chat_care.js puts into Chainlit's page
 
 try:
     access = Access.from_settings(settings)
@@ -118,6 +137,7 @@ except (AuthError, DatabaseError) as error:
     raise SystemExit(f"error: {error}") from None
 
 accept_long_messages(sio)
+stop_quietly(sio)
 own_files_directory()
 limit_uploads(chainlit_config.features, settings.documents)
 STARTUP_WAIT_SECONDS = 15
@@ -176,12 +196,15 @@ async def chat_profiles(
     # model can do. Each profile offers starters its first model can answer.
     profiles = app_state().profiles
     default = profiles.default_profile()
+    said = words_for(language)
+    shown = {"Remote": said.remote_profile, "Auto": said.auto_profile}
     chat_profiles = []
     for profile in profiles.profiles():
         status = profiles.status(profile)
         chat_profiles.append(
             cl.ChatProfile(
                 name=profile.value,
+                display_name=shown.get(profile.value, profile.value),
                 markdown_description=profile_description(
                     status, language, access.enabled, app_state().settings.documents
                 ),
@@ -267,7 +290,8 @@ async def answer(message: cl.Message) -> None:
 
 
 @wait_for_saves  # the turn ends (task_end) once what it said is saved
-async def answer_turn(message: cl.Message) -> None:
+async def answer_turn(message: cl.Message, versions: list[dict[str, Any]] | None = None) -> None:
+    """Answer the message; `versions`: of its answer so far, when it is answered again."""
     # An edited message re-runs this handler inline in the edit event's task: make that the task
     # the stop button cancels.
     session = cl.context.session
@@ -275,6 +299,9 @@ async def answer_turn(message: cl.Message) -> None:
     assert task is not None
     state = app_state()
     state.metrics.chat_opened(session.id)  # a chat whose browser came back
+    if thread_deleted(session.thread_id):
+        await notice(words().chat_deleted)  # and it is not saved: the thread is gone
+        return
     # The thread's other open tabs see this turn: the question now, then all the turn shows.
     emitter = cl.context.emitter = ThreadEmitter(
         session,  # type: ignore[arg-type]  # a chat's turn runs in a socket's session
@@ -292,21 +319,26 @@ async def answer_turn(message: cl.Message) -> None:
         await refuse_while_busy(message)
         return
     try:
-        await answer_in_thread(message, live)
+        await answer_in_thread(message, live, versions)
     finally:
         state.live_answers.release(live)
 
 
-async def answer_in_thread(message: cl.Message, live: LiveAnswer) -> None:
+async def answer_in_thread(
+    message: cl.Message, live: LiveAnswer, versions: list[dict[str, Any]] | None
+) -> None:
     if has_lone_surrogates(message.content):
         message.content = repair_unicode(message.content)
         await message.update()
         await notice(words().unicode_repaired)
-    if message.elements:
+    if message.elements and versions is None:
         reader = app_state().document_reader
-        await take_documents(*await documents_to_add(), uploads(message), reader)
+        read = await take_documents(*await documents_to_add(), uploads(message), reader)
         if not message.content.strip():
             return  # only files: nothing to answer yet
+        if read == 0:
+            await refuse_unread_question(message)
+            return
     backend: Backend | None = cl.user_session.get("backend") or await connect()
     if backend is None:
         return
@@ -354,16 +386,43 @@ async def answer_in_thread(message: cl.Message, live: LiveAnswer) -> None:
         cl.user_session.set("told_left_out", True)
         await notice(words().earlier_turns_left_out.format(context=f"{window.context_length:,}"))
     context_length = window.context_length if window is not None else None
+    loop_notice = await warn_if_unreadable_korean(message.content, options.model)
     given = await reply_with(
         message, routed, options, request, state.answer_queues.get(routed.kind), context_length,
         stop_loops=loop_guard_on(state.settings.loop_guard, options.model), documents=documents,
         cache_key=chat_cache_key() if routed.kind == BackendKind.FOUNDRY_LOCAL else "",
-        live=live,
+        live=live, loop_notice=loop_notice, earlier_versions=versions,
     )  # fmt: skip
     if given is not None:
         state.metrics.answered(given.ttft_seconds)
         if given.read_tokens is not None and given.ttft_seconds is not None:
             state.read_speed.record(given.read_tokens, given.ttft_seconds)
+
+
+@cl.action_callback(REGENERATE)
+async def regenerate(action: cl.Action) -> None:
+    """The latest answer's "answer again": a new answer to the same question; the earlier ones
+    stay with it as versions (< 1/2 >)."""
+    with request_ids.bound(request_ids.new_id()):
+        found = answer_to_regenerate(action.forId or "")
+        if found is None:
+            await notice(words().regenerate_only_latest)
+            return
+        answer, question, notices = found
+        versions = versions_of(answer)
+        await cl.context.emitter.task_start()
+        try:
+            for shown in [answer, *notices]:
+                await shown.remove()
+            await answer_turn(question, versions)
+        finally:
+            await cl.context.emitter.task_end()
+
+
+@cl.action_callback(SHOW_VERSION)
+async def switch_version(action: cl.Action) -> None:
+    payload = action.payload or {}
+    await show_version(str(payload.get("answer", "")), payload.get("index"), words())
 
 
 def chat_cache_key() -> str:
@@ -460,6 +519,7 @@ async def resume_chat(thread: ThreadDict) -> None:
         await notice(words().settings_no_longer_apply.format(error=error))
     cl.user_session.set("options", options)
     await send_settings_panel(options, served)
+    await offer_regenerate_on_resume(thread, words())
 
 
 def reattach_to_the_answer() -> None:

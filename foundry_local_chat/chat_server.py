@@ -10,6 +10,8 @@ import chainlit.config
 import chainlit.server
 import socketio
 from chainlit.config import FeaturesSettings as ChainlitFeatures
+from chainlit.context import init_ws_context
+from chainlit.session import WebsocketSession
 
 from foundry_local_chat.config import DocumentLimits
 
@@ -52,3 +54,21 @@ def own_files_directory() -> Path:
 
 
 INSTANCE_PREFIX = "instance-"
+
+
+def stop_quietly(sio: socketio.AsyncServer) -> None:
+    """Chainlit's stop handler first sends "Task manually stopped." (in English, and saved with
+    the thread) under an answer whose speed line already says "stopped". The same handler
+    without it: the chat itself says what was stopped, in the chat's language."""
+
+    async def stop(sid: str) -> None:
+        session = WebsocketSession.get(sid)
+        if session is None:
+            return
+        init_ws_context(session)
+        if session.current_task:
+            session.current_task.cancel()
+        if chainlit.config.config.code.on_stop:
+            await chainlit.config.config.code.on_stop()
+
+    sio.on("stop", stop)

@@ -19,6 +19,14 @@ from chainlit.utils import utc_now
 
 from foundry_local_chat.answer_checkpoints import Checkpoints, save_to_history
 from foundry_local_chat.answer_queue import AnswerQueue
+from foundry_local_chat.answer_versions import (
+    SHOWN_KEY,
+    STATS_ELEMENT_KEY,
+    VERSIONS_KEY,
+    offer_regenerate,
+    stats_element,
+    version_of,
+)
 from foundry_local_chat.backend import (
     Backend,
     BackendUnavailable,
@@ -61,9 +69,12 @@ from foundry_local_chat.persistence import SaveTrouble, SaveTroubleKind
 from foundry_local_chat.thinking import ThinkSplitter
 from foundry_local_chat.ui_text import (
     ENGLISH_STARTERS_IN_KOREAN,
+    HANGUL,
     KOREAN,
+    KOREAN_TO_A_MODEL_WITHOUT_KOREAN,
     QUOTE_CHARS,
     STARTERS,
+    WORDS,
     Words,
     language_of,
     shown_name,
@@ -211,6 +222,23 @@ def _writes_no_korean(status: ProfileStatus, language: str | None) -> bool:
     return facts_for(status.first_model).writes(KOREAN) is False
 
 
+TOLD_NO_KOREAN_KEY = "told_model_writes_no_korean"
+
+
+async def warn_if_unreadable_korean(text: str, model: str) -> str | None:
+    """A Korean message to a model that writes no Korean: the chat says so (in Korean, once),
+    and the loop notice, should the answer loop, says why instead of blaming the question.
+    Returns that loop notice, or None."""
+    if not HANGUL.search(text) or facts_for(model).writes(KOREAN) is not False:
+        return None
+    if not cl.user_session.get(TOLD_NO_KOREAN_KEY):
+        cl.user_session.set(TOLD_NO_KOREAN_KEY, True)
+        await notice(
+            KOREAN_TO_A_MODEL_WITHOUT_KOREAN.format(model=model, example=KOREAN_MODEL_EXAMPLE)
+        )
+    return WORDS[KOREAN].loop_stopped_no_korean
+
+
 def starters_for(status: ProfileStatus, language: str | None) -> list[tuple[str, str]]:
     """(label, message) of the starters a new chat offers: ones its first model can answer."""
     if _writes_no_korean(status, language):
@@ -331,7 +359,7 @@ def speed_line(stats: ReplyStats, said: Words) -> str:
     elif stats.ttft_seconds is not None:
         parts.append(said.first_token.format(ms=f"{stats.ttft_seconds * 1000:.0f}"))
     if stats.tokens_per_second is not None:
-        parts.append(f"{stats.tokens_per_second:.1f} tok/s")
+        parts.append(said.per_second.format(rate=f"{stats.tokens_per_second:.1f}"))
     parts.append(said.tokens.format(count=stats.tokens))
     if stats.reused_tokens is not None and stats.read_tokens is not None:
         parts.append(
@@ -342,7 +370,7 @@ def speed_line(stats: ReplyStats, said: Words) -> str:
     if stats.document_tokens is not None:
         parts.append(said.document_tokens.format(count=f"{stats.document_tokens:,}"))
     if stats.streamed:
-        parts.append(f"{stats.total_seconds:.2f} s")
+        parts.append(said.took.format(seconds=f"{stats.total_seconds:.2f}"))
     if stats.context_used is not None and stats.context_length:
         percent = min(100, round(100 * stats.context_used / stats.context_length))
         parts.append(
@@ -464,6 +492,8 @@ async def reply_with(
     documents: DocumentContext | None = None,
     cache_key: str = "",
     live: LiveAnswer | None = None,
+    loop_notice: str | None = None,
+    earlier_versions: list[dict[str, Any]] | None = None,
 ) -> ReplyStats | None:
     """Stream the answer into the chat. With `stop_loops`, an answer that falls into a loop is
     stopped (its request closed), kept up to where it began repeating, and the chat says so.
@@ -565,17 +595,19 @@ async def reply_with(
             stats.unwatched_seconds = live.unwatched_seconds
         await checkpoints.settled()  # the last save must come after every checkpoint
         if reply.content:
-            await finish(reply, thinking, stats, backend)
+            await finish(reply, thinking, stats, backend, earlier_versions)
+        else:  # nothing of it was shown: say so (the speed line would have)
+            await notice(words().stopped_before_answer)
         raise
     await checkpoints.settled()
     if guard is not None and guard.loop is not None:
         log.info("stopped an answer that repeats %r", guard.loop.span[:80])
         reply.content = guard.loop.keep
-        await finish(reply, thinking, stats, backend)
+        await finish(reply, thinking, stats, backend, earlier_versions)
         await show_sources(documents)
-        await notice(words().loop_stopped)
+        await notice(loop_notice or words().loop_stopped)
         return stats
-    await finish(reply, thinking, stats, backend)
+    await finish(reply, thinking, stats, backend, earlier_versions)
     await show_sources(documents)
     log.info("answered with %s: %d tokens in %.2f s", options.model, stats.tokens,
              stats.total_seconds)  # fmt: skip
@@ -583,27 +615,29 @@ async def reply_with(
 
 
 async def finish(
-    reply: cl.Message, thinking: cl.Step | None, stats: ReplyStats, backend: Backend
+    reply: cl.Message,
+    thinking: cl.Step | None,
+    stats: ReplyStats,
+    backend: Backend,
+    earlier: list[dict[str, Any]] | None = None,
 ) -> None:
+    """Send the answer with its speed line; `earlier`: its versions before this one."""
     if thinking is not None:
         await thinking.update()
     said = words()
     summary = speed_line(stats, said)
     reply.metadata = {**(reply.metadata or {}), "stats": summary, "backend": backend.kind}
+    versions = [*(earlier or []), version_of(reply)]
+    element = stats_element(
+        reply.id, summary, backend.kind, stats.stopped, said, len(versions), len(versions) - 1
+    )
+    reply.metadata[STATS_ELEMENT_KEY] = element.id
+    if len(versions) > 1:
+        reply.metadata |= {VERSIONS_KEY: versions, SHOWN_KEY: len(versions) - 1}
     # Chainlit's annotation of Message.elements leaves out CustomElement, which it sends.
-    elements: list[Any] = [
-        cl.CustomElement(
-            name="AnswerStats",
-            props={
-                "summary": summary,
-                "backend": backend.kind,
-                "stopped": stats.stopped,
-                "title": said.answered_by.format(backend=backend.kind),
-            },
-            display="inline",
-        )
-    ]
+    elements: list[Any] = [element]
     reply.elements = elements
+    await offer_regenerate(reply, said)
     await reply.send()
 
 
@@ -617,8 +651,9 @@ async def answer_without_documents(error: DocumentsUnreachable) -> None:
 
 async def take_documents(
     store: DocumentStore, owner: Owner, uploads: list[Upload], reader: DocumentReader
-) -> None:
-    """Read and store the files a message attached, saying in the chat what became of each."""
+) -> int:
+    """Read and store the files a message attached, saying in the chat what became of each.
+    Returns how many were read."""
     said = words()
     status = await notice(
         said.reading_documents.format(files=", ".join(shown_name(u.name) for u in uploads))
@@ -627,16 +662,26 @@ async def take_documents(
         outcomes = await take_in(store, owner, uploads, reader)
     finally:
         await status.remove()
+    read = 0
     for outcome in outcomes:
         if isinstance(outcome, DocumentRefused):
             await notice(why_refused(outcome, said))
             continue
+        read += 1
         pages = said.document_pages.format(pages=outcome.pages) if outcome.pages else ""
+        ready = said.document_ready if outcome.passages != 1 else said.document_ready_one
         await notice(
-            said.document_ready.format(
-                file=shown_name(outcome.name), passages=outcome.passages, pages=pages
-            )
+            ready.format(file=shown_name(outcome.name), passages=outcome.passages, pages=pages)
         )
+    return read
+
+
+async def refuse_unread_question(message: cl.Message) -> None:
+    """None of the files a question came with could be read: the question is not answered (an
+    answer would pretend to know them), and no later request carries it."""
+    message.metadata = {**(message.metadata or {}), REFUSED_KEY: True}
+    await message.update()
+    await notice(words().no_file_read)
 
 
 def why_refused(refused: DocumentRefused, said: Words) -> str:
@@ -685,22 +730,35 @@ def _shown_in_label(text: str) -> str:
 
 
 async def show_sources(documents: DocumentContext | None) -> None:
-    """Under the answer: the sources it was given, each a side element the user can open (its
-    name in the line links to it). App notice, so never sent to the model."""
+    """Under the answer: the sources it was given, each a button that opens that source alone in
+    a side sheet (public/elements/Sources.jsx), never by itself. App notice, so never sent to the
+    model; the names stay in the message's metadata."""
     if documents is None or not documents.sources:
         return
     said = words()
-    elements: list[Any] = []
+    shown: list[dict[str, str]] = []
     for source in documents.sources:
         label = source_label(source, documents.whole, said)
-        if any(element.name == label for element in elements):
+        if any(earlier["label"] == label for earlier in shown):
             label = f"{label} #{source.position + 1}"
-        # A document's text is shown as Markdown: its images become links, never fetched.
-        elements.append(cl.Text(name=label, content=inert_images(source.text), display="side"))
-    names = ", ".join(element.name for element in elements)
+        # A document's text is the client's: its images become links, never fetched.
+        shown.append({"label": label, "text": inert_images(source.text)})
+    names = [source["label"] for source in shown]
+    # Chainlit's annotation of Message.elements leaves out CustomElement, which it sends.
+    elements: list[Any] = [
+        cl.CustomElement(
+            name="Sources",
+            props={
+                "heading": said.sources,
+                "description": said.source_given,
+                "sources": shown,
+            },
+            display="inline",
+        )
+    ]
     await cl.Message(
-        content=said.sources.format(names=names),
+        content="",
         author=APP_AUTHOR,
         elements=elements,
-        metadata={"sources": True},
+        metadata={"sources": names},
     ).send()

@@ -21,6 +21,9 @@
   browser reads as it would a file's.
 - **a chat's documents are kept with it** (document_store.py, in the same database): deleting
   a thread deletes its documents and their passages.
+- **nothing is saved into a deleted thread**: a chat still open on a thread that was deleted
+  (in another tab, or the page kept it) writes nothing more, so the thread does not come back
+  as an orphan; the handler refuses to answer in it (`thread_deleted`).
 - **a turn ends when it is saved**: `wait_for_saves` makes a message handler wait for the saves
   its turn started (Chainlit fires them as background tasks), so an instance killed right after
   an answer was shown has already stored it.
@@ -155,6 +158,11 @@ class ChatDataLayer(SQLAlchemyDataLayer):
         self._thread_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
+        self._deleted: set[str] = set()  # threads deleted while this process runs
+
+    def thread_deleted(self, thread_id: str) -> bool:
+        """Whether the thread was deleted (while this process ran): nothing more is saved in it."""
+        return thread_id in self._deleted
 
     @property
     def saves_waiting(self) -> int:
@@ -171,6 +179,9 @@ class ChatDataLayer(SQLAlchemyDataLayer):
     ) -> list[dict[str, Any]] | int | None:
         statement = (query, {key: _encode(value) for key, value in parameters.items()})
         chat = _chat_session()
+        if chat is not None and chat.thread_id in self._deleted and _is_write(query):
+            log.info("thread %s was deleted: not saving into it", chat.thread_id)
+            return None
         if chat is not None and chat.thread_id and _is_write(query):
             # A conversation's saves run one at a time, in the order Chainlit started them.
             async with self._thread_locks.setdefault(chat.thread_id, asyncio.Lock()):
@@ -309,6 +320,7 @@ class ChatDataLayer(SQLAlchemyDataLayer):
         await super().create_element(element)
 
     async def delete_thread(self, thread_id: str) -> None:
+        self._deleted.add(thread_id)  # first: a chat still open on it saves nothing more
         # The foreign key cascades too; deleting first also covers a database that ignores it.
         await self.documents.delete_thread(thread_id)
         await super().delete_thread(thread_id)
@@ -370,6 +382,11 @@ def start_history(settings: Settings, access: Access, environ: MutableMapping[st
 def history_layer() -> ChatDataLayer | None:
     layer = get_data_layer()
     return layer if isinstance(layer, ChatDataLayer) else None
+
+
+def thread_deleted(thread_id: str) -> bool:
+    layer = history_layer()
+    return layer is not None and layer.thread_deleted(thread_id)
 
 
 def history_engine() -> AsyncEngine | None:

@@ -81,6 +81,8 @@ class Words:
     about_local: str
     about_remote: str
     about_auto: str
+    remote_profile: str  # the profiles' names as the picker shows them (Foundry Local stays)
+    auto_profile: str
     first_served_model: str
     local_starting: str
     local_unavailable: str  # {reason}
@@ -105,10 +107,18 @@ class Words:
     cut_nobody_watching: str  # {seconds}: every tab of the chat was closed that long
     cut_app_stopped: str  # the app stopped (or crashed) while the answer was being written
     being_written: str  # an answer another app instance is still writing
+    stopped_before_answer: str  # stop pressed before the answer's first word
     first_token: str  # {ms}
     not_streamed: str  # {seconds}
     tokens: str  # {count}
+    per_second: str  # {rate}: tokens a second
+    took: str  # {seconds}: the answer's whole time
     answered_by: str  # {backend}
+    regenerate: str  # the button that gives the latest answer again
+    regenerate_tip: str  # its tooltip
+    regenerate_only_latest: str  # that button on an answer that is no longer the latest
+    previous_version: str  # the buttons between an answer's versions
+    next_version: str
     context_gauge: str  # {percent} {used} {limit}
     waited_in_line: str  # {seconds}
     prompt_reuse: str  # {read} {reused}: prompt tokens read for this answer, kept from before
@@ -133,11 +143,14 @@ class Words:
     model_writes_korean: str
     model_writes_no_korean: str  # {model}: a catalog model that does
     loop_stopped: str
+    loop_stopped_no_korean: str  # the loop came from a Korean message the model cannot read
     # documents attached to messages
     documents_welcome: str  # {count} {size} {kinds}
     reading_documents: str  # {files}
     documents_unreachable: str  # the history database is down: answered without the documents
     document_ready: str  # {file} {passages}
+    document_ready_one: str  # {file} {pages}: a document of one passage
+    no_file_read: str  # a question whose every attached file was refused
     document_pages: str  # {pages}: added to document_ready for a PDF
     document_unsupported: str  # {file} {kinds}
     document_not_text: str  # {file}
@@ -153,12 +166,14 @@ class Words:
     document_too_much_data: str  # {file} {limit}: MB decompressed
     document_busy_user: str  # {file} {limit}: files at once
     document_busy: str  # {file}
-    sources: str  # {names}
+    sources: str  # the heading of an answer's sources (buttons follow)
+    source_given: str  # under a source's name in its side sheet
     source_page: str  # {file} {page}
     source_section: str  # {file} {section}
     source_passage: str  # {file} {number}
     source_whole: str  # {file}
     document_tokens: str  # {count}
+    chat_deleted: str  # a message sent in a chat that was deleted meanwhile
 
 
 WORDS = {
@@ -199,6 +214,8 @@ WORDS = {
         about_auto="Local first; the BASE_URL server answers when the local endpoint is down or "
         "the prompt is long.",
         first_served_model="the first model it serves",
+        remote_profile="Remote",
+        auto_profile="Auto",
         local_starting="**Foundry Local** is starting…",
         local_unavailable="**Foundry Local** is unavailable: {reason}.",
         auto_remote_meanwhile="{local} {remote} answers meanwhile.",
@@ -221,10 +238,18 @@ WORDS = {
         cut_nobody_watching="cut: no tab had this chat open for {seconds} s",
         cut_app_stopped="cut: the app stopped while writing this answer",
         being_written="still being written: open the chat again to see more",
+        stopped_before_answer="⏹️ Stopped before the answer began.",
         first_token="first token {ms} ms",
         not_streamed="not streamed: waited {seconds} s",
         tokens="{count} tokens",
+        per_second="{rate} tok/s",
+        took="{seconds} s",
         answered_by="Answered by {backend}",
+        regenerate="Answer again",
+        regenerate_tip="A new answer to the same question; this one is kept as well.",
+        regenerate_only_latest="Only the latest answer can be given again.",
+        previous_version="Previous version",
+        next_version="Next version",
         context_gauge="context {percent}%",
         waited_in_line="waited {seconds} s in line",
         prompt_reuse="read {read} · reused {reused} tokens",
@@ -260,23 +285,30 @@ WORDS = {
         "switch to a model that writes Korean: when this machine is online, pick one (e.g. "
         "`{model}`) in the settings panel's model list (⚙), or restart the app with "
         "`MODEL={model}`.",
+        loop_stopped_no_korean="✋ The answer was stopped here: the model had begun to repeat "
+        "itself. It does not read or write Korean: ask in English, or use a model that writes "
+        "Korean.",
         loop_stopped="✋ The answer was stopped here: the model had begun to repeat itself. Small "
         "models do that when a question is beyond them; a shorter, more concrete question often "
         "works.",
         documents_welcome="📎 **Documents:** attach up to {count} files of up to {size} MB each "
-        "to a message ({kinds}) and ask about them. They are read on this machine and kept with "
-        "the chat.",
+        "to a message ({kinds}) and ask about them. They are read on this machine and stay with "
+        "this chat.",
         reading_documents="Reading {files}",
         documents_unreachable="⚠️ This chat's documents cannot be searched while the history "
         "database is unreachable, so this answer is given without them. Ask again once it is "
         "back.",
         document_ready="📄 **{file}** is ready: {passages} passages{pages}. Ask about it.",
+        document_ready_one="📄 **{file}** is ready: 1 passage{pages}. Ask about it.",
+        no_file_read="⚠️ **No attached file could be read**, so your question was not answered: "
+        "an answer would pretend to know them. Attach a file the app reads, or send the question "
+        "again without one.",
         document_pages=" from {pages} pages",
         document_unsupported="⚠️ **{file}** was not read: this kind of file is not supported. "
         "Attach {kinds}.",
         document_not_text="⚠️ **{file}** was not read: it is named as text but holds binary data.",
         document_unreadable="⚠️ **{file}** could not be read: it is damaged or not what its name "
-        "says ({detail}).",
+        "says (the reader said: “{detail}”).",
         document_encrypted="⚠️ **{file}** was not read: it is protected by a password. Save a copy "
         "without the password and attach that.",
         document_empty="⚠️ **{file}** was not read: it has no text.",
@@ -297,21 +329,24 @@ WORDS = {
         "read. Attach it again once they are done.",
         document_busy="⚠️ **{file}** was not read: the server is busy reading other files. "
         "Attach it again in a minute.",
-        sources="📄 Sources: {names}",
+        sources="📄 Sources:",
+        source_given="What the model was given with the question.",
         source_page="{file} p. {page}",
-        source_section="{file} § {section}",
+        source_section="{file}의 ‘{section}’ 부분",
         source_passage="{file} #{number}",
         source_whole="{file} (whole)",
         document_tokens="documents {count} tokens",
+        chat_deleted="🗑️ **This chat was deleted**, so this message was neither answered nor "
+        "saved. Start a new chat to go on.",
     ),
     KOREAN: Words(
         no_model_server="**사용할 수 있는 모델 서버가 없습니다.** {error}",
         local_failed="Foundry Local 오류: {reason}",
         local_off="Foundry Local이 꺼져 있습니다 (FOUNDRY_LOCAL=0).",
         no_fallback="BASE_URL이 설정되지 않아 대신 답할 서버가 없습니다.",
-        remote_silent="BASE_URL {url}이(가) 답하지 않았습니다: {reason}",
-        remote_lacks_model="BASE_URL {url}은(는) MODEL={model}을(를) 제공하지 않습니다. 제공 중: "
-        "{served}.",
+        remote_silent="BASE_URL {url}: 답하지 않았습니다 ({reason})",
+        remote_lacks_model="BASE_URL {url}: MODEL={model} 모델을 제공하지 않습니다. 제공하는 "
+        "모델: {served}.",
         how_to_fix="해결 방법: 번들 모델은 `make model`로 만들거나, BASE_URL(과 API_KEY, MODEL)을 "
         "OpenAI 호환 서버로 설정한 뒤 다시 시작하세요.",
         settings_need_a_server="설정을 바꾸려면 모델 서버가 필요한데, 이 채팅에는 없습니다.",
@@ -335,7 +370,7 @@ WORDS = {
         save_refused="⚠️ **이 채팅의 메시지 하나를 저장하지 못했습니다**: 기록 데이터베이스가 "
         "거부했습니다 ({reason}).",
         saving_again="✅ 다시 저장됩니다. 그동안 저장하지 못했던 대화도 이제 저장했습니다.",
-        history_off="기록이 꺼져 있습니다: 이 앱은 로그인하지 않으므로 채팅이 보관되지 않습니다. "
+        history_off="기록이 꺼져 있습니다: 로그인한 사용자가 없어 채팅이 보관되지 않습니다. "
         f"보관하려면 사용자를 추가하고(`{ADD_A_USER}`) 앱을 다시 시작하세요.",
         about_local="모델이 Foundry Local을 통해 이 컴퓨터에서 실행됩니다. 입력한 내용은 밖으로 "
         "나가지 않습니다.",
@@ -343,35 +378,45 @@ WORDS = {
         about_auto="로컬 우선입니다. 로컬 엔드포인트가 멈췄거나 프롬프트가 길면 BASE_URL 서버가 "
         "답합니다.",
         first_served_model="제공하는 첫 번째 모델",
+        remote_profile="원격 서버",
+        auto_profile="자동",
         local_starting="**Foundry Local** 시작 중…",
-        local_unavailable="**Foundry Local**을(를) 사용할 수 없습니다: {reason}.",
-        auto_remote_meanwhile="{local} 그동안 {remote}이(가) 답합니다.",
+        local_unavailable="**Foundry Local**: 사용할 수 없습니다 ({reason}).",
+        auto_remote_meanwhile="{local} 그동안에는 {remote} 쪽에서 답합니다.",
         auto_local_first="{local} 우선입니다. 로컬 엔드포인트가 멈췄거나 프롬프트가 {chars}자보다 "
-        "길면 {remote}이(가) 답합니다.",
+        "길면 {remote} 쪽에서 답합니다.",
         model="모델",
         system_prompt="시스템 프롬프트",
         temperature="온도",
         max_tokens="최대 토큰 수",
         stream_the_answer="답변 스트리밍",
-        model_not_served="모델 {model}은(는) 이 엔드포인트에서 더 이상 제공되지 않습니다 "
+        model_not_served="모델 {model}: 이 엔드포인트에서 더 이상 제공되지 않습니다 "
         "(제공 중: {served})",
         nothing="없음",
         system_prompt_too_long="시스템 프롬프트가 {limit}자보다 깁니다",
-        not_a_number="{setting} 값 {value}은(는) 숫자가 아닙니다",
-        out_of_range="{setting} 값 {value}이(가) {low}–{high} 범위를 벗어났습니다",
-        not_text="{setting} 값 {value}은(는) 텍스트가 아닙니다",
-        not_on_or_off="{setting} 값 {value}은(는) 켬/끔 값이 아닙니다",
+        not_a_number="{setting} 값 {value}: 숫자가 아닙니다",
+        out_of_range="{setting} 값 {value}: {low}–{high} 범위를 벗어났습니다",
+        not_text="{setting} 값 {value}: 텍스트가 아닙니다",
+        not_on_or_off="{setting} 값 {value}: 켬/끔 값이 아닙니다",
         stopped="중지됨",
         cut_nobody_watching="잘림: {seconds}초 동안 이 대화를 연 탭이 없었습니다",
         cut_app_stopped="잘림: 답변을 쓰는 중에 앱이 멈췄습니다",
         being_written="아직 작성 중: 대화를 다시 열면 더 볼 수 있습니다",
-        first_token="첫 토큰 {ms} ms",
-        not_streamed="스트리밍 안 함: {seconds}초 대기",
-        tokens="{count} 토큰",
+        stopped_before_answer="⏹️ 답변이 시작되기 전에 중지했습니다.",
+        first_token="첫 토큰 {ms}밀리초",
+        not_streamed="스트리밍 안 함: {seconds}초 기다림",
+        tokens="{count}토큰",
+        per_second="초당 {rate}토큰",
+        took="{seconds}초",
         answered_by="{backend}에서 답변",
+        regenerate="다시 답하기",
+        regenerate_tip="같은 질문에 새로 답합니다. 지금 답변도 남습니다.",
+        regenerate_only_latest="가장 최근 답변만 다시 받을 수 있습니다.",
+        previous_version="이전 답변",
+        next_version="다음 답변",
         context_gauge="컨텍스트 {percent}%",
         waited_in_line="대기 {seconds}초",
-        prompt_reuse="{read} 토큰 읽음 · {reused} 토큰 재사용",
+        prompt_reuse="{read}토큰 읽음 · {reused}토큰 재사용",
         reading_prompt="⏳ 대화의 토큰 {tokens}개를 읽는 중… 약 {seconds}초",
         reading_prompt_for="⏳ 대화의 토큰 {tokens}개를 읽는 중… {elapsed}초 / 약 {seconds}초",
         message_too_long="**이 메시지는 모델이 읽기에 너무 깁니다**: {tokens} 토큰인데 최대 "
@@ -397,35 +442,42 @@ WORDS = {
         "되풀이할 수 있습니다.",
         model_size="**모델 정보:** `{model}`의 매개변수는 약 {size}개입니다.",
         model_writes_korean="한국어를 포함한 여러 언어로 답합니다.",
-        model_writes_no_korean="⚠️ **이 모델은 한국어로 답하지 못합니다.** 영어로 질문하거나, "
-        "한국어를 하는 모델로 바꾸세요: 이 컴퓨터가 인터넷에 연결되어 있으면 설정 패널(⚙)의 모델 "
-        "목록에서 고르거나(예: `{model}`), `MODEL={model}`로 앱을 다시 시작하면 됩니다.",
+        model_writes_no_korean="⚠️ **이 모델은 한국어를 읽고 쓰지 못합니다.** 영어로 질문하거나, "
+        "한국어를 지원하는 모델로 바꾸세요: 설정 패널(⚙)의 모델 목록에 있으면 고르세요(예: "
+        "`{model}`). 목록에는 이 컴퓨터에 있는 모델만 나오며, 새 모델은 인터넷에 연결되어 있을 "
+        "때만 내려받을 수 있습니다(`MODEL={model}`로 앱을 다시 시작).",
+        loop_stopped_no_korean="✋ 모델이 같은 말을 되풀이하기 시작해서 답변을 여기서 "
+        "멈췄습니다. 이 모델은 한국어를 읽고 쓰지 못합니다. 영어로 질문하거나 한국어를 지원하는 "
+        "모델을 쓰세요.",
         loop_stopped="✋ 모델이 같은 말을 되풀이하기 시작해서 답변을 여기서 멈췄습니다. 작은 "
         "모델은 어려운 질문에서 그러곤 합니다. 더 짧고 구체적인 질문이 도움이 됩니다.",
-        documents_welcome="📎 **문서:** 메시지 하나에 파일을 {count}개까지(각 {size} MB 이하, "
-        "{kinds}) 첨부하고 그 내용에 대해 물어보세요. 파일은 이 컴퓨터에서 읽고 채팅과 함께 "
-        "보관합니다.",
+        documents_welcome="📎 **문서:** 메시지 하나에 파일을 {count}개까지(각 {size}MB 이하, "
+        "{kinds}) 첨부하고 그 내용에 대해 물어보세요. 파일은 이 컴퓨터에서 읽으며, 이 채팅에서 "
+        "계속 쓸 수 있습니다.",
         reading_documents="{files} 읽는 중",
         documents_unreachable="⚠️ 기록 데이터베이스에 연결할 수 없어 이 채팅의 문서를 검색할 수 "
         "없습니다. 이번 답변은 문서 없이 드립니다. 데이터베이스가 돌아오면 다시 물어보세요.",
-        document_ready="📄 **{file}** 준비 완료: 구절 {passages}개{pages}. 질문해 보세요.",
+        document_ready="📄 **{file}** 준비 완료: {passages}개 부분{pages}. 질문해 보세요.",
+        document_ready_one="📄 **{file}** 준비 완료: 1개 부분{pages}. 질문해 보세요.",
+        no_file_read="⚠️ **첨부한 파일을 하나도 읽지 못해** 질문에 답하지 않았습니다. 읽지 못한 "
+        "파일을 아는 척 답하게 되기 때문입니다. 앱이 읽을 수 있는 파일을 첨부하거나, 파일 없이 "
+        "질문을 다시 보내세요.",
         document_pages=" ({pages}쪽)",
-        document_unsupported="⚠️ **{file}**은(는) 읽지 않았습니다: 지원하지 않는 파일 형식입니다. "
+        document_unsupported="⚠️ **{file}**: 읽지 않았습니다. 지원하지 않는 파일 형식입니다. "
         "{kinds} 파일을 첨부하세요.",
-        document_not_text="⚠️ **{file}**은(는) 읽지 않았습니다: 텍스트 파일 이름이지만 바이너리 "
+        document_not_text="⚠️ **{file}**: 읽지 않았습니다. 텍스트 파일 이름이지만 바이너리 "
         "데이터가 들어 있습니다.",
-        document_unreadable="⚠️ **{file}**을(를) 읽을 수 없습니다: 손상되었거나 이름과 다른 "
-        "형식입니다 ({detail}).",
-        document_encrypted="⚠️ **{file}**은(는) 읽지 않았습니다: 암호로 보호되어 있습니다. 암호 "
+        document_unreadable="⚠️ **{file}**: 읽을 수 없습니다. 손상되었거나 이름과 다른 "
+        "형식입니다 (읽기 도구의 원래 메시지: “{detail}”).",
+        document_encrypted="⚠️ **{file}**: 읽지 않았습니다. 암호로 보호되어 있습니다. 암호 "
         "없이 사본을 저장해 첨부하세요.",
-        document_empty="⚠️ **{file}**은(는) 읽지 않았습니다: 텍스트가 없습니다.",
-        document_image_only="⚠️ **{file}**은(는) 읽지 않았습니다: 페이지가 텍스트 없는 "
+        document_empty="⚠️ **{file}**: 읽지 않았습니다. 텍스트가 없습니다.",
+        document_image_only="⚠️ **{file}**: 읽지 않았습니다. 페이지가 텍스트 없는 "
         "이미지(스캔)입니다. 먼저 문자 인식(OCR)을 하세요.",
-        document_too_large="⚠️ **{file}**은(는) 읽지 않았습니다: 파일 하나의 한도인 {limit} MB보다 "
+        document_too_large="⚠️ **{file}**: 읽지 않았습니다. 파일 하나의 한도인 {limit}MB보다 "
         "큽니다.",
-        document_too_many="⚠️ **{file}**은(는) 읽지 않았습니다: 메시지 하나에는 파일을 "
+        document_too_many="⚠️ **{file}**: 읽지 않았습니다. 메시지 하나에는 파일을 "
         "{limit}개까지 첨부할 수 있습니다. 다음 메시지에 첨부하세요.",
-        document_not_stored="⚠️ **{file}**은(는) 읽었지만 저장하지 못했습니다: {detail}.",
         document_too_slow="⚠️ **{file}**은(는) 읽지 않았습니다: 파일 하나의 한도인 {limit}초보다 "
         "오래 걸렸습니다.",
         document_too_much_memory="⚠️ **{file}**은(는) 읽지 않았습니다: 파일 하나의 한도인 {limit} "
@@ -436,14 +488,30 @@ WORDS = {
         "있습니다. 끝나면 다시 첨부하세요.",
         document_busy="⚠️ **{file}**은(는) 읽지 않았습니다: 서버가 다른 파일을 읽느라 바쁩니다. "
         "잠시 후 다시 첨부하세요.",
-        sources="📄 출처: {names}",
+        document_not_stored="⚠️ **{file}**: 읽었지만 저장하지 못했습니다 ({detail}).",
+        sources="📄 출처:",
+        source_given="질문과 함께 모델에 보낸 내용입니다.",
         source_page="{file} {page}쪽",
-        source_section="{file} § {section} 절",
-        source_passage="{file} {number}번 구절",
+        source_section="{file}의 ‘{section}’ 부분",
+        source_passage="{file} {number}번째 부분",
         source_whole="{file} (전체)",
-        document_tokens="문서 {count} 토큰",
+        document_tokens="문서 {count}토큰",
+        chat_deleted="🗑️ **삭제된 채팅입니다.** 이 메시지에는 답하지 않았고 저장하지도 "
+        "않았습니다. 새 채팅을 시작해 이어 가세요.",
     ),
 }
+
+# A Korean message to a model that writes no Korean (the bundled one): said in Korean, whatever
+# the UI's language, once per chat. The advice works offline too: the model list then holds only
+# the models already on this machine.
+KOREAN_TO_A_MODEL_WITHOUT_KOREAN = (
+    "⚠️ **이 모델(`{model}`)은 한국어를 읽고 쓰지 못합니다.** 한국어 질문에는 뜻이 통하지 않는 "
+    "영어로 답하거나 같은 말을 되풀이하기 쉽습니다. 영어로 질문해 보세요. 한국어로 대화하려면 "
+    "한국어를 지원하는 모델(예: `{example}`)이 필요합니다: 설정 패널(⚙)의 모델 목록에 있으면 "
+    "고르세요. 목록에는 이 컴퓨터에 있는 모델만 나오며, 새 모델은 인터넷에 연결되어 있을 때만 "
+    "내려받을 수 있습니다(`MODEL={example}`로 앱을 다시 시작)."
+)
+HANGUL = re.compile(r"[\uac00-\ud7a3]")
 
 
 def words_for(code: str | None) -> Words:
@@ -515,10 +583,10 @@ BROWSER_TEXTS = {
         "new_chat": "새 채팅",
         "you": "나",
         "assistant": "모델(이 탭 안)",
-        "speed": "첫 토큰 {first}초 · 초당 {rate} 토큰 · {tokens} 토큰 · {ep}",
+        "speed": "첫 토큰 {first}초 · 초당 {rate}토큰 · {tokens}토큰 · {ep}",
         "stopped": "중지했습니다.",
         "failed": "이 탭의 모델이 실패했습니다: {error}",
-        "digits_title": "이 탭에서 분류하는 숫자",
+        "digits_title": "손글씨 숫자 인식(이 탭에서 실행)",
         "digits_help": "숫자 하나(0–9)를 칸을 채우도록 크게 그리세요.",
         "classify": "분류",
         "clear": "지우기",
@@ -528,6 +596,44 @@ BROWSER_TEXTS = {
         "(`make run`도 실행합니다). 서버 채팅은 이것 없이도 동작합니다.",
         "missing_browser_model": "브라우저용 모델이 빌드되지 않았습니다: `make model`을 "
         "실행하세요.",
+    },
+}
+
+
+# Chainlit's page (public/chat_care.js puts them in; chat_page.py serves them). "replace": text
+# of Chainlit's own that its translations do not reach (hard-coded English, or the header link
+# of .chainlit/config.toml), as it appears on the page → what the page shows instead.
+PAGE_TEXTS = {
+    ENGLISH: {
+        "edit_drops_later": "Saving this edit answers it again and removes the {count} later "
+        "messages of this chat.",
+        "edit_drops_one": "Saving this edit answers it again and removes the later message of "
+        "this chat.",
+        "replace": {
+            "Unauthorized: credentialssignin": "Wrong user name or password.",
+            "credentialssignin": "Wrong user name or password.",
+        },
+        "patterns": [],
+    },
+    KOREAN: {
+        "edit_drops_later": "수정을 저장하면 이 메시지에 다시 답하고, 그 뒤의 메시지 {count}개는 "
+        "채팅에서 사라집니다.",
+        "edit_drops_one": "수정을 저장하면 이 메시지에 다시 답하고, 그 뒤의 메시지 1개는 채팅에서 "
+        "사라집니다.",
+        "replace": {
+            "Unauthorized: credentialssignin": "사용자 이름 또는 비밀번호가 틀렸습니다.",
+            "credentialssignin": "사용자 이름 또는 비밀번호가 틀렸습니다.",
+            "Model in your browser": "브라우저에서 실행하는 모델",
+            "In this browser": "이 브라우저에서",
+            "Toggle theme": "테마 전환",
+            "Close": "닫기",
+            "Toggle Sidebar": "사이드바 열기/닫기",
+            "Notifications alt+T": "알림 (Alt+T)",
+            "Image": "그림",
+            "logo": "로고",
+        },
+        # (regular expression, replacement with $1…) for labels that name something
+        "patterns": [["^Avatar for (.+)$", "$1 아바타"]],
     },
 }
 

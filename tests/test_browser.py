@@ -63,7 +63,8 @@ async def test_a_korean_browser_gets_the_korean_ui_and_welcome(page: Page, local
     # The bundled model writes no Korean: the welcome says so, and its starters ask in English.
     await expect(page.locator(STARTERS)).to_contain_text(ENGLISH_STARTERS_IN_KOREAN[0][0])
     await expect(page.locator(WELCOME_SCREEN)).to_contain_text("이 컴퓨터에서 실행됩니다")
-    await expect(page.locator(WELCOME_SCREEN)).to_contain_text("이 모델은 한국어로 답하지 못합니다")
+    welcome = page.locator(WELCOME_SCREEN)
+    await expect(welcome).to_contain_text("이 모델은 한국어를 읽고 쓰지 못합니다")
     readme = page.locator(README_BUTTON)
     await expect(readme).to_have_text(korean["navigation"]["header"]["readme"])
     if locale == "ko-KR":

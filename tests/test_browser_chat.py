@@ -9,8 +9,11 @@ import re
 import pytest
 from playwright.async_api import Page, expect
 
+from foundry_local_chat.ui_text import ENGLISH, PAGE_TEXTS
 from tests.conftest import AppFactory
 from tests.support.browser import (
+    ASSISTANT_MESSAGE,
+    EDIT_BUTTON,
     SEND_BUTTON,
     SETTINGS_BUTTON,
     STOP_BUTTON,
@@ -75,6 +78,9 @@ async def test_stop_ends_the_answer_and_keeps_it_marked(page: Page, proxy: Recor
 
     await expect(page.locator(SEND_BUTTON)).to_be_visible()
     await expect(last_answer_stats(page)).to_contain_text(re.compile(r"^stopped · first token"))
+    # Chainlit's own English "Task manually stopped." is not added under it.
+    await expect(page.get_by_text("Task manually stopped.")).to_have_count(0)
+    await expect(page.locator(ASSISTANT_MESSAGE)).to_have_count(1)
     kept = await last_answer(page).inner_text()
     assert len(kept.split()) >= 3
     request = proxy.chat_requests()[-1]
@@ -90,6 +96,17 @@ async def test_editing_the_first_message_answers_it_again(
     await wait_for_answer(page)
     await send_prompt(page, "Name another one.")
     await wait_for_answer(page)
+
+    # Before it is saved, the edit says what it will drop.
+    first = page.locator(USER_MESSAGE).first
+    await first.hover()
+    await first.locator(EDIT_BUTTON).click()
+    warning = first.get_by_role("note")
+    await expect(warning).to_have_text(
+        "⚠️ " + PAGE_TEXTS[ENGLISH]["edit_drops_later"].format(count=3)  # type: ignore[union-attr]
+    )
+    await first.get_by_role("button", name="Cancel").click()
+    await expect(warning).to_have_count(0)
 
     await edit_message(page, 0, "What is the capital of France?")
     answer = await wait_for_answer(page)

@@ -58,15 +58,15 @@ def test_the_speed_line_speaks_the_chats_language() -> None:
     stats = ReplyStats(model="m", started=0.0, stopped=True)
     stats.first_token_at, stats.finished_at, stats.chunks = 0.1, 0.6, 11
     korean = speed_line(stats, WORDS[KOREAN])
-    assert korean == "중지됨 · 첫 토큰 100 ms · 20.0 tok/s · 11 토큰 · 0.60 s · m"
+    assert korean == "중지됨 · 첫 토큰 100밀리초 · 초당 20.0토큰 · 11토큰 · 0.60초 · m"
 
 
 def test_a_korean_chat_is_told_what_is_wrong_in_korean() -> None:
     with pytest.raises(InvalidChatSettings) as error:
         apply_panel_values(CURRENT, {"model": "gone:1", "temperature": 9}, [], WORDS[KOREAN])
     assert str(error.value) == (
-        "모델 'gone:1'은(는) 이 엔드포인트에서 더 이상 제공되지 않습니다 (제공 중: 없음); "
-        "온도 값 9이(가) 0–2 범위를 벗어났습니다"
+        "모델 'gone:1': 이 엔드포인트에서 더 이상 제공되지 않습니다 (제공 중: 없음); "
+        "온도 값 9: 0–2 범위를 벗어났습니다"
     )
 
 

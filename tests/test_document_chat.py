@@ -104,9 +104,8 @@ async def test_a_question_about_page_three_sends_that_passage_and_shows_it_as_th
     assert "[report.pdf, page 3]" in asked and "Marmalade" in asked and "High tide" not in asked
     assert turn.answer == "Marmalade."
     sources = turn.sources
-    assert sources is not None and sources["output"].startswith("📄 Sources: report.pdf p. 3")
-    elements = {e["name"]: e for e in turn.of("element") if e.get("display") == "side"}
-    assert "Marmalade" in chat.file_text(elements["report.pdf p. 3"])
+    assert sources is not None and sources["metadata"]["sources"][0] == "report.pdf p. 3"
+    assert "Marmalade" in turn.source_texts["report.pdf p. 3"]
     sent = counted([system_message, question]) - counted(
         [
             system_message,
@@ -131,7 +130,7 @@ async def test_a_small_document_is_sent_whole(chat: FakeChat, model: ScriptedMod
     turn = await chat.say("What is the cat called?", files=[("notes.md", notes)])
     system = system_of(model.requests[-1])
     assert "[notes.md (whole)]" in system and CAT_FACT in system and TIDE_FACT in system
-    assert turn.sources is not None and turn.sources["output"] == "📄 Sources: notes.md (whole)"
+    assert turn.sources is not None and turn.sources["metadata"]["sources"] == ["notes.md (whole)"]
     model.enqueue("Ok.")
     await chat.say("Thanks.")
     assert CAT_FACT in system_of(model.requests[-1]), "kept for the rest of the chat"
@@ -195,12 +194,18 @@ async def test_each_bad_file_gets_its_line_and_the_chat_goes_on(
     assert model.requests == []
 
 
-async def test_the_chat_goes_on_after_a_bad_file(chat: FakeChat, model: ScriptedModel) -> None:
+async def test_a_question_whose_files_all_failed_is_not_answered_and_the_chat_goes_on(
+    chat: FakeChat, model: ScriptedModel
+) -> None:
+    turn = await chat.say("What does it say?", files=[("scan.pdf", image_only_pdf())])
+    said = WORDS[ENGLISH]
+    assert lines(turn) == [said.document_image_only.format(file="scan.pdf"), said.no_file_read]
+    assert turn.answer is None and model.requests == []  # not answered as if it had been read
     model.enqueue("Hello.")
-    turn = await chat.say("Hi there.", files=[("scan.pdf", image_only_pdf())])
-    assert lines(turn) == [WORDS[ENGLISH].document_image_only.format(file="scan.pdf")]
+    turn = await chat.say("Hi there.")
     assert turn.answer == "Hello." and turn.sources is None
     assert system_of(model.requests[-1]) == "Be brief."
+    assert [m["content"] for m in model.requests[-1]["messages"][1:]] == ["Hi there."]
     assert "documents" not in turn.speed_line
 
 

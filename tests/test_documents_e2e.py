@@ -14,8 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
-from urllib.parse import unquote
 
 import pytest
 import socketio
@@ -27,7 +25,6 @@ from tests.conftest import PASSWORD
 from tests.support.chainlit_client import (
     ChainlitApi,
     ChainlitSession,
-    HttpError,
     Reply,
     messages_of,
 )
@@ -84,11 +81,11 @@ def lines(reply: Reply) -> list[str]:
     ]  # fmt: skip
 
 
-def sources_of(reply: Reply) -> tuple[str, dict[str, Any]]:
-    """The sources line under the answer, and its side elements by name."""
+def sources_of(reply: Reply) -> dict[str, str]:
+    """The sources under the answer: each button's label, and the text it opens."""
     [line] = [m for m in reply.of("new_message") if (m.get("metadata") or {}).get("sources")]
-    elements = {e["name"]: e for e in reply.of("element") if e.get("forId") == line["id"]}
-    return line["output"], elements
+    [shown] = [e for e in reply.of("element") if e.get("forId") == line["id"]]
+    return {source["label"]: source["text"] for source in shown["props"]["sources"]}
 
 
 @pytest.fixture
@@ -157,24 +154,16 @@ async def test_documents_are_answered_from_shown_kept_with_the_thread_and_privat
         request = sent_to_model(proxy)
         assert "Marmalade" in request and "[report.pdf, page 3]" in request
         assert "High tide" not in request and "page 12" not in request
-        line, elements = sources_of(answer)
-        assert line.startswith("📄 Sources: report.pdf p. 3")
-        assert "Marmalade" in await chat.file(elements["report.pdf p. 3"]["chainlitKey"])
+        sources = sources_of(answer)
+        assert next(iter(sources)) == "report.pdf p. 3"
+        assert "Marmalade" in sources["report.pdf p. 3"]
         assert " · documents " in answer.stats()["summary"]
-        alice_session = chat.session_id
-        source_file = elements["report.pdf p. 3"]["chainlitKey"]
 
-        # Bob, in his own chat, asks the same: nothing of Alice's reaches his request, and her
-        # chat's files (the sources) cannot be fetched with his session.
+        # Bob, in his own chat, asks the same: nothing of Alice's reaches his request.
         async with ChainlitSession(url, bob.token) as bobs_chat:
             assert await bobs_chat.ready() is None
             await bobs_chat.ask(CAT_QUESTION)
             assert "Marmalade" not in sent_to_model(proxy)
-        with pytest.raises(HttpError) as forbidden:
-            await ChainlitApi(url, bob.token).request(
-                "GET", f"/project/file/{source_file}?session_id={alice_session}"
-            )
-        assert forbidden.value.status in {401, 403, 404}
 
     # A new chat with a small document: it goes whole.
     async with ChainlitSession(url, alice.token) as chat:
@@ -183,7 +172,7 @@ async def test_documents_are_answered_from_shown_kept_with_the_thread_and_privat
         answer = await chat.ask("How many plums does the cake need?", files=(small,))
         request = sent_to_model(proxy)
         assert "[notes.md (whole)]" in request and "roses bloom in June" in request
-        assert sources_of(answer)[0] == "📄 Sources: notes.md (whole)"
+        assert list(sources_of(answer)) == ["notes.md (whole)"]
 
     [report_thread] = [
         thread for thread in await alice.threads()
@@ -201,15 +190,18 @@ async def test_documents_are_answered_from_shown_kept_with_the_thread_and_privat
     alice = ChainlitApi(url, alice.token)
     async with ChainlitSession(url, alice.token, thread_id=report_thread["id"]) as chat:
         resumed = await chat.wait_for("resume_thread")
-        # The sources come back with the chat: each passage is in its element's (data) URL.
-        [source] = [e for e in resumed["elements"] if e["name"] == "report.pdf p. 3"]
-        assert source["display"] == "side" and source["url"].startswith("data:text/plain")
-        assert "Marmalade" in unquote(source["url"])
+        # The sources come back with the chat: each passage in the element's props.
+        [shown] = [e for e in resumed["elements"] if e["name"] == "Sources"]
+        [source] = [s for s in shown["props"]["sources"] if s["label"] == "report.pdf p. 3"]
+        assert "Marmalade" in source["text"]
         answer = await chat.ask("When is high tide at the north pier?")
         request = question_to_model(proxy)
         assert "eleven minutes past four" in request and "[report.pdf, page 12]" in request
-        assert "Marmalade" not in request
-        assert sources_of(answer)[0].startswith("📄 Sources: report.pdf p. 12")
+        # The earlier question is repeated as it was sent (passages and all); the new one has
+        # only its own passages.
+        question = proxy.chat_requests()[-1].body["messages"][-1]["content"]  # type: ignore[index]
+        assert "Marmalade" not in question
+        assert next(iter(sources_of(answer))) == "report.pdf p. 12"
 
     # Deleting the thread (the sidebar's delete) deletes its documents and their passages.
     await alice.request("DELETE", "/project/thread", json={"threadId": report_thread["id"]})

@@ -26,8 +26,8 @@ async def test_foundry_failing_falls_back_to_base_url(
     assert answering == BUNDLED_MODEL_ID
     assert f"**BASE_URL** · `{proxy.url}` · `{answering}`" in welcome["Remote"]
     korean = (await ChainlitSession(url, language="ko-KR").welcome())["Auto"]
-    assert "**Foundry Local**을(를) 사용할 수 없습니다: The bundled model" in korean
-    assert f"`{proxy.url}` · `{answering}`이(가) 답합니다." in korean
+    assert "**Foundry Local**: 사용할 수 없습니다 (The bundled model" in korean
+    assert f"`{proxy.url}` · `{answering}` 쪽에서 답합니다." in korean
     assert len(reply.tokens) >= 2
     assert reply.stats()["backend"] == "BASE_URL"
     assert [r.body["messages"][-1]["content"] for r in proxy.chat_requests() if r.body] == [

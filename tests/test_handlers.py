@@ -346,3 +346,44 @@ async def test_a_model_nothing_is_known_of_gets_the_chats_own_starters(app: Chat
     assert starters == STARTERS[KOREAN]
     assert WORDS[KOREAN].model_writes_no_korean.split("**")[1] not in korean
     assert "`tiny:1`" in korean  # named, with nothing more said of it
+
+
+async def test_an_answer_given_again_keeps_its_versions_and_sends_the_one_shown(
+    chat: FakeChat, model: ScriptedModel
+) -> None:
+    model.enqueue("Paris.")
+    first = await chat.say("What is the capital of France?")
+    assert first.reply is not None
+    answer_id = first.reply["id"]
+    actions = [data for event, data in first.events if event == "action"]
+    assert [(a["name"], a["forId"]) for a in actions] == [("regenerate", answer_id)]
+
+    model.enqueue("Paris, on the Seine.")
+    again = await chat.act("regenerate", answer_id)
+    assert [data["id"] for event, data in again.events if event == "delete_message"] == [answer_id]
+    assert again.answer == "Paris, on the Seine."
+    assert model.requests[-1]["messages"][1:] == [
+        {"role": "user", "content": "What is the capital of France?"}
+    ]
+    [stats] = [e["props"] for e in again.of("element") if e.get("name") == "AnswerStats"]
+    assert (stats["versions"], stats["shown"]) == (2, 1)
+    assert again.reply is not None
+    versions = again.reply["metadata"]["versions"]
+    assert [v["content"] for v in versions] == ["Paris.", "Paris, on the Seine."]
+
+    shown = await chat.act("show_version", "", {"answer": again.reply["id"], "index": 0})
+    [updated] = [data for event, data in shown.events if event == "update_message"]
+    assert updated["output"] == "Paris."
+    [stats] = [e["props"] for e in shown.of("element") if e.get("name") == "AnswerStats"]
+    assert (stats["versions"], stats["shown"]) == (2, 0)
+
+    model.enqueue("You are welcome.")
+    await chat.say("Thanks.")
+    assert model.requests[-1]["messages"][1:] == [
+        {"role": "user", "content": "What is the capital of France?"},
+        {"role": "assistant", "content": "Paris."},
+        {"role": "user", "content": "Thanks."},
+    ]
+    # Only the latest answer is given again.
+    refused = await chat.act("regenerate", again.reply["id"])
+    assert refused.notices == [WORDS["en"].regenerate_only_latest]

@@ -195,3 +195,26 @@ async def test_without_sign_in_the_app_runs_with_history_off_and_says_so(
         await ChainlitApi(url).threads()
     assert no_history.value.status == 400  # "Data persistence is not enabled"
     assert not (data_dir / "chat.db").exists()
+
+
+async def test_a_chat_open_on_a_deleted_thread_is_not_answered_or_saved(
+    chainlit_app: AppFactory, proxy: RecordingProxy, tmp_path: Path
+) -> None:
+    """The page may keep a deleted chat open (another tab, or an old page): the server refuses
+    to answer or save anything in it, so the thread does not come back as an orphan."""
+    url = signed_in_app(chainlit_app, proxy, tmp_path, "alice")
+    api = ChainlitApi(url)
+    token = await api.sign_in("alice", PASSWORD)
+    async with ChainlitSession(url, token) as chat:
+        assert await chat.ready() is None
+        await chat.ask("What is the capital of France?")
+        [thread] = await api.threads()
+        await api.request("DELETE", "/project/thread", json={"threadId": thread["id"]})
+        asked = len(proxy.chat_requests())
+        reply = await chat.ask("And of Spain?")
+    [said] = [m["output"] for m in reply.final_messages if m["type"] == "assistant_message"]
+    assert said.startswith("🗑️ **This chat was deleted**")
+    assert len(proxy.chat_requests()) == asked  # the model was not asked
+    assert await api.threads() == []  # and nothing came back
+    with pytest.raises(HttpError):
+        await api.thread(thread["id"])

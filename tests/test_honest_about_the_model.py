@@ -18,6 +18,7 @@ from foundry_local_chat.ui_text import (
     ENGLISH,
     ENGLISH_STARTERS_IN_KOREAN,
     KOREAN,
+    KOREAN_TO_A_MODEL_WITHOUT_KOREAN,
     STARTERS,
     WORDS,
     language_of,
@@ -93,11 +94,18 @@ async def test_the_bundled_models_loop_is_stopped_and_its_request_closed(
         await chat.ready()
         reply = await chat.ask(LOOPING_QUESTION)
 
-    assert notices(reply) == [WORDS[KOREAN].loop_stopped]
+    # A Korean question to a model that reads no Korean: the chat says so, in Korean, with what
+    # to do (offline too), and the loop notice says why instead of blaming the question.
+    assert notices(reply) == [
+        KOREAN_TO_A_MODEL_WITHOUT_KOREAN.format(
+            model=reply.answer()["metadata"]["reply_model"], example=KOREAN_MODEL_EXAMPLE
+        ),
+        WORDS[KOREAN].loop_stopped_no_korean,
+    ]
     answer = reply.answer()["output"]
     streamed = reply.streamed_text
     assert streamed.startswith(answer) and len(answer) < len(streamed)  # kept up to the loop
-    tokens = int(re.search(r"(\d+) 토큰", reply.stats()["summary"])[1])
+    tokens = int(re.search(r"(\d+)토큰", reply.stats()["summary"])[1])
     assert tokens < 150, reply.stats()["summary"]  # of 512
     request = proxy.chat_requests()[-1]
     await asyncio.wait_for(request.finished.wait(), 30)
@@ -113,7 +121,9 @@ async def test_with_the_guard_off_the_same_loop_runs_to_the_token_limit(
     async with ChainlitSession(url) as chat:
         await chat.ready()
         reply = await chat.ask(LOOPING_QUESTION)
-    assert notices(reply) == []
+    model = reply.answer()["metadata"]["reply_model"]  # the Korean notice, and no loop notice
+    said = KOREAN_TO_A_MODEL_WITHOUT_KOREAN.format(model=model, example=KOREAN_MODEL_EXAMPLE)
+    assert notices(reply) == [said]
     assert " 256 tokens" in reply.stats()["summary"]
     answer = reply.answer()["output"]
     assert loop_start(answer, ran_to_the_limit=True) is not None, answer  # it looped

@@ -118,6 +118,12 @@ class Turn:
         return found[-1] if found else None
 
     @property
+    def source_texts(self) -> dict[str, str]:
+        """The sources under the answer: each button's label, and the text it opens."""
+        shown = [e["props"]["sources"] for e in self.of("element") if e.get("name") == "Sources"]
+        return {source["label"]: source["text"] for source in (shown[-1] if shown else [])}
+
+    @property
     def speed_line(self) -> str:
         [props] = [e["props"] for e in self.of("element") if e.get("name") == "AnswerStats"]
         return str(props["summary"])
@@ -178,6 +184,17 @@ class FakeChat:
             await self.app.module.answer(self.last_message)
         return turn
 
+    async def act(self, name: str, for_id: str, payload: dict[str, Any] | None = None) -> Turn:
+        """Click an action (a message's button, or a custom element's callAction), as the
+        browser's POST /project/action does: the callback registered under its name runs."""
+        from chainlit.action import Action
+        from chainlit.config import config
+
+        async with self._turn() as turn:
+            action = Action(name=name, payload=payload or {}, forId=for_id)
+            await config.code.action_callbacks[name](action)
+        return turn
+
     async def change_settings(self, values: dict[str, Any]) -> Turn:
         async with self._turn() as turn:
             self.session.chat_settings = values
@@ -198,10 +215,6 @@ class FakeChat:
         return await context.emitter.process_message(
             {"message": step, "fileReferences": references}  # type: ignore[typeddict-item]
         )
-
-    def file_text(self, element: dict[str, Any]) -> str:
-        """The content of an element the app sent (a side element's text)."""
-        return Path(self.session.files[element["chainlitKey"]]["path"]).read_text()
 
     async def close(self) -> None:
         await self.session.delete()

@@ -1,0 +1,170 @@
+// Fixes to Chainlit 2.12's page that its configuration cannot make (loaded as UI.custom_js).
+(() => {
+  "use strict";
+
+  // Deleting the chat that is open: Chainlit clears it, but resumes it again before the delete
+  // and then puts its address back, so the deleted chat stays on screen with a working
+  // composer. Once the server has deleted it, start a new chat from a clean page.
+  const openThread = () => {
+    const match = window.location.pathname.match(/\/thread\/([^/]+)$/);
+    return match ? decodeURIComponent(match[1]) : null;
+  };
+  const originalFetch = window.fetch.bind(window);
+  window.fetch = async (input, init) => {
+    const response = await originalFetch(input, init);
+    try {
+      const isRequest = input instanceof Request;
+      const url = new URL(isRequest ? input.url : String(input), window.location.href);
+      const method = ((init && init.method) || (isRequest ? input.method : "GET")).toUpperCase();
+      if (method === "DELETE" && /\/project\/thread$/.test(url.pathname) && response.ok) {
+        const deleted = JSON.parse((init && init.body) || "{}").threadId;
+        if (deleted && deleted === openThread()) {
+          window.location.replace(window.location.pathname.replace(/\/thread\/[^/]+$/, "/"));
+        }
+      }
+    } catch (error) {
+      console.warn("chat_care: delete check failed", error);
+    }
+    return response;
+  };
+
+  // A message sent with only files has no text: Chainlit still draws its (empty) bubble under
+  // the files. Hide such a bubble; it comes back if the message gets text.
+  const tidyBubbles = () => {
+    for (const bubble of document.querySelectorAll(
+      '[data-step-type="user_message"] .bg-accent.rounded-3xl'
+    )) {
+      const empty = !bubble.querySelector("#edit-chat-input") && !bubble.innerText.trim();
+      if (empty !== bubble.hidden) bubble.hidden = empty;
+    }
+  };
+
+  // The app's words for this page (ui_text.PAGE_TEXTS), in the browser's language as Chainlit
+  // picks it.
+  const korean = (navigator.language || "").toLowerCase().split("-")[0] === "ko";
+  let texts = null;
+  const root = (() => {
+    const script = document.currentScript;
+    const path = script ? new URL(script.src, window.location.href).pathname : "";
+    return path.replace(/\/public\/chat_care\.js$/, "");
+  })();
+  originalFetch(`${root}/chat-page/texts.json`)
+    .then((response) => (response.ok ? response.json() : null))
+    .then((all) => {
+      texts = all && (korean ? all.ko : all.en);
+      schedule(document.body);
+    })
+    .catch((error) => console.warn("chat_care: no page texts", error));
+
+  // Chainlit's own English that its translations do not reach.
+  const ATTRIBUTES = ["aria-label", "title", "alt", "placeholder"];
+  let patterns = null;
+  const replaced = (text) => {
+    const replace = texts.replace;
+    if (Object.hasOwn(replace, text)) return replace[text];
+    patterns = patterns || texts.patterns.map(([from, to]) => [new RegExp(from), to]);
+    for (const [from, to] of patterns) if (from.test(text)) return text.replace(from, to);
+    return null;
+  };
+  const replaceIn = (node) => {
+    const replace = texts && texts.replace;
+    if (!replace) return;
+    if (node.nodeType === Node.TEXT_NODE) {
+      if (node.parentElement && node.parentElement.closest(".message-content")) return;
+      const text = node.nodeValue.trim();
+      const now = text && replaced(text);
+      if (now) node.nodeValue = now;
+      return;
+    }
+    if (node.nodeType !== Node.ELEMENT_NODE) return;
+    const walker = document.createTreeWalker(node, NodeFilter.SHOW_ELEMENT | NodeFilter.SHOW_TEXT);
+    for (let current = node; current; current = walker.nextNode()) {
+      if (current.nodeType === Node.TEXT_NODE) {
+        if (current.parentElement && current.parentElement.closest(".message-content")) continue;
+        const text = current.nodeValue.trim();
+        const now = text && replaced(text);
+        if (now) current.nodeValue = now;
+        continue;
+      }
+      if (current.closest(".message-content")) continue; // the chat's own words stay
+      for (const name of ATTRIBUTES) {
+        const value = current.getAttribute(name);
+        const now = value && value.trim() && replaced(value.trim());
+        if (now) current.setAttribute(name, now);
+      }
+    }
+  };
+
+  // Editing an earlier message answers it again and drops every later turn (Chainlit's edit):
+  // say so in the edit box before it is saved.
+  const MESSAGES = '[data-step-type="user_message"], [data-step-type="assistant_message"]';
+  const warnEdits = () => {
+    const input = document.querySelector("#edit-chat-input");
+    const existing = document.querySelector("[data-edit-warning]");
+    if (!input || !texts) {
+      if (existing) existing.remove();
+      return;
+    }
+    const step = input.closest('[data-step-type="user_message"]');
+    const all = [...document.querySelectorAll(MESSAGES)];
+    const later = step ? all.length - all.indexOf(step) - 1 : 0;
+    if (later <= 0) {
+      if (existing) existing.remove();
+      return;
+    }
+    const text =
+      later === 1 ? texts.edit_drops_one : texts.edit_drops_later.replace("{count}", later);
+    if (existing && existing.textContent === text) return;
+    const warning = existing || document.createElement("p");
+    warning.dataset.editWarning = "";
+    warning.setAttribute("role", "note");
+    warning.className = "text-sm text-muted-foreground mt-1";
+    warning.textContent = `⚠️ ${text}`;
+    if (!existing) input.insertAdjacentElement("afterend", warning);
+  };
+
+  // Enter in the rename dialog's name field confirms it (Chainlit only has a button).
+  document.addEventListener(
+    "keydown",
+    (event) => {
+      const field = event.target;
+      if (event.key !== "Enter" || event.isComposing || !field || field.id !== "name") return;
+      const dialog = field.closest('[role="dialog"]');
+      const buttons = dialog ? dialog.querySelectorAll("button:not([disabled])") : [];
+      const confirm = [...buttons].filter((button) => !button.querySelector("svg")).pop();
+      if (!confirm) return;
+      event.preventDefault();
+      confirm.click();
+    },
+    true
+  );
+
+  let pending = [];
+  let scheduled = false;
+  const schedule = (...nodes) => {
+    pending.push(...nodes);
+    if (scheduled) return;
+    scheduled = true;
+    requestAnimationFrame(() => {
+      scheduled = false;
+      const nodes = pending;
+      pending = [];
+      for (const node of nodes) if (node.isConnected) replaceIn(node);
+      tidyBubbles();
+      warnEdits();
+    });
+  };
+  const watch = () => {
+    new MutationObserver((records) => {
+      const nodes = [];
+      for (const record of records) {
+        if (record.type === "characterData") nodes.push(record.target);
+        else nodes.push(...record.addedNodes);
+      }
+      schedule(...nodes);
+    }).observe(document.body, { childList: true, subtree: true, characterData: true });
+    schedule(document.body);
+  };
+  if (document.body) watch();
+  else document.addEventListener("DOMContentLoaded", watch);
+})();
