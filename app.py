@@ -58,6 +58,7 @@ from foundry_local_chat.model_facts import loop_guard_on
 from foundry_local_chat.ops_routes import install_ops_routes
 from foundry_local_chat.origin_guard import install_origin_guard
 from foundry_local_chat.origins import OriginPolicy
+from foundry_local_chat.ownership import install_ownership
 from foundry_local_chat.persistence import (
     ChatDataLayer,
     history_engine,
@@ -86,6 +87,8 @@ install_ops_routes(chainlit_server, installed_state, settings.metrics_token)
 # Only the app's own pages, and ALLOWED_ORIGINS, may use a signed-in user's session.
 install_origin_guard(chainlit_server, OriginPolicy(frozenset(settings.allowed_origins)))
 mount_browser_page(chainlit_server, settings)  # /browser: the model in the visitor's tab
+# Each history id is checked against the request's user; a refusal is a 404 (persistence.py).
+install_ownership(chainlit_server)
 
 try:
     access = Access.from_settings(settings)

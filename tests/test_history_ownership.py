@@ -1,0 +1,122 @@
+"""Another signed-in user, given the ids of Alice's thread, message, answer, element and
+feedback, can change none of them, through any route or socket event; unknown thread ids are
+404s. Through a real `chainlit run`, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import PASSWORD, AppFactory, signed_in_app
+from tests.support.chainlit_client import ChainlitApi, ChainlitSession, HttpError, messages_of
+from tests.support.recording_proxy import RecordingProxy
+
+NOT_FOUND = 404
+
+
+async def refused(api: ChainlitApi, method: str, path: str, **kwargs: Any) -> int:
+    with pytest.raises(HttpError) as error:
+        await api.request(method, path, **kwargs)
+    return error.value.status
+
+
+async def send_with_id(chat: ChainlitSession, step_id: str, text: str) -> None:
+    step = {
+        "id": step_id, "threadId": "", "name": "User", "type": "user_message",
+        "output": text, "createdAt": datetime.now(UTC).isoformat(),
+    }  # fmt: skip
+    await chat.client.emit("client_message", {"message": step, "fileReferences": []})
+
+
+def feedback_of(thread: dict[str, Any], step_id: str) -> dict[str, Any] | None:
+    [step] = [s for s in thread["steps"] if s["id"] == step_id]
+    feedback: dict[str, Any] | None = step.get("feedback")
+    return feedback
+
+
+async def test_another_user_can_change_nothing_of_alices_given_the_ids(
+    chainlit_app: AppFactory,
+    proxy: RecordingProxy,
+    history_database: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    url = signed_in_app(chainlit_app, proxy, tmp_path, "alice", "bob", **history_database)
+    alice, bob = ChainlitApi(url), ChainlitApi(url)
+    await alice.sign_in("alice", PASSWORD)
+    await bob.sign_in("bob", PASSWORD)
+    async with ChainlitSession(url, alice.token) as chat:
+        await chat.ready()
+        question_id = await chat.send("Alice's locker code is 4711.")
+        answer_id = (await chat.collect_reply()).answer()["id"]
+        given = await alice.request(
+            "PUT", "/feedback",
+            json={"feedback": {"forId": answer_id, "value": 1}, "sessionId": chat.session_id},
+        )  # fmt: skip
+    [thread] = await alice.threads()
+    before = await alice.thread(thread["id"])
+    [stats] = [e for e in before["elements"] if e["name"] == "AnswerStats"]
+    feedback_id = given["feedbackId"]
+    assert feedback_of(before, answer_id) == {
+        "forId": answer_id, "id": feedback_id, "value": 1, "comment": None,
+    }  # fmt: skip
+
+    async with ChainlitSession(url, bob.token) as chat:
+        await chat.ready()
+        # A chat message saved with the id of Alice's message: Bob's chat goes on, and says
+        # his message was not saved.
+        await send_with_id(chat, question_id, "Bob was here.")
+        reply = await chat.collect_reply()
+        assert reply.answer()["output"]
+        notice = await chat.wait_for_seen(
+            "new_message", lambda m: "could not be saved" in m["output"]
+        )
+        assert "belongs to another chat" in notice["output"]
+        # Her answer's element, changed or deleted by id from Bob's own session.
+        forged = {**stats, "props": {**stats["props"], "summary": "forged"}}
+        element = {"element": forged, "sessionId": chat.session_id}
+        await bob.request("PUT", "/project/element", json=element)
+        assert await refused(bob, "DELETE", "/project/element", json=element) == NOT_FOUND
+        # Feedback on her answer, given, changed or deleted by id.
+        for feedback in (
+            {"forId": answer_id, "value": 0},
+            {"forId": answer_id, "value": 0, "id": feedback_id},
+            {"forId": reply.answer()["id"], "value": 0, "id": feedback_id},
+        ):
+            body = {"feedback": feedback, "sessionId": chat.session_id}
+            assert await refused(bob, "PUT", "/feedback", json=body) == NOT_FOUND, feedback
+        body = {"feedbackId": feedback_id}
+        assert await refused(bob, "DELETE", "/feedback", json=body) == NOT_FOUND
+        await chat.wait_for_seen("new_message", lambda m: "another user" in m["output"])
+
+    after = await alice.thread(thread["id"])
+    assert after == before
+    [bobs] = await bob.threads()
+    assert ("user_message", "Bob was here.") not in messages_of(bobs)
+    assert reply.answer()["id"] in [step["id"] for step in bobs["steps"]]
+
+
+async def test_unknown_thread_ids_are_404s_not_500s(
+    chainlit_app: AppFactory,
+    proxy: RecordingProxy,
+    history_database: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    url = signed_in_app(chainlit_app, proxy, tmp_path, "alice", **history_database)
+    alice = ChainlitApi(url)
+    await alice.sign_in("alice", PASSWORD)
+    async with ChainlitSession(url, alice.token) as chat:
+        await chat.ready()
+        await chat.ask("Hello.")
+    [thread] = await alice.threads()
+    await alice.request("DELETE", "/project/thread", json={"threadId": thread["id"]})
+    for thread_id in (str(uuid.uuid4()), thread["id"], "not-a-uuid"):
+        assert await refused(alice, "GET", f"/project/thread/{thread_id}") == NOT_FOUND
+        rename = {"threadId": thread_id, "name": "x"}
+        assert await refused(alice, "PUT", "/project/thread", json=rename) == NOT_FOUND
+        delete = {"threadId": thread_id}
+        assert await refused(alice, "DELETE", "/project/thread", json=delete) == NOT_FOUND
+    assert await alice.threads() == []
