@@ -344,6 +344,7 @@ class ChatDataLayer(SQLAlchemyDataLayer):
             await self._refused(refused, awaited=True)
             return
         await super().delete_step(step_id)
+        await self._forget_deleted()
 
     async def create_element(self, element: Element) -> None:
         inline_text = (
@@ -380,6 +381,7 @@ class ChatDataLayer(SQLAlchemyDataLayer):
             await self._refused(refused, awaited=True)
             return
         await super().delete_element(element_id, thread_id)
+        await self._forget_deleted()
 
     async def get_element(self, thread_id: str, element_id: str) -> ElementDict | None:
         if not await self._may_read(thread_id):
@@ -403,7 +405,9 @@ class ChatDataLayer(SQLAlchemyDataLayer):
 
     async def delete_feedback(self, feedback_id: str) -> bool:
         await self._check_feedback(feedback_id, None)
-        return await super().delete_feedback(feedback_id)
+        deleted = await super().delete_feedback(feedback_id)
+        await self._forget_deleted()
+        return deleted
 
     # ----- ownership: every id against the acting user (see ownership.py) -----
 
@@ -507,6 +511,13 @@ class ChatDataLayer(SQLAlchemyDataLayer):
         # The foreign key cascades too; deleting first also covers a database that ignores it.
         await self.documents.delete_thread(thread_id)
         await super().delete_thread(thread_id)
+        await self._forget_deleted()
+
+    async def _forget_deleted(self) -> None:
+        try:
+            await database.forget_deleted(self.engine)
+        except Exception as error:  # the delete itself is done; the files keep traces longer
+            log.warning("after a delete, cleaning the database files failed: %s", _reason(error))
 
     async def get_thread_author(self, thread_id: str) -> str:
         """ "" for a thread that does not exist: Chainlit's routes answer 404 (its own raises
