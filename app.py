@@ -67,6 +67,7 @@ from foundry_local_chat.persistence import (
     wait_for_saves,
 )
 from foundry_local_chat.progress import terminal_progress
+from foundry_local_chat.socket_payloads import check_socket_payloads
 from foundry_local_chat.text_repair import has_lone_surrogates, repair_unicode
 
 try:
@@ -84,11 +85,11 @@ def installed_state() -> AppState | None:
 
 # /healthz, /readyz, /metrics; inside the origin guard, which is installed next (outermost).
 install_ops_routes(chainlit_server, installed_state, settings.metrics_token)
+# Each history id is checked against the request's user; a refusal is a 404 (persistence.py).
+install_ownership(chainlit_server)
 # Only the app's own pages, and ALLOWED_ORIGINS, may use a signed-in user's session.
 install_origin_guard(chainlit_server, OriginPolicy(frozenset(settings.allowed_origins)))
 mount_browser_page(chainlit_server, settings)  # /browser: the model in the visitor's tab
-# Each history id is checked against the request's user; a refusal is a 404 (persistence.py).
-install_ownership(chainlit_server)
 
 try:
     access = Access.from_settings(settings)
@@ -97,6 +98,7 @@ except (AuthError, DatabaseError) as error:
     raise SystemExit(f"error: {error}") from None
 
 accept_long_messages(sio)
+check_socket_payloads(sio)  # a malformed event gets a notice, not Python's exception text
 own_files_directory()
 limit_uploads(chainlit_config.features, settings.documents)
 STARTUP_WAIT_SECONDS = 15
