@@ -67,6 +67,8 @@ from foundry_local_chat.persistence import (
     wait_for_saves,
 )
 from foundry_local_chat.progress import terminal_progress
+from foundry_local_chat.sessions import install_session_guard
+from foundry_local_chat.sign_in_throttle import install_sign_in_throttle
 from foundry_local_chat.socket_payloads import check_socket_payloads
 from foundry_local_chat.text_repair import has_lone_surrogates, repair_unicode
 
@@ -87,6 +89,9 @@ def installed_state() -> AppState | None:
 install_ops_routes(chainlit_server, installed_state, settings.metrics_token)
 # Each history id is checked against the request's user; a refusal is a 404 (persistence.py).
 install_ownership(chainlit_server)
+# Sign-in slows down after failures; a signed-out session's token is refused from then on.
+install_sign_in_throttle(chainlit_server)
+install_session_guard(chainlit_server, history_engine)
 # Only the app's own pages, and ALLOWED_ORIGINS, may use a signed-in user's session.
 install_origin_guard(chainlit_server, OriginPolicy(frozenset(settings.allowed_origins)))
 mount_browser_page(chainlit_server, settings)  # /browser: the model in the visitor's tab
