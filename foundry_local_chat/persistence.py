@@ -526,6 +526,9 @@ class ChatDataLayer(SQLAlchemyDataLayer):
             'SELECT "userIdentifier" AS owner FROM threads WHERE id = :id', {"id": thread_id}
         )
         owner = rows[0]["owner"] if rows else None
+        actor = acting_user()
+        if actor is not None and owner != actor.identifier:
+            return ""  # another user's thread is a 404 too, not a 401 that says it exists
         return owner if isinstance(owner, str) else ""
 
     async def documents_of(self, owner: Owner) -> DocumentStore:

@@ -92,6 +92,16 @@ async def test_another_user_can_change_nothing_of_alices_given_the_ids(
         assert await refused(bob, "DELETE", "/feedback", json=body) == NOT_FOUND
         await chat.wait_for_seen("new_message", lambda m: "another user" in m["output"])
 
+        # Her thread itself, read, renamed or deleted: as if it did not exist.
+        thread_id = thread["id"]
+        assert await refused(bob, "GET", f"/project/thread/{thread_id}") == NOT_FOUND
+        rename = {"threadId": thread_id, "name": "Bob's now"}
+        assert await refused(bob, "PUT", "/project/thread", json=rename) == NOT_FOUND
+        delete = {"threadId": thread_id}
+        assert await refused(bob, "DELETE", "/project/thread", json=delete) == NOT_FOUND
+        element_path = f"/project/thread/{thread_id}/element/{stats['id']}"
+        assert await refused(bob, "GET", element_path) == NOT_FOUND
+
     after = await alice.thread(thread["id"])
     assert after == before
     [bobs] = await bob.threads()
