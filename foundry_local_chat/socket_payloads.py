@@ -5,11 +5,14 @@ a malformed payload showed Python's exception text in the chat ("string indices 
 integers"), and one with no payload at all raised before the chat was told anything (the
 browser waited in silence). Each handler Chainlit registers is wrapped here: a payload of the
 wrong shape gets one short notice in the chat's language, between task_start and task_end like
-any answer, and never reaches Chainlit; events that take no payload ignore one that is sent.
+any answer, and never reaches Chainlit; events that take no payload ignore one that is sent. A
+connection whose handshake (`auth`) is malformed is refused with the reason, as socket.io
+refuses one (before, Chainlit raised on it and the client was left waiting).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -156,6 +159,35 @@ async def tell_malformed(session: WebsocketSession, event: str, problem: str) ->
         await context.emitter.task_end()
 
 
+def handshake_problem(auth: object) -> str | None:
+    """What is wrong with the `auth` of a socket.io connection (Chainlit reads it unchecked)."""
+    if not isinstance(auth, dict):
+        return "no auth object"
+    if not isinstance(auth.get("sessionId"), str) or not auth["sessionId"]:
+        return "no sessionId"
+    if not isinstance(auth.get("clientType"), str):
+        return "no clientType"
+    for key in ("threadId", "chatProfile", "userEnv"):
+        if not isinstance(auth.get(key) or "", str):
+            return f"{key} is not a string"
+    try:
+        user_env = json.loads(auth.get("userEnv") or "{}")
+    except ValueError:
+        return "userEnv is not JSON"
+    return None if isinstance(user_env, dict) else "userEnv is not a JSON object"
+
+
+def checked_connect(handler: Handler) -> Handler:
+    async def connect(sid: str, environ: dict[str, Any], auth: object = None) -> Any:
+        if (problem := handshake_problem(auth)) is not None:
+            log.warning("refused a socket.io connection with a malformed handshake: %s", problem)
+            raise socketio.exceptions.ConnectionRefusedError(f"malformed handshake: {problem}")
+        return await handler(sid, environ, auth)
+
+    connect.guarded = True  # type: ignore[attr-defined]
+    return connect
+
+
 def checked(event: str, handler: Handler, check: Check) -> Handler:
     async def checked_handler(sid: str, *args: Any) -> Any:
         session = WebsocketSession.get(sid)
@@ -186,7 +218,9 @@ def check_socket_payloads(sio: socketio.AsyncServer) -> None:
     for event, handler in list(handlers.items()):
         if getattr(handler, "guarded", False):
             continue
-        if event in CHECKS:
+        if event == "connect":
+            handlers[event] = checked_connect(handler)
+        elif event in CHECKS:
             handlers[event] = checked(event, handler, CHECKS[event])
         elif event in NO_PAYLOAD:
             handlers[event] = without_payload(handler)

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import socketio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -132,3 +133,25 @@ def test_the_check_never_raises(args: tuple[Any, ...]) -> None:
 def test_a_well_formed_message_passes_the_check() -> None:
     assert client_message(({"message": step(), "fileReferences": [{"id": "f"}]},)) is None
     assert client_message(({"message": step(), "fileReferences": None},)) is None
+
+
+@pytest.mark.parametrize(
+    "auth",
+    [None, "x", {}, {"sessionId": 5, "clientType": "webapp"},
+     {"sessionId": "s", "clientType": "webapp", "userEnv": "{not json"},
+     {"sessionId": "s", "clientType": "webapp", "threadId": ["x"]}],
+)  # fmt: skip
+async def test_a_malformed_handshake_is_refused_with_its_reason(
+    signed_in: tuple[str, str], auth: object
+) -> None:
+    url, token = signed_in
+    client = socketio.AsyncClient(reconnection=False)
+    reasons: list[object] = []
+    client.on("connect_error", reasons.append, namespace="/")
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await client.connect(
+            url, socketio_path="/ws/socket.io", auth=auth, transports=["websocket"],
+            headers={"Cookie": f"access_token={token}"}, wait_timeout=10,
+        )  # fmt: skip
+    await client.disconnect()
+    assert "malformed handshake" in str(reasons)
