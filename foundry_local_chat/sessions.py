@@ -5,7 +5,8 @@ days), and its /logout only clears the cookie: a copy of the token kept anywhere
 working. Here, POST /logout records the token (its SHA-256) in the history database, table
 `revoked_sessions` (migration 0003), until it would have expired; `SessionGuard`, an ASGI
 middleware in front of Chainlit, refuses a recorded token on every HTTP route (401) and on the
-socket.io handshake, also on the other instances that share the database. Sign-in and history
+socket.io handshake, also on the other instances that share the database (there within
+`LIVE_ANSWER_SECONDS`, for which a token found valid is not looked up again). Sign-in and history
 go together, so wherever there is a token there is this database.
 
 Chainlit's tokens carry no id of their own: two sign-ins of one user in the same second got
@@ -22,6 +23,7 @@ import json
 import logging
 import secrets
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 
 import chainlit.server
@@ -40,6 +42,8 @@ from foundry_local_chat.ownership import token_of, user_of_token
 log = logging.getLogger(__name__)
 ENDED = "This session has ended (signed out): sign in again."
 POLICY_VIOLATION = 1008
+LIVE_ANSWER_SECONDS = 5.0
+MAX_LIVE_TOKENS = 10_000
 
 
 def fingerprint(token: str) -> str:
@@ -55,13 +59,18 @@ def expiry_of(token: str) -> int:
 class RevokedSessions:
     """The ended sessions, in the history database."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, clock: Callable[[], float] = time.monotonic) -> None:
         self.engine = engine
+        self.clock = clock
         self._known: set[str] = set()  # ended here or seen ended: they never come back
+        # Tokens found not ended, and until when that answer is reused: a page load's dozens of
+        # requests cost one query. Another instance's sign-out reaches this one within this.
+        self._live: OrderedDict[str, float] = OrderedDict()
 
     async def revoke(self, token: str) -> None:
         digest, expires = fingerprint(token), expiry_of(token)
         self._known.add(digest)
+        self._live.pop(digest, None)
         async with self.engine.begin() as connection:
             await connection.execute(
                 text("DELETE FROM revoked_sessions WHERE expires_at < :now"),
@@ -79,6 +88,8 @@ class RevokedSessions:
         digest = fingerprint(token)
         if digest in self._known:
             return True
+        if self._live.get(digest, 0.0) > self.clock():
+            return False
         async with self.engine.connect() as connection:
             found = await connection.scalar(
                 text("SELECT 1 FROM revoked_sessions WHERE token_sha256 = :digest"),
@@ -86,7 +97,12 @@ class RevokedSessions:
             )
         if found:
             self._known.add(digest)
-        return bool(found)
+            return True
+        self._live[digest] = self.clock() + LIVE_ANSWER_SECONDS
+        self._live.move_to_end(digest)
+        while len(self._live) > MAX_LIVE_TOKENS:
+            self._live.popitem(last=False)
+        return False
 
 
 class SessionGuard:

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from foundry_local_chat import database
-from foundry_local_chat.sessions import RevokedSessions
+from foundry_local_chat.sessions import LIVE_ANSWER_SECONDS, RevokedSessions
 from foundry_local_chat.sign_in_throttle import Throttle
 
 events = st.lists(
@@ -102,3 +102,25 @@ def test_ended_sessions_are_refused_and_only_they(tmp_path: Path) -> None:
         asyncio.run(check(ended, [token for token in kept if token not in ended]))
 
     one()
+
+
+def test_another_instances_sign_out_is_seen_within_the_live_answers_time(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}"
+    asyncio.run(database.upgrade(url))
+    clock = Clock()
+
+    async def check() -> None:
+        engine = database.create_engine(url)
+        try:
+            here, there = RevokedSessions(engine, clock), RevokedSessions(engine, clock)
+            session = token({"identifier": "alice"})
+            assert not await here.is_revoked(session)
+            await there.revoke(session)
+            assert await there.is_revoked(session)  # at once where it was ended
+            assert not await here.is_revoked(session)  # the live answer, reused for a while
+            clock.now += LIVE_ANSWER_SECONDS
+            assert await here.is_revoked(session)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(check())
