@@ -21,11 +21,11 @@
   browser reads as it would a file's.
 - **a chat's documents are kept with it** (document_store.py, in the same database): deleting
   a thread deletes its documents and their passages.
-- **every id is checked against its owner** (ownership.py): a thread, message, element or
-  feedback of another user is refused (`NotYours`, a 404 over HTTP), never upserted or deleted,
-  and never read; in a chat the refusal is said there. The upserts of steps, elements and
-  feedback also carry the check in their SQL (an id already in another thread is not updated),
-  so a statement that waited out an outage cannot overwrite either.
+- **every id is checked against its owner** (ownership.py, history_owners.py): a thread,
+  message, element or feedback of another user is refused (`NotYours`, a 404 over HTTP), never
+  upserted or deleted, and never read; in a chat the refusal is said there. The upserts of
+  steps, elements and feedback also carry the check in their SQL (an id already in another
+  thread is not updated), so a statement that waited out an outage cannot overwrite either.
 - **a turn ends when it is saved**: `wait_for_saves` makes a message handler wait for the saves
   its turn started (Chainlit fires them as background tasks), so an instance killed right after
   an answer was shown has already stored it.
@@ -63,7 +63,13 @@ from foundry_local_chat.auth import ADD_A_USER, Access, AuthError, ensure_auth_s
 from foundry_local_chat.config import Settings
 from foundry_local_chat.document_store import DocumentStore, Owner
 from foundry_local_chat.errors import FoundryLocalChatError
-from foundry_local_chat.ownership import ActingUser, NotYours, acting_user, in_http_request
+from foundry_local_chat.history_owners import (
+    THIS_ELEMENT_IS_ANOTHERS,
+    THIS_MESSAGE_IS_ANOTHERS,
+    HistoryOwners,
+    guarded_upsert,
+)
+from foundry_local_chat.ownership import NotYours, acting_user, in_http_request
 from foundry_local_chat.text_repair import repair_unicode
 
 log = logging.getLogger(__name__)
@@ -146,24 +152,6 @@ def _decoded(value: Any, kind: type) -> Any:
 _F = TypeVar("_F", bound=Callable[..., Awaitable[Any]])
 _queued_until_first_message = cast(Callable[[_F], _F], queue_until_user_message())
 
-THIS_CHAT_IS_ANOTHERS = "this chat belongs to another user"
-THIS_MESSAGE_IS_ANOTHERS = "a message with this id belongs to another chat"
-THIS_ELEMENT_IS_ANOTHERS = "an element with this id belongs to another chat"
-
-
-def _guarded_upsert(table: str, row: dict[str, Any]) -> str:
-    """INSERT, or UPDATE the row of the same id only while it stays in its thread (steps,
-    elements) or under its message (feedback). Refused, it changes no row (rowcount 0)."""
-    key = "forId" if table == "feedbacks" else "threadId"
-    columns = ", ".join(f'"{column}"' for column in row)
-    values = ", ".join(f":{column}" for column in row)
-    updates = ", ".join(f'"{column}" = :{column}' for column in row if column != "id")
-    guard = f'{table}."{key}" = excluded."{key}"' if key in row else "TRUE"
-    return (
-        f"INSERT INTO {table} ({columns}) VALUES ({values}) "
-        f"ON CONFLICT (id) DO UPDATE SET {updates} WHERE {guard}"
-    )
-
 
 def _normalize_step(step: StepDict) -> StepDict:
     step["metadata"] = _decoded(step.get("metadata"), dict) or {}
@@ -180,6 +168,7 @@ class ChatDataLayer(SQLAlchemyDataLayer):
         self.engine = database.create_engine(url)
         self.async_session = async_sessionmaker(self.engine, expire_on_commit=False)
         self.documents = DocumentStore(self.engine)
+        self.owners = HistoryOwners(self._rows)
         self._writes: dict[str, set[asyncio.Task[Any]]] = {}
         self._unsaved: dict[str, list[Statement]] = {}  # per thread, oldest first
         self._thread_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
@@ -295,7 +284,7 @@ class ChatDataLayer(SQLAlchemyDataLayer):
     ) -> None:
         self._track()
         actor = acting_user()
-        exists = await self._check_thread(thread_id, actor)
+        exists = await self.owners.check_thread(thread_id, actor)
         if actor is not None:
             if user_id is None and exists is False:  # a new thread is its creator's
                 user_id = actor.id or await self._user_id(actor.identifier)
@@ -320,7 +309,7 @@ class ChatDataLayer(SQLAlchemyDataLayer):
     async def _upsert_step(self, step_dict: StepDict) -> None:
         """Chainlit's create_step, but a step id already in another thread is not updated."""
         thread_id = step_dict.get("threadId")
-        await self._check_step(step_dict["id"], in_thread=thread_id)
+        await self.owners.check_step(step_dict["id"], in_thread=thread_id)
         await self.update_thread(thread_id)  # type: ignore[arg-type]  # as Chainlit does
         step: dict[str, Any] = dict(step_dict)
         if "showInput" in step:
@@ -332,14 +321,14 @@ class ChatDataLayer(SQLAlchemyDataLayer):
         }
         row["metadata"] = json.dumps(step.get("metadata") or {})
         row["generation"] = json.dumps(step.get("generation") or {})
-        saved = await self.execute_sql(_guarded_upsert("steps", row), row)
+        saved = await self.execute_sql(guarded_upsert("steps", row), row)
         if saved == 0:  # raced with a step of the same id in another thread
             raise NotYours(THIS_MESSAGE_IS_ANOTHERS)
 
     async def delete_step(self, step_id: str) -> None:
         self._track()
         try:
-            await self._check_step(step_id)
+            await self.owners.check_step(step_id)
         except NotYours as refused:
             await self._refused(refused, awaited=True)
             return
@@ -359,7 +348,7 @@ class ChatDataLayer(SQLAlchemyDataLayer):
         ):
             self._track()
             try:
-                await self._check_element(element.id, element.thread_id, element.for_id)
+                await self.owners.check_element(element.id, element.thread_id, element.for_id)
             except NotYours as refused:
                 await self._refused(refused, awaited=False)
                 return
@@ -368,7 +357,7 @@ class ChatDataLayer(SQLAlchemyDataLayer):
                 content = str(element.content)
                 row["url"] = "data:text/plain;charset=utf-8," + quote(content, safe="")
                 row.pop("chainlitKey", None)  # the file of a session that will be gone
-            saved = await self.execute_sql(_guarded_upsert("elements", row), parameters=row)
+            saved = await self.execute_sql(guarded_upsert("elements", row), parameters=row)
             if saved == 0:
                 await self._refused(NotYours(THIS_ELEMENT_IS_ANOTHERS), awaited=False)
             return
@@ -376,7 +365,7 @@ class ChatDataLayer(SQLAlchemyDataLayer):
 
     async def delete_element(self, element_id: str, thread_id: str | None = None) -> None:
         try:
-            await self._check_element(element_id, None, None)
+            await self.owners.check_element(element_id, None, None)
         except NotYours as refused:
             await self._refused(refused, awaited=True)
             return
@@ -384,27 +373,27 @@ class ChatDataLayer(SQLAlchemyDataLayer):
         await self._forget_deleted()
 
     async def get_element(self, thread_id: str, element_id: str) -> ElementDict | None:
-        if not await self._may_read(thread_id):
+        if not await self.owners.may_read(thread_id):
             return None
         return await super().get_element(thread_id, element_id)
 
     # ----- feedback: on the acting user's own answers only -----
 
     async def upsert_feedback(self, feedback: Feedback) -> str:
-        thread_id = await self._thread_of_step(feedback.forId)
+        thread_id = await self.owners.thread_of_step(feedback.forId)
         if thread_id is None:
             raise NotYours(f"no message {feedback.forId} to give feedback on")
         if feedback.id:
-            await self._check_feedback(feedback.id, feedback.forId)
+            await self.owners.check_feedback(feedback.id, feedback.forId)
         feedback.id = feedback.id or str(uuid.uuid4())
         feedback.threadId = thread_id  # the message's, whatever the browser said
         row = {key: value for key, value in asdict(feedback).items() if value is not None}
-        if await self.execute_sql(_guarded_upsert("feedbacks", row), row) == 0:
+        if await self.execute_sql(guarded_upsert("feedbacks", row), row) == 0:
             raise NotYours(f"feedback {feedback.id} is on another message")
         return feedback.id
 
     async def delete_feedback(self, feedback_id: str) -> bool:
-        await self._check_feedback(feedback_id, None)
+        await self.owners.check_feedback(feedback_id, None)
         deleted = await super().delete_feedback(feedback_id)
         await self._forget_deleted()
         return deleted
@@ -429,85 +418,8 @@ class ChatDataLayer(SQLAlchemyDataLayer):
         user = await self.get_user(identifier)
         return user.id if user is not None else None
 
-    async def _check_thread(self, thread_id: str | None, actor: ActingUser | None) -> bool | None:
-        """Whether the thread exists (None: unknown); NotYours when it is another user's."""
-        if not thread_id:
-            return False
-        rows = await self._rows(
-            'SELECT "userIdentifier" AS owner FROM threads WHERE id = :id', {"id": thread_id}
-        )
-        if rows and actor is not None and rows[0]["owner"] not in (None, actor.identifier):
-            raise NotYours(THIS_CHAT_IS_ANOTHERS)
-        return None if rows is None else bool(rows)
-
-    async def _may_read(self, thread_id: str | None) -> bool:
-        actor = acting_user()
-        if actor is None:
-            return True
-        return await self.get_thread_author(thread_id or "") == actor.identifier
-
-    async def _check_step(self, step_id: str, in_thread: str | None = None) -> None:
-        """NotYours when the step is in another user's thread, or (with `in_thread`) in
-        another thread than that one. An unknown id passes: it is a new step."""
-        actor = acting_user()
-        rows = await self._rows(
-            'SELECT s."threadId" AS thread, t."userIdentifier" AS owner FROM steps s '
-            'LEFT JOIN threads t ON t.id = s."threadId" WHERE s.id = :id',
-            {"id": step_id},
-        )
-        if not rows:
-            return
-        thread, owner = rows[0]["thread"], rows[0]["owner"]
-        if in_thread is not None and thread != in_thread:
-            raise NotYours(THIS_MESSAGE_IS_ANOTHERS)
-        if actor is not None and owner != actor.identifier:
-            raise NotYours(THIS_MESSAGE_IS_ANOTHERS)
-
-    async def _thread_of_step(self, step_id: str) -> str | None:
-        """The step's thread, when the step exists and the acting user may see it."""
-        rows = await self._rows(
-            'SELECT "threadId" AS thread FROM steps WHERE id = :id', {"id": step_id}
-        )
-        if not rows or not await self._may_read(rows[0]["thread"]):
-            return None
-        thread: str | None = rows[0]["thread"]
-        return thread
-
-    async def _check_element(
-        self, element_id: str, thread_id: str | None, for_id: str | None
-    ) -> None:
-        """NotYours when the element, its thread or the message it is under is another user's
-        (or another thread's)."""
-        actor = acting_user()
-        await self._check_thread(thread_id, actor)
-        rows = await self._rows(
-            'SELECT e."threadId" AS thread, t."userIdentifier" AS owner FROM elements e '
-            'LEFT JOIN threads t ON t.id = e."threadId" WHERE e.id = :id',
-            {"id": element_id},
-        )
-        if rows:
-            if thread_id is not None and rows[0]["thread"] != thread_id:
-                raise NotYours(THIS_ELEMENT_IS_ANOTHERS)
-            if actor is not None and rows[0]["owner"] != actor.identifier:
-                raise NotYours(THIS_ELEMENT_IS_ANOTHERS)
-        if for_id:
-            await self._check_step(for_id, in_thread=thread_id)
-
-    async def _check_feedback(self, feedback_id: str, for_id: str | None) -> None:
-        rows = await self._rows(
-            'SELECT "forId" AS step FROM feedbacks WHERE id = :id', {"id": feedback_id}
-        )
-        if not rows:
-            if for_id is None:
-                raise NotYours(f"no feedback {feedback_id}")
-            return
-        if for_id is not None and rows[0]["step"] != for_id:
-            raise NotYours(f"feedback {feedback_id} is on another message")
-        if await self._thread_of_step(rows[0]["step"]) is None:
-            raise NotYours(f"no feedback {feedback_id}")
-
     async def delete_thread(self, thread_id: str) -> None:
-        await self._check_thread(thread_id, acting_user())
+        await self.owners.check_thread(thread_id, acting_user())
         # The foreign key cascades too; deleting first also covers a database that ignores it.
         await self.documents.delete_thread(thread_id)
         await super().delete_thread(thread_id)
@@ -520,16 +432,9 @@ class ChatDataLayer(SQLAlchemyDataLayer):
             log.warning("after a delete, cleaning the database files failed: %s", _reason(error))
 
     async def get_thread_author(self, thread_id: str) -> str:
-        """ "" for a thread that does not exist: Chainlit's routes answer 404 (its own raises
-        ValueError, a 500 with a traceback)."""
-        rows = await self._rows(
-            'SELECT "userIdentifier" AS owner FROM threads WHERE id = :id', {"id": thread_id}
-        )
-        owner = rows[0]["owner"] if rows else None
-        actor = acting_user()
-        if actor is not None and owner != actor.identifier:
-            return ""  # another user's thread is a 404 too, not a 401 that says it exists
-        return owner if isinstance(owner, str) else ""
+        """ "" for a thread that does not exist, or is not the acting user's: Chainlit's routes
+        answer 404 (its own raised ValueError, a 500 with a traceback)."""
+        return await self.owners.author(thread_id)
 
     async def documents_of(self, owner: Owner) -> DocumentStore:
         """The store for the owner's documents, once their thread has a row to belong to
@@ -564,7 +469,7 @@ class ChatDataLayer(SQLAlchemyDataLayer):
 
     async def get_step(self, step_id: str) -> StepDict | None:
         step = await super().get_step(step_id)
-        if step is None or not await self._may_read(step.get("threadId")):
+        if step is None or not await self.owners.may_read(step.get("threadId")):
             return None
         return _normalize_step(step)
 
