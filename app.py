@@ -52,6 +52,7 @@ from foundry_local_chat.chat_ui import (
 from foundry_local_chat.config import ConfigError, Settings
 from foundry_local_chat.context_window import MessageTooLong, fit_request
 from foundry_local_chat.database import DatabaseError
+from foundry_local_chat.element_route_guard import install_element_route_guard
 from foundry_local_chat.foundry_runtime import FoundryStartError
 from foundry_local_chat.left_chats import cancel_unless_back
 from foundry_local_chat.model_facts import loop_guard_on
@@ -62,6 +63,7 @@ from foundry_local_chat.ownership import install_ownership
 from foundry_local_chat.persistence import (
     ChatDataLayer,
     history_engine,
+    history_owners,
     saves_waiting,
     start_history,
     wait_for_saves,
@@ -88,6 +90,7 @@ def installed_state() -> AppState | None:
 # /healthz, /readyz, /metrics; inside the origin guard, which is installed next (outermost).
 install_ops_routes(chainlit_server, installed_state, settings.metrics_token)
 # Each history id is checked against the request's user; a refusal is a 404 (persistence.py).
+install_element_route_guard(chainlit_server, history_owners)
 install_ownership(chainlit_server)
 # Sign-in slows down after failures; a signed-out session's token is refused from then on.
 install_sign_in_throttle(chainlit_server)

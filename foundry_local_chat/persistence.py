@@ -499,6 +499,12 @@ def history_layer() -> ChatDataLayer | None:
     return layer if isinstance(layer, ChatDataLayer) else None
 
 
+def history_owners() -> HistoryOwners | None:
+    """Whose each history row is (element_route_guard asks); None when history is off."""
+    layer = history_layer()
+    return layer.owners if layer is not None else None
+
+
 def history_engine() -> AsyncEngine | None:
     """The history database's engine (readiness checks it); None when history is off."""
     layer = history_layer()

@@ -17,7 +17,6 @@ what holds there.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections import OrderedDict, deque
@@ -27,6 +26,8 @@ from dataclasses import dataclass, field
 from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from foundry_local_chat.asgi_bodies import answer, read_body, replaying
 
 FREE_FAILURES = 5
 FREE_FAILURES_PER_ADDRESS = 20  # one address may be several people (a NAT, a proxy)
@@ -108,11 +109,11 @@ class SignInThrottle:
         if scope["type"] != "http" or scope.get("method") != "POST" or path != "/login":
             await self.app(scope, receive, send)
             return
-        body = await _read_body(receive)
+        body = await read_body(receive, MAX_FORM_BYTES)
         if body is None:
-            await _answer(send, 413, "The sign-in form is too large.")
+            await answer(send, 413, "The sign-in form is too large.")
             return
-        replay = _replaying(body, receive)
+        replay = replaying(body, receive)
         form = await Request(scope, replay()).form()
         name = form.get("username")
         user = user_key(name) if isinstance(name, str) else None
@@ -120,7 +121,7 @@ class SignInThrottle:
         wait = max(self.addresses.wait(address), self.users.wait(user) if user else 0.0)
         if wait > 0:
             seconds = math.ceil(wait)
-            await _answer(send, 429, TOO_MANY.format(seconds=seconds), retry_after=seconds)
+            await answer(send, 429, TOO_MANY.format(seconds=seconds), retry_after=seconds)
             return
 
         async def observed(message: Message) -> None:
@@ -134,47 +135,6 @@ class SignInThrottle:
             await send(message)
 
         await self.app(scope, replay(), observed)
-
-
-async def _read_body(receive: Receive) -> bytes | None:
-    """The request's body; None when it is larger than any sign-in form."""
-    body = b""
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            return body
-        body += bytes(message.get("body", b""))
-        if len(body) > MAX_FORM_BYTES:
-            return None
-        if not message.get("more_body", False):
-            return body
-
-
-def _replaying(body: bytes, rest: Receive) -> Callable[[], Receive]:
-    """Receivers that give the body read already, then what the client sends next."""
-
-    def receiver() -> Receive:
-        sent = False
-
-        async def receive() -> Message:
-            nonlocal sent
-            if sent:
-                return await rest()
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        return receive
-
-    return receiver
-
-
-async def _answer(send: Send, status: int, detail: str, retry_after: int | None = None) -> None:
-    body = json.dumps({"detail": detail}).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
-    if retry_after is not None:
-        headers.append((b"retry-after", str(retry_after).encode()))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
 
 
 def install_sign_in_throttle(app: FastAPI) -> None:
