@@ -5,11 +5,14 @@ feedback, can change none of them, through any route or socket event; unknown th
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import PASSWORD, AppFactory, signed_in_app
 from tests.support.chainlit_client import ChainlitApi, ChainlitSession, HttpError, messages_of
@@ -133,3 +136,58 @@ async def test_unknown_thread_ids_are_404s_not_500s(
         delete = {"threadId": thread_id}
         assert await refused(alice, "DELETE", "/project/thread", json=delete) == NOT_FOUND
     assert await alice.threads() == []
+
+
+@pytest.fixture
+async def alice_and_bob(
+    chainlit_app: AppFactory, proxy: RecordingProxy, tmp_path: Path
+) -> AsyncIterator[tuple[ChainlitApi, ChainlitApi, dict[str, Any], ChainlitSession]]:
+    """Alice's answered chat (SQLite), and Bob signed in with a chat of his own open."""
+    url = signed_in_app(chainlit_app, proxy, tmp_path, "alice", "bob")
+    alice, bob = ChainlitApi(url), ChainlitApi(url)
+    await alice.sign_in("alice", PASSWORD)
+    await bob.sign_in("bob", PASSWORD)
+    async with ChainlitSession(url, alice.token) as chat:
+        await chat.ready()
+        await chat.ask("Alice's locker code is 4711.")
+    [thread] = await alice.threads()
+    async with ChainlitSession(url, bob.token) as bobs_chat:
+        await bobs_chat.ready()
+        yield alice, bob, await alice.thread(thread["id"]), bobs_chat
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
+                                                                max_size=3),
+    max_leaves=6,
+)  # fmt: skip
+
+
+@settings(max_examples=40, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(data=st.data())
+async def test_any_element_request_is_answered_without_a_500_and_changes_nothing_of_alices(
+    alice_and_bob: tuple[ChainlitApi, ChainlitApi, dict[str, Any], ChainlitSession],
+    data: st.DataObject,
+) -> None:
+    alice, bob, before, chat = alice_and_bob
+    [stats] = [e for e in before["elements"] if e["name"] == "AnswerStats"]
+    keys = st.sampled_from(["id", "type", "name", "display", "threadId", "forId", "props"])
+    ids = st.sampled_from([stats["id"], before["id"], stats["forId"], str(uuid.uuid4())])
+    element = data.draw(
+        st.fixed_dictionaries({}, optional={key: ids | json_values for key in
+                                            ("id", "threadId", "forId")})
+        .map(lambda changes: {**stats, **changes})
+        .flatmap(lambda whole: st.sets(keys).map(
+            lambda dropped: {k: v for k, v in whole.items() if k not in dropped}))
+        | json_values
+    )  # fmt: skip
+    session = data.draw(st.sampled_from([chat.session_id, str(uuid.uuid4())]) | json_values)
+    method = data.draw(st.sampled_from(["PUT", "DELETE"]))
+    body = data.draw(st.sampled_from([{"element": element, "sessionId": session}, element]))
+    try:
+        await bob.request(method, "/project/element", json=body)
+    except HttpError as error:
+        assert error.status in {404, 413, 422}, (error.status, body)
+    assert await alice.thread(before["id"]) == before
