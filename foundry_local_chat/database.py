@@ -83,16 +83,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 FTS_TABLE = "document_chunks_fts"
 
 
-async def forget_deleted(engine: AsyncEngine) -> None:
-    """After a delete, leave nothing of the deleted rows in SQLite's files: the full-text index
-    merges its segments (deleted passages' words stay in old segments until then), and the WAL,
+async def forget_deleted(engine: AsyncEngine, *, passages: bool = False) -> None:
+    """After a delete, leave nothing of the deleted rows in SQLite's files: with `passages`
+    (document passages were deleted), the full-text index merges its segments (deleted
+    passages' words stay in old segments until then; a merge rewrites the whole index), and the WAL,
     which still holds the pages as they were before, is written back and emptied. secure_delete
     has already zeroed the freed space. PostgreSQL keeps deleted rows as dead tuples until
     VACUUM (see the README)."""
     if engine.dialect.name != "sqlite":
         return
     async with engine.begin() as connection:
-        indexed = await connection.scalar(
+        indexed = passages and await connection.scalar(
             text("SELECT count(*) FROM sqlite_master WHERE name = :name"), {"name": FTS_TABLE}
         )
         if indexed:

@@ -218,7 +218,7 @@ class DocumentStore:
         """Deleted text leaves the database's files too (database.forget_deleted); a store in
         memory has no files."""
         if isinstance(self._engine, AsyncEngine):
-            await database.forget_deleted(self._engine)
+            await database.forget_deleted(self._engine, passages=True)
 
 
 def _documents(connection: Connection, owner: Owner) -> list[StoredDocument]:

@@ -423,11 +423,11 @@ class ChatDataLayer(SQLAlchemyDataLayer):
         # The foreign key cascades too; deleting first also covers a database that ignores it.
         await self.documents.delete_thread(thread_id)
         await super().delete_thread(thread_id)
-        await self._forget_deleted()
+        await self._forget_deleted(passages=True)
 
-    async def _forget_deleted(self) -> None:
+    async def _forget_deleted(self, *, passages: bool = False) -> None:
         try:
-            await database.forget_deleted(self.engine)
+            await database.forget_deleted(self.engine, passages=passages)
         except Exception as error:  # the delete itself is done; the files keep traces longer
             log.warning("after a delete, cleaning the database files failed: %s", _reason(error))
 
