@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import socketio
 from foundry_local_chat.sign_in_throttle import FREE_FAILURES, FREE_FAILURES_PER_ADDRESS
 from tests.conftest import PASSWORD, AppFactory, signed_in_app
 from tests.support.chainlit_client import ChainlitApi, ChainlitSession, HttpError
+from tests.support.postgres import PostgresServer
 from tests.support.recording_proxy import RecordingProxy
 
 
@@ -86,3 +88,23 @@ async def test_failed_sign_ins_slow_down_per_user_and_per_address_but_not_for_lo
     assert await status_of(api, "POST", "/login",
                            data={"username": "bob", "password": PASSWORD}) == 429  # fmt: skip
     assert time.monotonic() - started < 60  # the refusals were quick: no Argon2 behind them
+
+
+async def test_signing_out_on_one_instance_ends_the_session_on_another(
+    chainlit_app: AppFactory, proxy: RecordingProxy, postgres: PostgresServer, tmp_path: Path
+) -> None:
+    shared = {"DATABASE_URL": await postgres.create_database(),
+              "CHAINLIT_AUTH_SECRET": secrets.token_urlsafe(48)}  # fmt: skip
+    first = signed_in_app(chainlit_app, proxy, tmp_path, "alice", **shared)
+    second = signed_in_app(chainlit_app, proxy, tmp_path, "alice", **shared)
+    token = await ChainlitApi(first).sign_in("alice", PASSWORD)
+    another = await ChainlitApi(first).sign_in("alice", PASSWORD)
+    assert (await ChainlitApi(second, another).user())["identifier"] == "alice"  # one secret
+    await ChainlitApi(first, token).request("POST", "/logout")
+    # The second instance never saw the token: it asks the database, which knows. (One it saw
+    # valid a moment before is refused within LIVE_ANSWER_SECONDS: tests/test_sessions.py.)
+    assert await status_of(ChainlitApi(second, token), "GET", "/user") == 401
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        async with ChainlitSession(second, token):
+            pass
+    assert (await ChainlitApi(second, another).user())["identifier"] == "alice"
