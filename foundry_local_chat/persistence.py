@@ -88,6 +88,7 @@ class SaveTroubleKind(StrEnum):
     OUTAGE = "outage"  # the database cannot be reached: saves wait in order
     REFUSED = "refused"  # the database refused one statement: it is skipped
     RECOVERED = "recovered"  # what waited is saved now
+    NOT_YOURS = "not_yours"  # an id of another user's chat: refused, the chat goes on
 
 
 @dataclass(frozen=True)
@@ -412,7 +413,7 @@ class ChatDataLayer(SQLAlchemyDataLayer):
         log.warning("history: refused a write for %s: %s", acting_user(), refused)
         if _chat_session() is None or (awaited and in_http_request()):
             raise refused
-        await self._tell(SaveTrouble(SaveTroubleKind.REFUSED, str(refused)))
+        await self._tell(SaveTrouble(SaveTroubleKind.NOT_YOURS, str(refused)))
 
     async def _user_id(self, identifier: str) -> str | None:
         user = await self.get_user(identifier)

@@ -14,11 +14,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from foundry_local_chat.ui_text import words_for
 from tests.conftest import PASSWORD, AppFactory, signed_in_app
 from tests.support.chainlit_client import ChainlitApi, ChainlitSession, HttpError, messages_of
 from tests.support.recording_proxy import RecordingProxy
 
 NOT_FOUND = 404
+words = words_for("en-US")
 
 
 async def refused(api: ChainlitApi, method: str, path: str, **kwargs: Any) -> int:
@@ -74,10 +76,7 @@ async def test_another_user_can_change_nothing_of_alices_given_the_ids(
         await send_with_id(chat, question_id, "Bob was here.")
         reply = await chat.collect_reply()
         assert reply.answer()["output"]
-        notice = await chat.wait_for_seen(
-            "new_message", lambda m: "could not be saved" in m["output"]
-        )
-        assert "belongs to another chat" in notice["output"]
+        await chat.wait_for_seen("new_message", lambda m: m["output"] == words.not_yours)
         # Her answer's element, changed or deleted by id from Bob's own session.
         forged = {**stats, "props": {**stats["props"], "summary": "forged"}}
         element = {"element": forged, "sessionId": chat.session_id}
@@ -113,6 +112,13 @@ async def test_another_user_can_change_nothing_of_alices_given_the_ids(
     [bobs] = await bob.threads()
     assert ("user_message", "Bob was here.") not in messages_of(bobs)
     assert reply.answer()["id"] in [step["id"] for step in bobs["steps"]]
+    async with ChainlitSession(url, bob.token, language="ko-KR") as chat:  # said in Korean
+        await chat.ready()
+        await send_with_id(chat, answer_id, "밥이 다녀감.")
+        await chat.collect_reply()
+        korean = words_for("ko-KR").not_yours
+        await chat.wait_for_seen("new_message", lambda m: m["output"] == korean)
+    assert await alice.thread(thread["id"]) == before
 
 
 async def test_unknown_thread_ids_are_404s_not_500s(
