@@ -81,6 +81,7 @@ from foundry_local_chat.config import ConfigError, Settings
 from foundry_local_chat.context_window import MessageTooLong, fit_request
 from foundry_local_chat.database import DatabaseError
 from foundry_local_chat.document_context import ReadBudget
+from foundry_local_chat.element_route_guard import install_element_route_guard
 from foundry_local_chat.foundry_runtime import FoundryStartError
 from foundry_local_chat.interrupted_answers import mark_interrupted
 from foundry_local_chat.left_chats import cancel_unless_back, cut_unless_watched
@@ -89,18 +90,23 @@ from foundry_local_chat.model_facts import loop_guard_on
 from foundry_local_chat.ops_routes import install_ops_routes
 from foundry_local_chat.origin_guard import install_origin_guard
 from foundry_local_chat.origins import OriginPolicy
+from foundry_local_chat.ownership import install_ownership
 from foundry_local_chat.page_policy import install_page_policy
 from foundry_local_chat.persistence import (
     ChatDataLayer,
     PersistenceError,
     history_engine,
     history_layer,
+    history_owners,
     saves_waiting,
     start_history,
     thread_deleted,
     wait_for_saves,
 )
 from foundry_local_chat.progress import terminal_progress
+from foundry_local_chat.sessions import install_session_guard
+from foundry_local_chat.sign_in_throttle import install_sign_in_throttle
+from foundry_local_chat.socket_payloads import check_socket_payloads
 from foundry_local_chat.text_repair import has_lone_surrogates, repair_unicode
 from foundry_local_chat.thread_tabs import ThreadEmitter, user_of
 from foundry_local_chat.ui_text import words_for
@@ -125,6 +131,12 @@ install_ops_routes(chainlit_server, installed_state, settings.metrics_token)
 install_body_limit(chainlit_server, settings.documents)
 # Every page loads and connects to this origin only (Content-Security-Policy).
 install_page_policy(chainlit_server)
+# Each history id is checked against the request's user; a refusal is a 404 (persistence.py).
+install_element_route_guard(chainlit_server, history_owners)
+install_ownership(chainlit_server)
+# Sign-in slows down after failures; a signed-out session's token is refused from then on.
+install_sign_in_throttle(chainlit_server)
+install_session_guard(chainlit_server, history_engine)
 # Only the app's own pages, and ALLOWED_ORIGINS, may use a signed-in user's session.
 install_origin_guard(chainlit_server, OriginPolicy(frozenset(settings.allowed_origins)))
 mount_browser_page(chainlit_server, settings)  # /browser: the model in the visitor's tab
@@ -138,6 +150,7 @@ except (AuthError, DatabaseError) as error:
 
 accept_long_messages(sio)
 stop_quietly(sio)
+check_socket_payloads(sio)  # a malformed event gets a notice, not Python's exception text
 own_files_directory()
 limit_uploads(chainlit_config.features, settings.documents)
 STARTUP_WAIT_SECONDS = 15

@@ -291,6 +291,8 @@ async def tell_save_trouble(trouble: SaveTrouble) -> None:
         message = cl.ErrorMessage(
             author=APP_AUTHOR, content=said.not_saved.format(reason=trouble.reason)
         )
+    elif trouble.kind == SaveTroubleKind.NOT_YOURS:
+        message = cl.ErrorMessage(author=APP_AUTHOR, content=said.not_yours)
     elif trouble.kind == SaveTroubleKind.REFUSED:
         message = cl.ErrorMessage(
             author=APP_AUTHOR, content=said.save_refused.format(reason=trouble.reason)

@@ -77,7 +77,34 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")  # as PostgreSQL does
     cursor.execute("PRAGMA journal_mode=WAL")  # readers do not wait for the writer
+    cursor.execute(
+        "PRAGMA secure_delete=ON"
+    )  # deleted rows are overwritten, not left in free pages
     cursor.close()
+
+
+FTS_TABLE = "document_chunks_fts"
+
+
+async def forget_deleted(engine: AsyncEngine, *, passages: bool = False) -> None:
+    """After a delete, leave nothing of the deleted rows in SQLite's files: with `passages`
+    (document passages were deleted), the full-text index merges its segments (deleted
+    passages' words stay in old segments until then; a merge rewrites the whole index), and the WAL,
+    which still holds the pages as they were before, is written back and emptied. secure_delete
+    has already zeroed the freed space. PostgreSQL keeps deleted rows as dead tuples until
+    VACUUM (see the README)."""
+    if engine.dialect.name != "sqlite":
+        return
+    async with engine.begin() as connection:
+        indexed = passages and await connection.scalar(
+            text("SELECT count(*) FROM sqlite_master WHERE name = :name"), {"name": FTS_TABLE}
+        )
+        if indexed:
+            await connection.execute(
+                text(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('optimize')")
+            )
+    async with engine.connect() as connection:
+        await connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def alembic_config() -> Config:

@@ -151,9 +151,9 @@ class DocumentStore:
             document.chars, len(chunks),
         )  # fmt: skip
 
-        def add(connection: Connection) -> None:
+        def add(connection: Connection) -> int:
             same_name = {"thread": owner.thread_id, "user": owner.user_id, "name": stored.name}
-            _delete(
+            replaced = _delete(
                 connection, "thread_id = :thread AND user_id = :user AND name = :name", same_name
             )
             connection.execute(
@@ -175,8 +175,10 @@ class DocumentStore:
                     [{"document": stored.id, "position": c.position, "page": c.page,
                       "section": c.section, "text": c.text} for c in chunks],
                 )  # fmt: skip
+            return replaced
 
-        await self._run(add)
+        if await self._run(add):
+            await self._forget_deleted()
         return stored
 
     async def documents(self, owner: Owner) -> list[StoredDocument]:
@@ -210,7 +212,13 @@ class DocumentStore:
         def delete(connection: Connection) -> int:
             return _delete(connection, "thread_id = :thread", {"thread": thread_id})
 
-        return await self._run(delete)
+        return await self._run(delete)  # the data layer forgets them once the thread is gone
+
+    async def _forget_deleted(self) -> None:
+        """Deleted text leaves the database's files too (database.forget_deleted); a store in
+        memory has no files."""
+        if isinstance(self._engine, AsyncEngine):
+            await database.forget_deleted(self._engine, passages=True)
 
 
 def _documents(connection: Connection, owner: Owner) -> list[StoredDocument]:

@@ -24,6 +24,11 @@
 - **nothing is saved into a deleted thread**: a chat still open on a thread that was deleted
   (in another tab, or the page kept it) writes nothing more, so the thread does not come back
   as an orphan; the handler refuses to answer in it (`thread_deleted`).
+- **every id is checked against its owner** (ownership.py, history_owners.py): a thread,
+  message, element or feedback of another user is refused (`NotYours`, a 404 over HTTP), never
+  upserted or deleted, and never read; in a chat the refusal is said there. The upserts of
+  steps, elements and feedback also carry the check in their SQL (an id already in another
+  thread is not updated), so a statement that waited out an outage cannot overwrite either.
 - **a turn ends when it is saved**: `wait_for_saves` makes a message handler wait for the saves
   its turn started (Chainlit fires them as background tasks), so an instance killed right after
   an answer was shown has already stored it.
@@ -35,20 +40,22 @@ import asyncio
 import functools
 import json
 import logging
+import uuid
 import weakref
 from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from enum import StrEnum
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 from urllib.parse import quote
 
 from chainlit.context import ChainlitContextException, get_context
 from chainlit.data import get_data_layer
 from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
-from chainlit.element import CustomElement, Element, Text
+from chainlit.data.utils import queue_until_user_message
+from chainlit.element import CustomElement, Element, ElementDict, Text
 from chainlit.session import WebsocketSession
 from chainlit.step import StepDict
-from chainlit.types import ThreadDict
+from chainlit.types import Feedback, ThreadDict
 from chainlit.utils import utc_now
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -59,6 +66,13 @@ from foundry_local_chat.auth import ADD_A_USER, Access, AuthError, ensure_auth_s
 from foundry_local_chat.config import Settings
 from foundry_local_chat.document_store import DocumentStore, Owner
 from foundry_local_chat.errors import FoundryLocalChatError
+from foundry_local_chat.history_owners import (
+    THIS_ELEMENT_IS_ANOTHERS,
+    THIS_MESSAGE_IS_ANOTHERS,
+    HistoryOwners,
+    guarded_upsert,
+)
+from foundry_local_chat.ownership import NotYours, acting_user, in_http_request
 from foundry_local_chat.text_repair import repair_unicode
 
 log = logging.getLogger(__name__)
@@ -77,6 +91,7 @@ class SaveTroubleKind(StrEnum):
     OUTAGE = "outage"  # the database cannot be reached: saves wait in order
     REFUSED = "refused"  # the database refused one statement: it is skipped
     RECOVERED = "recovered"  # what waited is saved now
+    NOT_YOURS = "not_yours"  # an id of another user's chat: refused, the chat goes on
 
 
 @dataclass(frozen=True)
@@ -138,6 +153,10 @@ def _decoded(value: Any, kind: type) -> Any:
     return value if isinstance(value, kind) else None
 
 
+_F = TypeVar("_F", bound=Callable[..., Awaitable[Any]])
+_queued_until_first_message = cast(Callable[[_F], _F], queue_until_user_message())
+
+
 def _normalize_step(step: StepDict) -> StepDict:
     step["metadata"] = _decoded(step.get("metadata"), dict) or {}
     step["tags"] = _decoded(step.get("tags"), list)
@@ -153,6 +172,7 @@ class ChatDataLayer(SQLAlchemyDataLayer):
         self.engine = database.create_engine(url)
         self.async_session = async_sessionmaker(self.engine, expire_on_commit=False)
         self.documents = DocumentStore(self.engine)
+        self.owners = HistoryOwners(self._rows)
         self._writes: dict[str, set[asyncio.Task[Any]]] = {}
         self._unsaved: dict[str, list[Statement]] = {}  # per thread, oldest first
         self._thread_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
@@ -275,21 +295,57 @@ class ChatDataLayer(SQLAlchemyDataLayer):
         tags: list[str] | None = None,
     ) -> None:
         self._track()
+        actor = acting_user()
+        exists = await self.owners.check_thread(thread_id, actor)
+        if actor is not None:
+            if user_id is None and exists is False:  # a new thread is its creator's
+                user_id = actor.id or await self._user_id(actor.identifier)
+            elif user_id is not None and actor.id is not None and user_id != actor.id:
+                raise NotYours("a thread can be given to its own user only")
         await super().update_thread(thread_id, name, user_id, metadata, tags)
 
+    @_queued_until_first_message  # as Chainlit's: a chat is saved from its first message on
     async def create_step(self, step_dict: StepDict) -> None:
         self._track()
-        await super().create_step(step_dict)
+        try:
+            await self._upsert_step(step_dict)
+        except NotYours as refused:
+            await self._refused(refused, awaited=False)
+            return
         if step_dict.get("type") in MESSAGE_TYPES:
             await self._save_chat_state(step_dict.get("threadId"))
 
     async def update_step(self, step_dict: StepDict) -> None:
-        self._track()
-        await super().update_step(step_dict)
+        await self.create_step(step_dict)
+
+    async def _upsert_step(self, step_dict: StepDict) -> None:
+        """Chainlit's create_step, but a step id already in another thread is not updated."""
+        thread_id = step_dict.get("threadId")
+        await self.owners.check_step(step_dict["id"], in_thread=thread_id)
+        await self.update_thread(thread_id)  # type: ignore[arg-type]  # as Chainlit does
+        step: dict[str, Any] = dict(step_dict)
+        if "showInput" in step:
+            step["showInput"] = str(step["showInput"]).lower()
+        row = {
+            key: value
+            for key, value in step.items()
+            if value is not None and not (isinstance(value, dict) and not value)
+        }
+        row["metadata"] = json.dumps(step.get("metadata") or {})
+        row["generation"] = json.dumps(step.get("generation") or {})
+        saved = await self.execute_sql(guarded_upsert("steps", row), row)
+        if saved == 0:  # raced with a step of the same id in another thread
+            raise NotYours(THIS_MESSAGE_IS_ANOTHERS)
 
     async def delete_step(self, step_id: str) -> None:
         self._track()
+        try:
+            await self.owners.check_step(step_id)
+        except NotYours as refused:
+            await self._refused(refused, awaited=True)
+            return
         await super().delete_step(step_id)
+        await self._forget_deleted()
 
     async def create_element(self, element: Element) -> None:
         inline_text = (
@@ -303,27 +359,95 @@ class ChatDataLayer(SQLAlchemyDataLayer):
             and self.storage_provider is None
         ):
             self._track()
+            try:
+                await self.owners.check_element(element.id, element.thread_id, element.for_id)
+            except NotYours as refused:
+                await self._refused(refused, awaited=False)
+                return
             row = {key: value for key, value in element.to_dict().items() if value is not None}
             if inline_text:
                 content = str(element.content)
                 row["url"] = "data:text/plain;charset=utf-8," + quote(content, safe="")
                 row.pop("chainlitKey", None)  # the file of a session that will be gone
-            columns = ", ".join(f'"{column}"' for column in row)
-            values = ", ".join(f":{column}" for column in row)
-            updates = ", ".join(f'"{column}" = :{column}' for column in row if column != "id")
-            await self.execute_sql(
-                f"INSERT INTO elements ({columns}) VALUES ({values}) "
-                f"ON CONFLICT (id) DO UPDATE SET {updates}",
-                parameters=row,
-            )
+            saved = await self.execute_sql(guarded_upsert("elements", row), parameters=row)
+            if saved == 0:
+                await self._refused(NotYours(THIS_ELEMENT_IS_ANOTHERS), awaited=False)
             return
         await super().create_element(element)
 
+    async def delete_element(self, element_id: str, thread_id: str | None = None) -> None:
+        try:
+            await self.owners.check_element(element_id, None, None)
+        except NotYours as refused:
+            await self._refused(refused, awaited=True)
+            return
+        await super().delete_element(element_id, thread_id)
+        await self._forget_deleted()
+
+    async def get_element(self, thread_id: str, element_id: str) -> ElementDict | None:
+        if not await self.owners.may_read(thread_id):
+            return None
+        return await super().get_element(thread_id, element_id)
+
+    # ----- feedback: on the acting user's own answers only -----
+
+    async def upsert_feedback(self, feedback: Feedback) -> str:
+        thread_id = await self.owners.thread_of_step(feedback.forId)
+        if thread_id is None:
+            raise NotYours(f"no message {feedback.forId} to give feedback on")
+        if feedback.id:
+            await self.owners.check_feedback(feedback.id, feedback.forId)
+        feedback.id = feedback.id or str(uuid.uuid4())
+        feedback.threadId = thread_id  # the message's, whatever the browser said
+        row = {key: value for key, value in asdict(feedback).items() if value is not None}
+        if await self.execute_sql(guarded_upsert("feedbacks", row), row) == 0:
+            raise NotYours(f"feedback {feedback.id} is on another message")
+        return feedback.id
+
+    async def delete_feedback(self, feedback_id: str) -> bool:
+        await self.owners.check_feedback(feedback_id, None)
+        deleted = await super().delete_feedback(feedback_id)
+        await self._forget_deleted()
+        return deleted
+
+    # ----- ownership: every id against the acting user (see ownership.py) -----
+
+    async def _rows(self, query: str, parameters: dict[str, Any]) -> list[dict[str, Any]] | None:
+        """The rows; None when the database could not be read (an outage: the checks pass, and
+        the guarded upserts still refuse what waited)."""
+        rows = await self.execute_sql(query, parameters)
+        return rows if isinstance(rows, list) else None
+
+    async def _refused(self, refused: NotYours, *, awaited: bool) -> None:
+        """Raised where a caller waits for the answer (a route: 404); in a chat (Chainlit saves
+        steps and elements in background tasks, which nobody awaits) the chat is told instead."""
+        log.warning("history: refused a write for %s: %s", acting_user(), refused)
+        if _chat_session() is None or (awaited and in_http_request()):
+            raise refused
+        await self._tell(SaveTrouble(SaveTroubleKind.NOT_YOURS, str(refused)))
+
+    async def _user_id(self, identifier: str) -> str | None:
+        user = await self.get_user(identifier)
+        return user.id if user is not None else None
+
     async def delete_thread(self, thread_id: str) -> None:
+        await self.owners.check_thread(thread_id, acting_user())
         self._deleted.add(thread_id)  # first: a chat still open on it saves nothing more
         # The foreign key cascades too; deleting first also covers a database that ignores it.
         await self.documents.delete_thread(thread_id)
         await super().delete_thread(thread_id)
+        await self._forget_deleted(passages=True)
+
+    async def _forget_deleted(self, *, passages: bool = False) -> None:
+        try:
+            await database.forget_deleted(self.engine, passages=passages)
+        except Exception as error:  # the delete itself is done; the files keep traces longer
+            log.warning("after a delete, cleaning the database files failed: %s", _reason(error))
+
+    async def get_thread_author(self, thread_id: str) -> str:
+        """ "" for a thread that does not exist, or is not the acting user's: Chainlit's routes
+        answer 404 (its own raised ValueError, a 500 with a traceback)."""
+        return await self.owners.author(thread_id)
 
     async def documents_of(self, owner: Owner) -> DocumentStore:
         """The store for the owner's documents, once their thread has a row to belong to
@@ -345,6 +469,8 @@ class ChatDataLayer(SQLAlchemyDataLayer):
         self, user_id: str | None = None, thread_id: str | None = None
     ) -> list[ThreadDict] | None:
         threads = await super().get_all_user_threads(user_id=user_id, thread_id=thread_id)
+        if threads is not None and (actor := acting_user()) is not None:
+            threads = [t for t in threads if t.get("userIdentifier") == actor.identifier]
         for thread in threads or []:
             thread["metadata"] = _decoded(thread.get("metadata"), dict) or {}
             thread["tags"] = _decoded(thread.get("tags"), list)
@@ -356,7 +482,9 @@ class ChatDataLayer(SQLAlchemyDataLayer):
 
     async def get_step(self, step_id: str) -> StepDict | None:
         step = await super().get_step(step_id)
-        return _normalize_step(step) if step is not None else None
+        if step is None or not await self.owners.may_read(step.get("threadId")):
+            return None
+        return _normalize_step(step)
 
 
 def start_history(settings: Settings, access: Access, environ: MutableMapping[str, str]) -> None:
@@ -387,6 +515,12 @@ def history_layer() -> ChatDataLayer | None:
 def thread_deleted(thread_id: str) -> bool:
     layer = history_layer()
     return layer is not None and layer.thread_deleted(thread_id)
+
+
+def history_owners() -> HistoryOwners | None:
+    """Whose each history row is (element_route_guard asks); None when history is off."""
+    layer = history_layer()
+    return layer.owners if layer is not None else None
 
 
 def history_engine() -> AsyncEngine | None:

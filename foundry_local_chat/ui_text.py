@@ -75,6 +75,8 @@ class Words:
     thinking: str
     not_saved: str  # {reason}
     save_refused: str  # {reason}
+    malformed_payload: str
+    not_yours: str
     saving_again: str
     history_off: str
     # each chat profile on the welcome screen: what it is, and which backend answers
@@ -207,6 +209,10 @@ WORDS = {
         save_refused="⚠️ **A message of this chat could not be saved**: the history database "
         "refused it ({reason}).",
         saving_again="✅ Saving works again, and what could not be saved meanwhile is saved now.",
+        not_yours="⚠️ **Not saved**: a message or element of this chat had the id of one in "
+        "another chat, and the app changes nothing of another chat.",
+        malformed_payload="⚠️ What your browser sent did not arrive in a form the app can read, "
+        "so nothing was done with it. Send it again; if this keeps happening, reload the page.",
         history_off="History is off: nobody signs in to this app, so chats are not kept. To keep "
         f"them, add a user (`{ADD_A_USER}`) and restart the app.",
         about_local="The model runs on this machine through Foundry Local. Nothing leaves it.",
@@ -370,6 +376,10 @@ WORDS = {
         save_refused="⚠️ **이 채팅의 메시지 하나를 저장하지 못했습니다**: 기록 데이터베이스가 "
         "거부했습니다 ({reason}).",
         saving_again="✅ 다시 저장됩니다. 그동안 저장하지 못했던 대화도 이제 저장했습니다.",
+        not_yours="⚠️ **저장하지 않았습니다**: 이 채팅의 메시지나 요소가 다른 채팅에 있는 것과 같은 "
+        "ID를 가지고 있었습니다. 앱은 다른 채팅의 내용을 바꾸지 않습니다.",
+        malformed_payload="⚠️ 브라우저가 보낸 내용을 앱이 읽을 수 없는 형태로 받아 아무것도 하지 "
+        "않았습니다. 다시 보내 주세요. 계속 이러면 페이지를 새로 고치세요.",
         history_off="기록이 꺼져 있습니다: 로그인한 사용자가 없어 채팅이 보관되지 않습니다. "
         f"보관하려면 사용자를 추가하고(`{ADD_A_USER}`) 앱을 다시 시작하세요.",
         about_local="모델이 Foundry Local을 통해 이 컴퓨터에서 실행됩니다. 입력한 내용은 밖으로 "
