@@ -80,7 +80,10 @@ def said(reply: Reply) -> list[str]:
     return [message["output"] for message in reply.of("new_message")]
 
 
-@pytest.mark.parametrize(("event", "args"), MALFORMED, ids=lambda value: repr(value)[:40])
+# Ids by position: the payloads hold fresh uuids, and xdist's workers must collect the same ids.
+@pytest.mark.parametrize(
+    ("event", "args"), MALFORMED, ids=[f"{event}-{i}" for i, (event, _) in enumerate(MALFORMED)]
+)
 async def test_a_malformed_event_gets_a_short_notice_and_the_chat_goes_on(
     signed_in: tuple[str, str], proxy: RecordingProxy, event: str, args: tuple[Any, ...]
 ) -> None:
