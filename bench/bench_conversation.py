@@ -57,6 +57,9 @@ MAX_TOKENS = 400  # answers end by themselves well before this
 DOCUMENT_NOTES = 210  # notes of about 23 tokens: ~4,850 prompt tokens with the question
 DOCUMENT_QUESTIONS = ["Which animal is in garden 7?", "And in garden 12?", "What did it eat?"]
 RESULTS = REPO / "bench" / "results" / "conversation.json"
+# The bundled model's KV cache, as conversation_pool.kv_cache_bytes computes it: layers, KV
+# heads, head size, context, K and V, float32.
+SESSION_BYTES = 30 * 3 * 64 * 8192 * 2 * 4
 
 COLORS = ["red", "blue", "green", "yellow", "white", "black", "grey", "brown"]
 ANIMALS = ["cat", "dog", "goat", "horse", "duck", "rabbit", "fox", "owl", "hen"]
@@ -116,13 +119,21 @@ def run_chat(
     histories = {engine.label: list(opening) for engine in engines}
     turns: dict[str, list[dict[str, Any]]] = {engine.label: [] for engine in engines}
     for number, question in enumerate(questions, 1):
+        # Every engine's request is made before any answers this turn (a follower is sent what
+        # its leader is sent).
+        asked = {
+            engine.label: [
+                *histories[follows.get(engine.label, engine.label)],
+                {"role": "user", "content": question},
+            ]
+            for engine in engines
+        }
         for engine in engines:
-            history = histories[follows.get(engine.label, engine.label)]
-            asked = [*history, {"role": "user", "content": question}]
-            result = turn(engine, asked, scope)
+            result = turn(engine, asked[engine.label], scope)
             turns[engine.label].append(result)
             if engine.label not in follows:
-                history[:] = [*asked, {"role": "assistant", "content": result["text"]}]
+                answer = {"role": "assistant", "content": result["text"]}
+                histories[engine.label] = [*asked[engine.label], answer]
             print(
                 f"  turn {number} {engine.label:>10}: first token {result['ttft_ms']:8.1f} ms, "
                 f"prompt {result['prompt_tokens']}, reused {result['reused_tokens']}",
@@ -173,7 +184,7 @@ def main() -> None:
         kept = metric(warm, "conversations") or 0
         pool_bytes = metric(warm, "pool_bytes") or 0
         memory = {
-            "kv_cache_mb_per_conversation": round(pool_bytes / max(1.0, kept) / 2**20, 1),
+            "kv_cache_mb_per_conversation": round(SESSION_BYTES / 2**20, 1),
             "conversations_kept": kept,
             "pool_mb": round(pool_bytes / 2**20, 1),
             "resident_mb_before": round(resident_before, 1),
@@ -276,10 +287,11 @@ in their last bits and a near tie between two next tokens can go the other way.
 ## Memory
 
 One retained conversation: {memory["kv_cache_mb_per_conversation"]} MB of KV cache (sized for
-the model's whole context). Kept at the end: {memory["conversations_kept"]:.0f} conversations,
-{memory["pool_mb"]} MB. The endpoint's resident memory: {memory["resident_mb_before"]} MB before
-the chats, {memory["resident_mb_after"]} MB after. Reuse: {memory["hits"]:.0f} warm turns,
-{memory["tokens_reused"]:.0f} prompt tokens kept, {memory["tokens_read"]:.0f} read.
+the model's whole context). Kept at the end: {memory["conversations_kept"]:.0f} conversations
+and the spare session, {memory["pool_mb"]} MB in all (the pool's peak). The endpoint's resident
+memory: {memory["resident_mb_before"]} MB before the chats, {memory["resident_mb_after"]} MB
+after. Reuse: {memory["hits"]:.0f} warm turns, {memory["tokens_reused"]:.0f} prompt tokens kept,
+{memory["tokens_read"]:.0f} read.
 """
 
 
