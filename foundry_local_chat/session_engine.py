@@ -54,8 +54,11 @@ SESSION_PARAMETERS = frozenset(
 )  # fmt: skip
 FINISH_REASONS = {2: "stop", 3: "length", 4: "tool_calls"}  # the SDK's FinishReason values
 MIB = 1024 * 1024
-SPARE_PROMPT = (("user", "Reply with one word: ready."),)  # answered once, then undone
-SPARE_MAX_TOKENS = 16
+# Answered once, then undone. It must end by itself: a session whose answer was cut by the
+# token limit drops its cache, and the next answer allocates it again (greedy, the bundled model
+# ends this one after 46 tokens).
+SPARE_PROMPT = (("system", "Answer with one word."), ("user", "Capital of France?"))
+SPARE_MAX_TOKENS = 96
 
 
 def messages_of(body: Mapping[str, Any], model: str) -> list[Message] | None:
