@@ -280,9 +280,11 @@ def markdown(result: dict[str, Any]) -> str:
 Greedy answers identical with and without reuse, on the same prompt:
 {result["identical_greedy_answers"]} turns (by turn: {result["identical_by_turn"]}; the share
 of each warm answer before the first difference: {result["agreeing_share_by_turn"]}). The
-prompt is token for token the same (same `prompt_tokens`); the kept turns' cache was computed
-while generating and the cold path's while reading, so sums of floating-point numbers differ
-in their last bits and a near tie between two next tokens can go the other way.
+prompt has the same number of tokens (`prompt_tokens`), but the kept turns' cache holds the
+answer's tokens as they were generated, computed one at a time, where the cold path reads the
+answer's text again, tokenized anew (a generated split need not be the one the tokenizer
+makes) and computed all at once (float sums differ in their last bits): a near tie between two
+next tokens can go the other way. llama.cpp's cache has the same property.
 
 ## Memory
 
