@@ -250,6 +250,7 @@ async def test_two_tabs_of_a_thread_both_show_the_stream_and_new_messages(
     await send_prompt(second, "What is the capital of France?")
     await expect(page.locator(USER_MESSAGE)).to_have_count(2)
     await expect(page.locator(USER_MESSAGE).last).to_have_text("What is the capital of France?")
+    await until(lambda: bool(proxy.chat_requests()))  # its request reached the model
     await asyncio.wait_for(proxy.chat_requests()[-1].finished.wait(), 120)
     answer = proxy.chat_requests()[-1].answer
     await shows(page, answer, streaming=False)
