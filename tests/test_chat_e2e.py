@@ -35,7 +35,12 @@ async def test_answer_streams_token_by_token_from_foundry_local(chainlit_app: Ap
         assert re.search(r"read \d+ · reused 0 tokens", first.stats()["summary"])
         reuse = re.search(r"read (\d+) · reused ([\d,]+) tokens", second.stats()["summary"])
         assert reuse is not None, second.stats()["summary"]
-        assert int(reuse[1]) < 30 and int(reuse[2].replace(",", "")) > 30
+        generated = re.search(r"· (\d+) tokens ·", first.stats()["summary"])
+        assert generated is not None
+        if int(generated[1]) < 512:  # the first answer ended by itself: it stays read
+            assert int(reuse[1]) < 30 and int(reuse[2].replace(",", "")) > 30
+        else:  # cut at MAX_TOKENS: the engine dropped its cache and reads everything once
+            assert int(reuse[2].replace(",", "")) == 0
 
 
 async def test_second_turn_carries_the_first(
