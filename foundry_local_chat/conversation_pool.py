@@ -193,8 +193,13 @@ class ConversationPool:
 
     def _make_room(self) -> list[RetainedConversation]:
         """Reserve a place for a new conversation (lock held): the evicted ones, to close."""
-        evicted: list[RetainedConversation] = []
         self._busy += 1
+        return self._over_capacity()
+
+    def _over_capacity(self) -> list[RetainedConversation]:
+        """Take the least recently used idle conversations out until the pool fits its
+        capacity (lock held); the caller closes or reuses them."""
+        evicted: list[RetainedConversation] = []
         while self._idle and len(self._idle) + self._busy > self.capacity:
             oldest = min(self._idle, key=lambda c: c.last_used)
             self._idle.remove(oldest)
@@ -213,11 +218,7 @@ class ConversationPool:
                 self._idle.append(conversation)
             # More answered at once than the pool holds (ENDPOINT_CONCURRENCY above it): the
             # least recently used go.
-            while self._idle and len(self._idle) + self._busy > self.capacity:
-                oldest = min(self._idle, key=lambda c: c.last_used)
-                self._idle.remove(oldest)
-                closing.append(oldest)
-                self.stats.evictions += 1
+            closing += self._over_capacity()
         for old in closing:
             _close(old.session)
         self._on_change()
