@@ -166,6 +166,7 @@ async def test_an_answer_given_again_keeps_both_versions_with_the_thread(
     await wait_for_answer(page)
     answer = page.locator(ASSISTANT_MESSAGE).filter(has=page.locator(ANSWER_STATS))
     paragraphs = answer.get_by_role("article")
+    await expect(paragraphs.first).to_be_visible()  # the speed line may land after the stop button
     first = [text.strip() for text in await paragraphs.all_inner_texts()]
     asked = len(proxy.chat_requests())
 

@@ -64,6 +64,19 @@ async def test_second_turn_carries_the_first(
     ]
 
 
+async def test_chainlit_ci_mode_does_not_replace_the_api_key(
+    chainlit_app: AppFactory, proxy: RecordingProxy
+) -> None:
+    # CI=true makes `chainlit run` set OPENAI_API_KEY to a fake key in the app's process.
+    url = chainlit_app(FOUNDRY_LOCAL="0", BASE_URL=proxy.url, API_KEY="sk-operator", CI="true")
+    async with ChainlitSession(url) as chat:
+        assert await chat.ready() is None
+        answer = await chat.ask("Say hello.")
+        assert answer.answer()["output"]
+    [request] = proxy.chat_requests()
+    assert request.authorization == "Bearer sk-operator"
+
+
 async def test_stop_ends_the_answer_keeps_it_and_closes_the_request(
     chainlit_app: AppFactory, proxy: RecordingProxy
 ) -> None:

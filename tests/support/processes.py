@@ -39,7 +39,9 @@ def clean_env(overrides: Mapping[str, str]) -> dict[str, str]:
         "DOCUMENT_READERS", "DOCUMENT_READERS_PER_USER",
         "LOG_FORMAT", "READINESS_TIMEOUT_SECONDS", "READINESS_CACHE_SECONDS", "METRICS_TOKEN",
     }  # fmt: skip
-    env = {k: v for k, v in os.environ.items() if k not in app_variables}
+    # CI=true puts `chainlit run` in its CI mode (a fake OPENAI_API_KEY, a log line in its own
+    # format before the app loads): the apps under test run as a user runs them.
+    env = {k: v for k, v in os.environ.items() if k not in app_variables | {"CI"}}
     env["PYTHONUNBUFFERED"] = "1"
     env["CHAINLIT_ENV_FILE"] = ".env.tests-read-no-env-file"  # a developer's .env must not leak in
     env.update(overrides)

@@ -20,6 +20,7 @@ from aiohttp import web
 class RecordedRequest:
     path: str
     body: dict[str, Any] | None
+    authorization: str = ""  # as the app sent it
     client_closed_early: bool = False
     answer: str = ""  # the text of a streamed answer, as far as it was sent to the app
     finished: asyncio.Event = field(default_factory=asyncio.Event)
@@ -94,7 +95,9 @@ class RecordingProxy:
         assert self._session is not None
         raw = await request.read()
         body = await request.json() if raw else None
-        recorded = RecordedRequest(path=request.path, body=body)
+        recorded = RecordedRequest(
+            path=request.path, body=body, authorization=request.headers.get("Authorization", "")
+        )
         self.requests.append(recorded)
         if self.reject_streaming and body and body.get("stream"):
             recorded.finished.set()
