@@ -82,6 +82,8 @@ PROMPTS = [
     ("poem", "Write a short poem with the refrain 'and the river runs on' after each verse."),
     ("poem", "Write a song with a chorus that repeats after each verse."),
     ("poem", "후렴이 있는 짧은 시를 써 주세요."),
+    ("poem", "Write a poem about the sea."),  # issue 22: loops of a repeated line
+    ("poem", "바다에 관한 시를 써 주세요."),
 ]
 
 
