@@ -8,7 +8,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from foundry_local_chat.loop_guard import Loop, LoopGuard, LoopRules, units_of
-from tests.support.repetitive_answers import LEGITIMATE, LOOPS, as_model_tokens, looping
+from tests.support.repetitive_answers import (
+    A_WEEK_LISTED_AGAIN,
+    LEGITIMATE,
+    LOOPS,
+    as_model_tokens,
+    looping,
+)
 
 
 def guarded(deltas: list[str]) -> tuple[Loop | None, int]:
@@ -39,6 +45,74 @@ def test_a_loop_is_cut_after_one_copy_of_what_repeats(name: str) -> None:
     assert read - looped <= 48, f"{read - looped} deltas of the loop streamed"
 
 
+@pytest.mark.parametrize(
+    ("start", "line"),
+    [
+        # Issue 22: the line came back four times before the guard stopped the poem.
+        (
+            "The sea is deep, the sea is wide,\nits secrets kept from every tide,\n",
+            "balances untold balances,\n",
+        ),
+        # The bundled model, "Write a poem about the sea." (seed 5).
+        ("My tale of sailin' the seas,\nA brave adventurer,\nAn explorer,\n", "A sailor's mate,\n"),
+        ("바다는 깊고 넓어서\n", "파도야,\n"),
+    ],
+)
+def test_a_line_that_comes_back_is_stopped_at_its_third_copy(start: str, line: str) -> None:
+    loop, read = guarded(as_model_tokens(start + line * 20))
+    assert loop is not None
+    assert loop.keep == (start + line).strip()
+    # A delta brings the third copy's newline with the fourth copy's first word: no further.
+    assert read <= len(as_model_tokens(start + line * 3)) + 1
+
+
+def test_a_line_that_comes_back_with_only_old_lines_between_is_stopped_at_its_third_copy() -> None:
+    start = "In twilight skies,\nIn darkest nights,\n"
+    line, between = "In deepest deepensions,\n", "In deepest depths,\n"
+    loop, read = guarded(as_model_tokens(start + line + between + line * 20))
+    assert loop is not None
+    assert loop.keep == (start + line + between).strip()
+    assert read <= len(as_model_tokens(start + line + between + line * 2)) + 1
+
+
+def test_a_line_that_comes_back_after_new_lines_is_a_refrain() -> None:
+    answer = "".join(f"The {thing} is far,\nand the river runs on.\n" for thing in "abcdefgh")
+    assert guarded(as_model_tokens(answer))[0] is None
+    knock = "The wind came by:\nknock, knock,\nknock, knock,\nknock, knock,\nand then no more.\n"
+    assert guarded(as_model_tokens(knock))[0] is None  # a line of one word is no line to count
+
+
+def test_lines_in_code_may_repeat() -> None:
+    code = "```python\n" + "print('Hello, World!')\n" * 2 + "move_robot(left)\n" * 3 + "```\n"
+    assert guarded(as_model_tokens(code))[0] is None
+    prose = "Then:\n" + "move the robot left\n" * 3
+    assert guarded(as_model_tokens(prose))[0] is not None
+
+
+def test_a_week_listed_again_is_stopped_when_it_begins_again() -> None:
+    loop, _ = guarded(as_model_tokens(A_WEEK_LISTED_AGAIN))
+    assert loop is not None
+    assert loop.keep.endswith("7. Sunday - 20, 21, ...\n\n8. Monday - 22, 23, ...")
+
+
+def test_records_that_each_bring_a_new_word_are_a_listing_not_a_loop() -> None:
+    names = ["Ann", "Bob", "Cid", "Dee", "Eve", "Fay", "Gus", "Hal", "Ida", "Jon"]
+    record = '{{"name": "{}", "active": true, "admin": false}},\n'
+    assert guarded(as_model_tokens("".join(record.format(name) for name in names)))[0] is None
+    loop, _ = guarded(as_model_tokens("".join(record.format("Ann") for _ in names)))
+    assert loop is not None and loop.keep.startswith(record.format("Ann").strip())
+
+
+def test_a_line_drawn_with_one_mark_is_no_loop_unless_it_goes_on() -> None:
+    columns = "abcdefghij"
+    cells = " | ".join(str(n) for n in range(10))
+    table = f"| {' | '.join(columns)} |\n|{'---|' * len(columns)}\n| {cells} |\n"
+    heading = "Results of the survey\n" + "=" * 21 + "\n\nMost people sleep well.\n"
+    assert guarded(as_model_tokens(table + heading))[0] is None
+    loop, _ = guarded(as_model_tokens("Results\n" + "=" * 300))
+    assert loop is not None and len(loop.keep) < len("Results\n") + 100
+
+
 def test_the_loop_it_keeps_ends_where_the_repeats_begin() -> None:
     guard = LoopGuard()
     text = "Here is my answer. " + "The cat sat on the mat. " * 12
@@ -47,6 +121,18 @@ def test_the_loop_it_keeps_ends_where_the_repeats_begin() -> None:
     assert guard.loop == Loop(
         keep="Here is my answer. The cat sat on the mat.", span="The cat sat on the mat."
     )
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["a phrase", "a line of a poem", "a short line of a poem", "two lines of a poem taking turns"],
+)
+@pytest.mark.parametrize("streamed", [True, False])
+def test_what_it_keeps_is_the_answer_up_to_one_copy(name: str, streamed: bool) -> None:
+    start, span = LOOPS[name]
+    text = looping(name)
+    loop, _ = guarded(as_model_tokens(text) if streamed else [text])
+    assert loop is not None and loop.keep == (start + span).strip()
 
 
 def test_once_it_found_a_loop_it_reads_no_more() -> None:
@@ -78,6 +164,9 @@ def test_hangul_and_cjk_are_read_a_character_at_a_time() -> None:
         {"max_distinct_share": 1.5},
         {"min_repeat_units": 1},
         {"min_repeats": 0},
+        {"line_copies": 1},
+        {"line_copies": 6, "line_window": 5},
+        {"max_new_lines": -1},
     ],
 )
 def test_rules_that_cannot_work_are_refused(rules: dict[str, float]) -> None:

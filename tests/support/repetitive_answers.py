@@ -174,10 +174,161 @@ happy birthday to you!""",
 gently down the stream.
 Merrily, merrily, merrily, merrily,
 life is but a dream.""",
+    "a song whose chorus comes back twice at the end": """Verse 1:
+The harbour lights are burning low,
+the boats are resting in a row.
+
+Chorus:
+Hold on, hold on, the tide will turn,
+the sea gives back what sailors earn,
+hold on, hold on, we're coming home,
+across the wind, across the foam.
+
+Verse 2:
+The nets are mended, ropes are tied,
+our children waiting by the side.
+
+Chorus:
+Hold on, hold on, the tide will turn,
+the sea gives back what sailors earn,
+hold on, hold on, we're coming home,
+across the wind, across the foam.
+
+Hold on, hold on, the tide will turn,
+the sea gives back what sailors earn,
+hold on, hold on, we're coming home,
+across the wind, across the foam.""",
+    "a Korean song with a chorus": """1절:
+아침 해가 떠오르면
+우리는 함께 길을 나서요.
+
+후렴:
+노래하자, 노래하자,
+바람 따라 노래하자.
+
+2절:
+저녁 별이 빛나면
+우리는 함께 집으로 와요.
+
+후렴:
+노래하자, 노래하자,
+바람 따라 노래하자.
+
+3절:
+겨울이 지나고 봄이 오면
+우리는 다시 꽃을 심어요.
+
+후렴:
+노래하자, 노래하자,
+바람 따라 노래하자.""",
+    "a Markdown table with repeated cells": """| Feature | Free | Basic | Pro | Team | Enterprise |
+|---|---|---|---|---|---|
+| Chat | yes | yes | yes | yes | yes |
+| File upload | no | yes | yes | yes | yes |
+| History | no | no | yes | yes | yes |
+| Shared chats | no | no | no | yes | yes |
+| Single sign-on | no | no | no | no | yes |
+| Audit log | no | no | no | no | yes |
+| Custom models | no | no | yes | yes | yes |
+| Priority support | no | no | no | yes | yes |
+| Offline mode | yes | yes | yes | yes | yes |""",
+    "a YAML listing": """```yaml
+services:
+  web:
+    image: nginx:1.27
+    restart: always
+    depends_on:
+      - app
+  app:
+    image: chat-app:latest
+    restart: always
+    depends_on:
+      - db
+  db:
+    image: postgres:16
+    restart: always
+  cache:
+    image: redis:7
+    restart: always
+```""",
+    "a JSON listing": """```json
+{
+  "users": [
+    {"name": "Ann", "role": "admin", "active": true, "team": "core"},
+    {"name": "Bob", "role": "user", "active": true, "team": "core"},
+    {"name": "Cid", "role": "user", "active": true, "team": "core"},
+    {"name": "Dee", "role": "user", "active": true, "team": "core"},
+    {"name": "Eve", "role": "user", "active": false, "team": "core"},
+    {"name": "Fay", "role": "user", "active": true, "team": "core"},
+    {"name": "Gus", "role": "user", "active": true, "team": "core"},
+    {"name": "Hal", "role": "admin", "active": true, "team": "core"}
+  ]
+}
+```""",
+    "a listing as JSON with no code fence": """Here are the users:
+
+{"name": "Ann", "active": true, "admin": false},
+{"name": "Bob", "active": true, "admin": false},
+{"name": "Cid", "active": true, "admin": false},
+{"name": "Dee", "active": true, "admin": false},
+{"name": "Eve", "active": true, "admin": false},
+{"name": "Fay", "active": true, "admin": false},
+{"name": "Gus", "active": true, "admin": false},
+{"name": "Hal", "active": true, "admin": true}""",
+    "a CSV listing": """name,city,plan,active
+Ann,Oslo,pro,yes
+Bob,Oslo,pro,yes
+Cid,Oslo,pro,yes
+Dee,Oslo,pro,yes
+Eve,Oslo,free,no
+Fay,Oslo,pro,yes
+Gus,Oslo,pro,yes
+Hal,Oslo,pro,yes""",
+    "code that turns left three times": """To turn right, Karel turns left three times:
+
+```python
+def turn_right():
+    turn_left()
+    turn_left()
+    turn_left()
+```""",
+    "a heading underlined and a rule": """Results of the survey
+=====================
+
+Most people sleep seven hours a night.
+
+----------------------------------------
+
+Fewer than one in ten sleep less than five hours.""",
+    "a call and response": """Who will sail the boat tonight?
+Not I, said the gull.
+Who will mend the nets tonight?
+Not I, said the gull.
+Who will light the lamps tonight?
+Not I, said the gull.
+Then I will do it all myself,
+and so I did.""",
+    "a poem with a knock at the door": """Late at night the wind came by
+and rattled at the door:
+knock,
+knock,
+knock,
+and then it knocked no more.""",
     "a times table": "\n".join(f"7 × {n} = {7 * n}" for n in range(1, 13)),
     "a times table in ASCII": "\n".join(f"{n} x 7 = {7 * n}" for n in range(1, 21)),
     "a training plan": "\n".join(
         f"Week {n}: run {5 * n} minutes, then walk {10 + n} minutes." for n in range(1, 13)
+    ),
+    "a weekly plan": "\n\n".join(
+        f"Week {week}:\n"
+        f"Monday: run {15 + 5 * week} minutes\n"
+        "Tuesday: rest\n"
+        f"Wednesday: swim {10 + 5 * week} minutes\n"
+        "Thursday: rest\n"
+        f"Friday: run {15 + 5 * week} minutes\n"
+        f"Saturday: cycle {25 + 5 * week} minutes\n"
+        "Sunday: rest"
+        for week in range(1, 5)
     ),
     "counting": "Here you go: " + ", ".join(str(n) for n in range(1, 31)) + ".",
     "a Korean numbered list": """사과의 좋은 점 다섯 가지:
@@ -221,7 +372,55 @@ LOOPS = {
         "",
         "{n}. What makes us feel uneasy about things happening outside our own homes ({m})\n\n",
     ),
+    # Issue 22: a short line of a poem, which the span rule alone let come back four times.
+    "a short line of a poem": (
+        "The sea is deep, the sea is wide,\nits secrets kept from every tide,\n",
+        "balances untold balances,\n",
+    ),
+    "two lines of a poem taking turns": (
+        "In twilight skies,\nIn darkest nights,\n",
+        "In deepest deepensions,\nIn deepest depths,\n",
+    ),
 }
+
+# The bundled model asked to "List the days of the week." (seed 1): after Sunday it lists the
+# week again and again, numbers counting up, 292 tokens of it before issue 22.
+A_WEEK_LISTED_AGAIN = """1. Monday - 1, 2, 3, ... 7, 8, ...
+
+2. Tuesday - 4, 5, 6, 7, ...
+
+3. Wednesday - 9, 10, 11, ...
+
+4. Thursday - 12, 13, ...
+
+5. Friday - 16, 17, ...
+
+6. Saturday - 18, 19, ...
+
+7. Sunday - 20, 21, ...
+
+8. Monday - 22, 23, ...
+
+8. Tuesday - 23, 24, ...
+
+8. Wednesday - 24, 25, ...
+
+8. Thursday - 25, 26, ...
+
+8. Friday - 26, 27, ...
+
+8. Saturday - 27, 28, ...
+
+8. Sunday - 28, 29, ...
+
+9. Monday - 28, 29, ...
+
+10. Tuesday - 29, 30, ...
+
+11. Wednesday - 31, ...
+
+12. Thursday - 32, ...
+"""
 
 
 def looping(name: str, repeats: int = 40) -> str:
