@@ -1,9 +1,9 @@
-"""Benchmark: the loop guard on the bundled model, and how its thresholds were chosen (issue 14).
+"""Benchmark: the loop guard on the bundled model, and how its thresholds were chosen.
 
 Starts the real endpoint (`python -m foundry_local_chat serve`, the bundled SmolLM2-135M) and
 asks a fixed set of prompts, English and Korean (every starter the app offers, lists, code,
-poems with a refrain), the way the app asks them (its system prompt, temperature 0.3, top_p 0.9,
-512 tokens) with a fixed seed per run, twice:
+poems with a refrain, a poem about the sea), the way the app asks them (its system prompt,
+temperature 0.3, top_p 0.9, 512 tokens) with a fixed seed per run, twice:
 
 - guard off: the whole answer;
 - guard on: the chat's code path (chat_ui.reply_with): the guard reads the stream, and when it
@@ -18,13 +18,16 @@ replayed through the guard too. Prints a table and the targets, writes
 bench/results/loop_guard.json (every answer's text included).
 
     .venv/bin/python bench/bench_loop_guard.py [--seeds 4,5]
-    .venv/bin/python bench/bench_loop_guard.py --sweep bench/results/loop_guard-seeds-1-2-3.json
+    .venv/bin/python bench/bench_loop_guard.py --sweep bench/results/loop_guard-seeds-1-2-3.json \
+        [--grid span,churn,line]
 
---sweep asks nothing: it replays the unguarded answers of an earlier run through a grid of
-candidate rules and prints, for each, what it cuts that it must not and how much loop it lets
-through. The defaults in foundry_local_chat/loop_guard.py were chosen that way on seeds 1-3
-(the tightest rules that cut no legitimate answer); the default seeds 4 and 5 check them on
-answers they were not chosen on.
+--sweep asks nothing: it replays the unguarded answers of earlier runs through groups of
+candidate rules (GRIDS; the other thresholds at their defaults) and prints, for each, what it
+cuts that it must not, how much loop it lets through, the tokens streamed, and where the sea
+poem and the Korean prompts' loops stop. The defaults in foundry_local_chat/loop_guard.py were
+chosen that way on seeds 1-3 (issue 14; issue 22 added the line rule and the new words): of the
+candidates that cut no legitimate answer and none the model finished itself, those that stream
+the fewest tokens. The default seeds 4 and 5 check them on answers they were not chosen on.
 """
 
 from __future__ import annotations

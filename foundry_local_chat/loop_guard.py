@@ -10,8 +10,8 @@ do not separate words the way English does), or one punctuation mark. Three rule
 finds a loop:
 
 - **A span comes back word for word**: for some span of p ≤ 64 units, the last max(14, 2·p)
-  units (so at least two more copies of the span) each equal the unit p earlier, allowing one in
-  seven to differ, so long as the last copy brings no word the answer had not used before (the
+  units (so at least two more copies of the span) each equal the unit p earlier, allowing 15% of
+  them to differ, so long as the last copy brings no word the answer had not used before (the
   records of a listing each bring a new name, the cases of a `switch` a new day). A counter may
   count up: one number in a span with a word ("7. Uranus, 8. Uranus"), several in a span with
   three different words for each ("8. What makes us feel uneasy about things happening outside
