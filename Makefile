@@ -88,7 +88,7 @@ bench-browser: setup-dev model system-deps web  ## the model in the browser tab 
 	$(PY) bench/bench_browser.py
 
 model: $(BUILD_VENV)/.installed
-	$(BUILD_VENV)/bin/python -m foundry_local_chat.model_build
+	$(BUILD_VENV)/bin/python -m foundry_local_chat.models.build
 
 setup: $(VENV)/.installed
 

@@ -23,20 +23,12 @@ from chainlit.types import ThreadDict
 from starlette.datastructures import Headers
 
 from foundry_local_chat import log_format, request_ids
-from foundry_local_chat.answer_versions import (
-    REGENERATE,
-    SHOW_VERSION,
-    answer_to_regenerate,
-    offer_regenerate_on_resume,
-    show_version,
-    versions_of,
-)
-from foundry_local_chat.app_state import AppState
-from foundry_local_chat.auth import Access, AuthError
-from foundry_local_chat.backend import Backend, BackendKind, BackendUnavailable
-from foundry_local_chat.body_limit import install_body_limit
-from foundry_local_chat.browser_page import mount_browser_page
-from foundry_local_chat.chat import (
+from foundry_local_chat.answers.abandoned import cancel_unless_back, cut_unless_watched
+from foundry_local_chat.answers.interrupted import mark_interrupted
+from foundry_local_chat.answers.live import CutReason, LiveAnswer, ThreadBusy
+from foundry_local_chat.chat.backend import Backend, BackendKind, BackendUnavailable
+from foundry_local_chat.chat.context_window import MessageTooLong, fit_request
+from foundry_local_chat.chat.turn import (
     SENT_KEY,
     ChatOptions,
     build_messages,
@@ -44,22 +36,59 @@ from foundry_local_chat.chat import (
     system_messages,
     turn_role,
 )
-from foundry_local_chat.chat_documents import (
+from foundry_local_chat.config import ConfigError, Settings
+from foundry_local_chat.documents.context import ReadBudget
+from foundry_local_chat.history.auth import Access, AuthError
+from foundry_local_chat.history.chat_documents import (
     DocumentsUnreachable,
     documents_for,
     documents_to_add,
     start_without_documents,
     uploads,
 )
-from foundry_local_chat.chat_page import mount_page_texts
-from foundry_local_chat.chat_server import (
+from foundry_local_chat.history.data_layer import (
+    ChatDataLayer,
+    PersistenceError,
+    history_engine,
+    history_layer,
+    history_owners,
+    saves_waiting,
+    start_history,
+    thread_deleted,
+    wait_for_saves,
+)
+from foundry_local_chat.history.ownership import install_ownership
+from foundry_local_chat.history.sessions import install_session_guard
+from foundry_local_chat.models.facts import loop_guard_on
+from foundry_local_chat.models.foundry_runtime import FoundryStartError
+from foundry_local_chat.models.progress import terminal_progress
+from foundry_local_chat.origins import OriginPolicy
+from foundry_local_chat.server.app_state import AppState
+from foundry_local_chat.server.body_limit import install_body_limit
+from foundry_local_chat.server.chainlit_server import (
     accept_long_messages,
     limit_uploads,
     own_files_directory,
     stop_quietly,
 )
-from foundry_local_chat.chat_settings import InvalidChatSettings, apply_panel_values
-from foundry_local_chat.chat_ui import (
+from foundry_local_chat.server.element_route_guard import install_element_route_guard
+from foundry_local_chat.server.ops_routes import install_ops_routes
+from foundry_local_chat.server.origin_guard import install_origin_guard
+from foundry_local_chat.server.page_policy import install_page_policy
+from foundry_local_chat.server.sign_in_throttle import install_sign_in_throttle
+from foundry_local_chat.server.socket_payloads import check_socket_payloads
+from foundry_local_chat.storage.database import DatabaseError
+from foundry_local_chat.text_repair import has_lone_surrogates, repair_unicode
+from foundry_local_chat.ui.answer_versions import (
+    REGENERATE,
+    SHOW_VERSION,
+    answer_to_regenerate,
+    offer_regenerate_on_resume,
+    show_version,
+    versions_of,
+)
+from foundry_local_chat.ui.browser_page import mount_browser_page
+from foundry_local_chat.ui.chat_view import (
     answer_without_documents,
     notice,
     prepare_model,
@@ -77,39 +106,10 @@ from foundry_local_chat.chat_ui import (
     why_unavailable,
     words,
 )
-from foundry_local_chat.config import ConfigError, Settings
-from foundry_local_chat.context_window import MessageTooLong, fit_request
-from foundry_local_chat.database import DatabaseError
-from foundry_local_chat.document_context import ReadBudget
-from foundry_local_chat.element_route_guard import install_element_route_guard
-from foundry_local_chat.foundry_runtime import FoundryStartError
-from foundry_local_chat.interrupted_answers import mark_interrupted
-from foundry_local_chat.left_chats import cancel_unless_back, cut_unless_watched
-from foundry_local_chat.live_answers import CutReason, LiveAnswer, ThreadBusy
-from foundry_local_chat.model_facts import loop_guard_on
-from foundry_local_chat.ops_routes import install_ops_routes
-from foundry_local_chat.origin_guard import install_origin_guard
-from foundry_local_chat.origins import OriginPolicy
-from foundry_local_chat.ownership import install_ownership
-from foundry_local_chat.page_policy import install_page_policy
-from foundry_local_chat.persistence import (
-    ChatDataLayer,
-    PersistenceError,
-    history_engine,
-    history_layer,
-    history_owners,
-    saves_waiting,
-    start_history,
-    thread_deleted,
-    wait_for_saves,
-)
-from foundry_local_chat.progress import terminal_progress
-from foundry_local_chat.sessions import install_session_guard
-from foundry_local_chat.sign_in_throttle import install_sign_in_throttle
-from foundry_local_chat.socket_payloads import check_socket_payloads
-from foundry_local_chat.text_repair import has_lone_surrogates, repair_unicode
-from foundry_local_chat.thread_tabs import ThreadEmitter, user_of
-from foundry_local_chat.ui_text import words_for
+from foundry_local_chat.ui.page_texts import mount_page_texts
+from foundry_local_chat.ui.settings_panel import InvalidChatSettings, apply_panel_values
+from foundry_local_chat.ui.texts import words_for
+from foundry_local_chat.ui.thread_tabs import ThreadEmitter, user_of
 
 try:
     settings = Settings.from_env()
@@ -131,7 +131,7 @@ install_ops_routes(chainlit_server, installed_state, settings.metrics_token)
 install_body_limit(chainlit_server, settings.documents)
 # Every page loads and connects to this origin only (Content-Security-Policy).
 install_page_policy(chainlit_server)
-# Each history id is checked against the request's user; a refusal is a 404 (persistence.py).
+# Each history id is checked against the request's user; a refusal is a 404 (history/data_layer.py).
 install_element_route_guard(chainlit_server, history_owners)
 install_ownership(chainlit_server)
 # Sign-in slows down after failures; a signed-out session's token is refused from then on.
@@ -487,7 +487,7 @@ async def route(prompt: str) -> Backend | None:
         return None
 
 
-# ----- sign-in and history (see foundry_local_chat.auth and .persistence) -----
+# ----- sign-in and history (see foundry_local_chat.history.auth and .persistence) -----
 
 
 @cl.data_layer  # type: ignore[arg-type]  # Chainlit's annotation omits None, which it takes

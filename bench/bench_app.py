@@ -27,9 +27,9 @@ from openai import AsyncOpenAI
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.report import table, write_report
-from foundry_local_chat.bundled_model import MANIFEST
-from foundry_local_chat.chat import ChatOptions, ReplyStats, build_messages, stream_reply
+from foundry_local_chat.chat.turn import ChatOptions, ReplyStats, build_messages, stream_reply
 from foundry_local_chat.config import DEFAULT_SYSTEM_PROMPT, GenerationDefaults, Settings
+from foundry_local_chat.models.bundled import MANIFEST
 from tests.support.chainlit_client import ChainlitSession
 from tests.support.processes import clean_env, free_port, start_chainlit
 

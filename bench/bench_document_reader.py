@@ -25,10 +25,10 @@ from tempfile import TemporaryDirectory
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.report import table, write_report
-from foundry_local_chat.chunking import chunk
 from foundry_local_chat.config import DocumentLimits
-from foundry_local_chat.document_reader import DocumentReader
-from foundry_local_chat.documents import DocumentRefused, extract
+from foundry_local_chat.documents.chunking import chunk
+from foundry_local_chat.documents.extract import DocumentRefused, extract
+from foundry_local_chat.documents.reader import DocumentReader
 from tests.support.pdf_maker import operator_flood_pdf, stream_bomb_pdf, text_pdf
 
 

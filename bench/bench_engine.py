@@ -45,8 +45,8 @@ from bench.engine_prompts import (
     long_prompt,
 )
 from bench.report import table, write_report
-from foundry_local_chat.bundled_model import GGUF_FILE, GGUF_PACKAGE, MANIFEST
 from foundry_local_chat.config import BUNDLED_MODEL_ALIAS, Settings
+from foundry_local_chat.models.bundled import GGUF_FILE, GGUF_PACKAGE, MANIFEST
 from tests.support.processes import (
     REPO,
     RunningProcess,

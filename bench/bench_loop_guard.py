@@ -22,7 +22,7 @@ bench/results/loop_guard.json (every answer's text included).
 
 --sweep asks nothing: it replays the unguarded answers of an earlier run through a grid of
 candidate rules and prints, for each, what it cuts that it must not and how much loop it lets
-through. The defaults in foundry_local_chat/loop_guard.py were chosen that way on seeds 1-3
+through. The defaults in foundry_local_chat/chat/loop_guard.py were chosen that way on seeds 1-3
 (the tightest rules that cut no legitimate answer); the default seeds 4 and 5 check them on
 answers they were not chosen on.
 """
@@ -45,9 +45,9 @@ from tokenizers import Tokenizer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from foundry_local_chat.chat.loop_guard import LoopGuard, LoopRules
 from foundry_local_chat.config import DEFAULT_SYSTEM_PROMPT, GenerationDefaults, Settings
-from foundry_local_chat.loop_guard import LoopGuard, LoopRules
-from foundry_local_chat.ui_text import ENGLISH, KOREAN, STARTERS
+from foundry_local_chat.ui.texts import ENGLISH, KOREAN, STARTERS
 from tests.support.degeneration import (
     NON_DEGENERATE,
     distinct_trigram_share,

@@ -37,7 +37,7 @@ from openai import AsyncOpenAI
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.report import table, write_report
-from foundry_local_chat.chat import ChatOptions, ReplyStats, build_messages, stream_reply
+from foundry_local_chat.chat.turn import ChatOptions, ReplyStats, build_messages, stream_reply
 from foundry_local_chat.config import DEFAULT_SYSTEM_PROMPT, GenerationDefaults
 from tests.support.nginx import MODEL_TIER_SNIPPET, start_nginx, wait_for_requests
 from tests.support.processes import Endpoint, RunningProcess, clean_env, free_port, start_endpoint

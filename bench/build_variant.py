@@ -19,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from foundry_local_chat.bundled_model import BuildOptions, build, dequantize_to_hf, find_gguf
 from foundry_local_chat.config import Settings
+from foundry_local_chat.models.bundled import BuildOptions, build, dequantize_to_hf, find_gguf
 
 
 def key_value(text: str) -> tuple[str, str]:

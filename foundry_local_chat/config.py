@@ -261,8 +261,8 @@ class Settings:
     endpoint_concurrency: int = 1  # completions sent to Foundry at once (it runs one at a time)
     endpoint_max_queue: int = 16  # completions that may wait for a place; more get a 429
     endpoint_max_body_bytes: int = 1024**2  # larger request bodies get a 413
-    # Conversations kept warm in Foundry's in-process sessions (session_engine.py): at most this
-    # many, and at most this much memory for their KV caches; 0 turns reuse off.
+    # Conversations kept warm in Foundry's in-process sessions (endpoint/session_engine.py): at
+    # most this many, and at most this much memory for their KV caches; 0 turns reuse off.
     warm_conversations: int = 4
     warm_memory_mb: float = 2048.0
     base_url: str = ""
@@ -273,7 +273,7 @@ class Settings:
     abandoned_answer_grace_seconds: float = 10.0
     # Stop an answer that loops: True, False, or None for small models only (model_facts).
     loop_guard: bool | None = None
-    # Sign-in and chat history (see auth.py and persistence.py).
+    # Sign-in and chat history (see history/auth.py and history/data_layer.py).
     database_url: str = ""  # SQLAlchemy URL; from_env fills in the SQLite default
     users_file: Path | None = None  # USERS_FILE; None: <app_data_dir>/users
     auth_header: str = ""  # lower-case header a trusted proxy sets to the signed-in user

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from foundry_local_chat.bundled_model import is_built
 from foundry_local_chat.config import Settings
+from foundry_local_chat.models.bundled import is_built
 from tests.support.postgres import PostgresServer
 from tests.support.processes import (
     Endpoint,

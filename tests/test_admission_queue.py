@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from foundry_local_chat.admission_queue import AdmissionQueue, QueueFull
+from foundry_local_chat.endpoint.admission_queue import AdmissionQueue, QueueFull
 
 
 async def one_loop_turn() -> None:

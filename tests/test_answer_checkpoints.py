@@ -11,8 +11,8 @@ from chainlit.step import StepDict
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from foundry_local_chat.answer_checkpoints import Checkpoints, in_progress
-from foundry_local_chat.live_answers import IN_PROGRESS_KEY
+from foundry_local_chat.answers.checkpoints import Checkpoints, in_progress
+from foundry_local_chat.answers.live import IN_PROGRESS_KEY
 
 INTERVAL = 1.0
 

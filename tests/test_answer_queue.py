@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from foundry_local_chat.answer_queue import AnswerQueue
+from foundry_local_chat.chat.answer_queue import AnswerQueue
 
 
 class Answer:

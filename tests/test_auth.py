@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from foundry_local_chat import auth
 from foundry_local_chat.config import Settings
+from foundry_local_chat.history import auth
 from tests.conftest import PASSWORD
 from tests.support.processes import REPO, clean_env
 

@@ -12,9 +12,9 @@ from fastapi import FastAPI, Request
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from foundry_local_chat.body_limit import MULTIPART_SLACK, BodyLimit, limits_for
-from foundry_local_chat.chat_server import MAX_MESSAGE_BYTES
 from foundry_local_chat.config import DocumentLimits
+from foundry_local_chat.server.body_limit import MULTIPART_SLACK, BodyLimit, limits_for
+from foundry_local_chat.server.chainlit_server import MAX_MESSAGE_BYTES
 
 LIMIT = 1000
 

@@ -8,7 +8,7 @@ import re
 import pytest
 from playwright.async_api import Page, expect
 
-from foundry_local_chat.ui_text import ENGLISH_STARTERS_IN_KOREAN, KOREAN, WORDS
+from foundry_local_chat.ui.texts import ENGLISH_STARTERS_IN_KOREAN, KOREAN, WORDS
 from tests.support.browser import (
     COMPOSER,
     README_BUTTON,

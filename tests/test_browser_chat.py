@@ -9,7 +9,7 @@ import re
 import pytest
 from playwright.async_api import Page, expect
 
-from foundry_local_chat.ui_text import ENGLISH, PAGE_TEXTS
+from foundry_local_chat.ui.texts import ENGLISH, PAGE_TEXTS
 from tests.conftest import AppFactory
 from tests.support.browser import (
     ASSISTANT_MESSAGE,

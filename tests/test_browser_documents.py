@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import FilePayload, Page, expect
 
-from foundry_local_chat.ui_text import ENGLISH, KOREAN, WORDS
+from foundry_local_chat.ui.texts import ENGLISH, KOREAN, WORDS
 from tests.support.browser import (
     ANSWER_STATS,
     ASSISTANT_MESSAGE,

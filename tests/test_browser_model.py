@@ -1,4 +1,4 @@
-"""The browser files' build (browser_model.py): checked, idempotent, faithful to the int4 model."""
+"""The browser files' build (models/browser.py): checked, idempotent, faithful to the int4 model."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from foundry_local_chat import browser_model
-from foundry_local_chat.bundled_model import BuildError
+from foundry_local_chat.models import browser as browser_model
+from foundry_local_chat.models.bundled import BuildError
 from tests.support.processes import REPO
 
 BUILD_PYTHON = REPO / ".venv-build" / "bin" / "python"
@@ -54,7 +54,7 @@ def test_dequantized_weights_are_what_onnxruntime_computes(bundled_model_dir: Pa
     script = textwrap.dedent(f"""
         import json, numpy as np, onnx, onnxruntime
         from onnx import helper, TensorProto
-        from foundry_local_chat.browser_model import _dequantize_nbits
+        from foundry_local_chat.models.browser import _dequantize_nbits
         model = onnx.load({str(bundled_model_dir / "model.onnx")!r}, load_external_data=False)
         node = next(n for n in model.graph.node if n.op_type == "MatMulNBits")
         initializers = {{t.name: t for t in model.graph.initializer if t.name in node.input}}
@@ -120,7 +120,7 @@ def test_smoothing_leaves_what_the_float_model_computes_unchanged() -> None:
     script = textwrap.dedent("""
         import json, numpy as np, onnx, onnxruntime
         from onnx import helper, numpy_helper, TensorProto
-        from foundry_local_chat.browser_model import smooth_activations
+        from foundry_local_chat.models.browser import smooth_activations
         rng = np.random.default_rng(0)
         d, f = 8, 12
         weights = {"gamma": rng.uniform(0.5, 2, d), "w_qkv": rng.normal(size=(d, 6)),

@@ -16,9 +16,9 @@ import httpx
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, Request, async_playwright, expect
 
-from foundry_local_chat import browser_model
-from foundry_local_chat.browser_page import ISOLATION_HEADERS
-from foundry_local_chat.ui_text import BROWSER_TEXTS, KOREAN
+from foundry_local_chat.models import browser as browser_model
+from foundry_local_chat.ui.browser_page import ISOLATION_HEADERS
+from foundry_local_chat.ui.texts import BROWSER_TEXTS, KOREAN
 from tests.support.browser import CHROMIUM_ARGS, PageLog, new_page, save_screenshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]

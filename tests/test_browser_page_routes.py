@@ -15,10 +15,10 @@ import pytest
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from foundry_local_chat import browser_page
-from foundry_local_chat.browser_page import ISOLATION_HEADERS, LIBRARIES, mount_browser_page
 from foundry_local_chat.config import Settings
-from foundry_local_chat.ui_text import BROWSER_TEXTS, ENGLISH, KOREAN
+from foundry_local_chat.ui import browser_page
+from foundry_local_chat.ui.browser_page import ISOLATION_HEADERS, LIBRARIES, mount_browser_page
+from foundry_local_chat.ui.texts import BROWSER_TEXTS, ENGLISH, KOREAN
 from tests.support.processes import REPO
 
 

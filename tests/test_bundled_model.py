@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from foundry_local_chat import bundled_model
-from foundry_local_chat.bundled_model import BuildError, build, is_built
+from foundry_local_chat.models import bundled as bundled_model
+from foundry_local_chat.models.bundled import BuildError, build, is_built
 from tests.support.processes import REPO, RunningProcess, clean_env, start, with_sigint_ignored
 
 pytestmark = [pytest.mark.e2e, pytest.mark.model, pytest.mark.long]  # builds the model
 
 BUILD_PYTHON = REPO / ".venv-build" / "bin" / "python"
-BUILD_COMMAND = [str(BUILD_PYTHON), "-m", "foundry_local_chat.model_build"]
+BUILD_COMMAND = [str(BUILD_PYTHON), "-m", "foundry_local_chat.models.build"]
 
 
 def test_the_installed_bundled_model_passed_its_smoke_check(bundled_model_dir: Path) -> None:

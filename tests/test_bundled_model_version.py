@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from foundry_local_chat.bundled_model import BUILD_VERSION, MANIFEST, is_built
+from foundry_local_chat.models.bundled import BUILD_VERSION, MANIFEST, is_built
 
 
 def built_folder(tmp_path: Path, manifest: str) -> Path:

@@ -16,7 +16,7 @@ import pytest
 from openai import OpenAI
 
 from foundry_local_chat.config import BUNDLED_MODEL_ID
-from foundry_local_chat.private_catalog import CatalogEntry
+from foundry_local_chat.models.private_catalog import CatalogEntry
 from tests.conftest import AppFactory
 from tests.support.chainlit_client import ChainlitSession
 from tests.support.model_registry import ModelRegistry

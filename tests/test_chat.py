@@ -6,15 +6,15 @@ import httpx2
 import pytest
 from openai import APIConnectionError, APIStatusError
 
-from foundry_local_chat.chat import (
+from foundry_local_chat.chat.turn import (
     REPLY_MODEL_KEY,
     ReplyStats,
     build_messages,
     chat_error,
     turn_role,
 )
-from foundry_local_chat.chat_ui import speed_line, why_it_failed
-from foundry_local_chat.ui_text import ENGLISH, KOREAN, WORDS
+from foundry_local_chat.ui.chat_view import speed_line, why_it_failed
+from foundry_local_chat.ui.texts import ENGLISH, KOREAN, WORDS
 
 
 def test_only_user_messages_and_model_answers_are_conversation() -> None:
@@ -80,7 +80,7 @@ def test_errors_are_explained_without_a_stack_trace() -> None:
 async def test_an_unknown_model_is_not_asked_again_without_streaming() -> None:
     from types import SimpleNamespace
 
-    from foundry_local_chat.chat import ChatError, ChatOptions, stream_reply
+    from foundry_local_chat.chat.turn import ChatError, ChatOptions, stream_reply
     from foundry_local_chat.config import GenerationDefaults
 
     request = httpx2.Request("POST", "http://127.0.0.1:1/v1/chat/completions")

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from foundry_local_chat.config import BUNDLED_MODEL_ID
-from foundry_local_chat.ui_text import KOREAN, WORDS
+from foundry_local_chat.ui.texts import KOREAN, WORDS
 from tests.conftest import AppFactory, shared_proxy
 from tests.support.chainlit_client import ChainlitSession
 from tests.support.recording_proxy import RecordingProxy

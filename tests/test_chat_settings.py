@@ -6,11 +6,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from foundry_local_chat.chat import ChatOptions, ReplyStats
-from foundry_local_chat.chat_settings import InvalidChatSettings, apply_panel_values
-from foundry_local_chat.chat_ui import speed_line
+from foundry_local_chat.chat.turn import ChatOptions, ReplyStats
 from foundry_local_chat.config import GenerationDefaults
-from foundry_local_chat.ui_text import ENGLISH, KOREAN, WORDS
+from foundry_local_chat.ui.chat_view import speed_line
+from foundry_local_chat.ui.settings_panel import InvalidChatSettings, apply_panel_values
+from foundry_local_chat.ui.texts import ENGLISH, KOREAN, WORDS
 
 CURRENT = ChatOptions.defaults("a:1", "Be brief.", GenerationDefaults())
 

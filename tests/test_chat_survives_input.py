@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from foundry_local_chat.chat.context_window import MIN_ANSWER_TOKENS, read_window
 from foundry_local_chat.config import DEFAULT_SYSTEM_PROMPT, Settings
-from foundry_local_chat.context_window import MIN_ANSWER_TOKENS, read_window
 from tests.conftest import PASSWORD, AppFactory, shared_proxy, signed_in_app
 from tests.support.chainlit_client import ChainlitApi, ChainlitSession, messages_of
 from tests.support.recording_proxy import RecordingProxy

@@ -11,14 +11,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from foundry_local_chat.config import Settings
-from foundry_local_chat.context_window import (
+from foundry_local_chat.chat.context_window import (
     MIN_ANSWER_TOKENS,
     ContextWindow,
     MessageTooLong,
     fit_request,
     read_window,
 )
+from foundry_local_chat.config import Settings
 from foundry_local_chat.text_repair import has_lone_surrogates, repair_unicode
 
 Message = dict[str, str]

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from foundry_local_chat.conversation_pool import (
+from foundry_local_chat.endpoint.conversation_pool import (
     ConversationPool,
     Turn,
     kv_cache_bytes,

@@ -13,11 +13,11 @@ from chainlit.user import User
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from foundry_local_chat import database
-from foundry_local_chat.chunking import chunk
-from foundry_local_chat.document_store import Owner
-from foundry_local_chat.documents import extract
-from foundry_local_chat.persistence import ChatDataLayer
+from foundry_local_chat.documents.chunking import chunk
+from foundry_local_chat.documents.extract import extract
+from foundry_local_chat.documents.store import Owner
+from foundry_local_chat.history.data_layer import ChatDataLayer
+from foundry_local_chat.storage import database
 from tests.conftest import PASSWORD, AppFactory, signed_in_app
 from tests.support.chainlit_client import ChainlitApi, ChainlitSession
 from tests.support.recording_proxy import RecordingProxy

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from chainlit.config import config as chainlit_config
 
+from foundry_local_chat.chat.context_window import ContextWindow
 from foundry_local_chat.config import ConfigError, Settings
-from foundry_local_chat.context_window import ContextWindow
-from foundry_local_chat.document_store import DocumentStore
-from foundry_local_chat.ui_text import ENGLISH, KOREAN, WORDS
+from foundry_local_chat.documents.store import DocumentStore
+from foundry_local_chat.ui.texts import ENGLISH, KOREAN, WORDS
 from tests.support.fake_chat import APP_NOTICE, ChatApp, FakeChat, Turn, chat_app
 from tests.support.pdf_maker import encrypted_pdf, image_only_pdf, text_pdf
 from tests.support.scripted_model import ScriptedModel

@@ -16,18 +16,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from foundry_local_chat import document_context as fencing
-from foundry_local_chat.chunking import chunk
-from foundry_local_chat.context_window import ContextWindow
-from foundry_local_chat.document_context import (
+from foundry_local_chat.chat.context_window import ContextWindow
+from foundry_local_chat.documents import context as fencing
+from foundry_local_chat.documents.chunking import chunk
+from foundry_local_chat.documents.context import (
     CLOSING,
     INSTRUCTIONS,
     OPENING,
     DocumentContext,
     document_context,
 )
-from foundry_local_chat.document_store import DocumentStore, Owner, Passage
-from foundry_local_chat.documents import ExtractedDocument, Kind, Section
+from foundry_local_chat.documents.extract import ExtractedDocument, Kind, Section
+from foundry_local_chat.documents.store import DocumentStore, Owner, Passage
 from tests.conftest import AppFactory, signed_in_app
 from tests.support.chainlit_client import ChainlitApi, ChainlitSession
 from tests.support.recording_proxy import RecordingProxy

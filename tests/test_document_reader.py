@@ -18,12 +18,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from foundry_local_chat.chat_ui import why_refused
-from foundry_local_chat.chunking import chunk
 from foundry_local_chat.config import DocumentLimits
-from foundry_local_chat.document_reader import MODULE, DocumentReader
-from foundry_local_chat.documents import DocumentRefused, Problem, extract
-from foundry_local_chat.ui_text import WORDS
+from foundry_local_chat.documents.chunking import chunk
+from foundry_local_chat.documents.extract import DocumentRefused, Problem, extract
+from foundry_local_chat.documents.reader import MODULE, DocumentReader
+from foundry_local_chat.ui.chat_view import why_refused
+from foundry_local_chat.ui.texts import WORDS
 from tests.support.pdf_maker import operator_flood_pdf, stream_bomb_pdf, text_pdf
 
 

@@ -12,11 +12,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from foundry_local_chat.chunking import CHUNK_CHARS, chunk
-from foundry_local_chat.context_window import ContextWindow
-from foundry_local_chat.document_context import RETRIEVAL_SHARE, document_context
-from foundry_local_chat.document_store import DocumentStore, Owner, search_terms
-from foundry_local_chat.documents import (
+from foundry_local_chat.chat.context_window import ContextWindow
+from foundry_local_chat.documents.chunking import CHUNK_CHARS, chunk
+from foundry_local_chat.documents.context import RETRIEVAL_SHARE, document_context
+from foundry_local_chat.documents.extract import (
     KINDS_BY_SUFFIX,
     DocumentRefused,
     ExtractedDocument,
@@ -25,6 +24,7 @@ from foundry_local_chat.documents import (
     Section,
     extract,
 )
+from foundry_local_chat.documents.store import DocumentStore, Owner, search_terms
 from tests.support.pdf_maker import encrypted_pdf, image_only_pdf, text_pdf
 
 Message = dict[str, str]

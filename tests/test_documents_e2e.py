@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 import socketio
 
-from foundry_local_chat import database
-from foundry_local_chat.document_store import DocumentStore, Owner, StoredDocument
-from foundry_local_chat.ui_text import ENGLISH, WORDS
+from foundry_local_chat.documents.store import DocumentStore, Owner, StoredDocument
+from foundry_local_chat.storage import database
+from foundry_local_chat.ui.texts import ENGLISH, WORDS
 from tests.conftest import PASSWORD
 from tests.support.chainlit_client import (
     ChainlitApi,

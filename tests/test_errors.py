@@ -6,19 +6,19 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from foundry_local_chat.admission_queue import QueueFull
-from foundry_local_chat.auth import AuthError
-from foundry_local_chat.backend import BackendUnavailable
-from foundry_local_chat.bundled_model import BuildError
-from foundry_local_chat.chat import ChatError, ContextExceeded, ServerBusy
-from foundry_local_chat.chat_settings import InvalidChatSettings
+from foundry_local_chat.chat.backend import BackendUnavailable
+from foundry_local_chat.chat.context_window import MessageTooLong
+from foundry_local_chat.chat.turn import ChatError, ContextExceeded, ServerBusy
 from foundry_local_chat.config import ConfigError
-from foundry_local_chat.context_window import MessageTooLong
-from foundry_local_chat.database import DatabaseError
+from foundry_local_chat.endpoint.admission_queue import QueueFull
+from foundry_local_chat.endpoint.request_schema import Invalid
 from foundry_local_chat.errors import MAX_LINE_CHARS, FoundryLocalChatError, one_line, shortened
-from foundry_local_chat.foundry_runtime import FoundryStartError
-from foundry_local_chat.persistence import PersistenceError
-from foundry_local_chat.request_schema import Invalid
+from foundry_local_chat.history.auth import AuthError
+from foundry_local_chat.history.data_layer import PersistenceError
+from foundry_local_chat.models.bundled import BuildError
+from foundry_local_chat.models.foundry_runtime import FoundryStartError
+from foundry_local_chat.storage.database import DatabaseError
+from foundry_local_chat.ui.settings_panel import InvalidChatSettings
 
 
 @pytest.mark.parametrize(

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from foundry_local_chat.document_reader import MODULE
-from foundry_local_chat.ui_text import ENGLISH, KOREAN, WORDS
+from foundry_local_chat.documents.reader import MODULE
+from foundry_local_chat.ui.texts import ENGLISH, KOREAN, WORDS
 from tests.conftest import PASSWORD, launch_chainlit
 from tests.support.chainlit_client import ChainlitApi, ChainlitSession, Reply
 from tests.support.pdf_maker import operator_flood_pdf, stream_bomb_pdf

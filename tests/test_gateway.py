@@ -23,7 +23,7 @@ import pytest_asyncio
 from aiohttp import web
 
 from foundry_local_chat.config import Settings
-from foundry_local_chat.gateway import Gateway, GatewayConfig, Upstream
+from foundry_local_chat.endpoint.gateway import Gateway, GatewayConfig, Upstream
 from foundry_local_chat.origins import Origin
 from tests.support.endpoint_probes import MANAGEMENT_PROBES
 from tests.support.processes import free_port

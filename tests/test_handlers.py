@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from foundry_local_chat.backend import BackendKind
+from foundry_local_chat.chat.backend import BackendKind
 from foundry_local_chat.config import BUNDLED_MODEL_ID
-from foundry_local_chat.model_facts import KOREAN_MODEL_EXAMPLE
-from foundry_local_chat.ui_text import ENGLISH, ENGLISH_STARTERS_IN_KOREAN, KOREAN, STARTERS, WORDS
+from foundry_local_chat.models.facts import KOREAN_MODEL_EXAMPLE
+from foundry_local_chat.ui.texts import ENGLISH, ENGLISH_STARTERS_IN_KOREAN, KOREAN, STARTERS, WORDS
 from tests.support.fake_chat import ChatApp, FakeChat, chat_app
 from tests.support.repetitive_answers import LEGITIMATE, LOOPS, as_model_tokens, looping
 from tests.support.scripted_model import ScriptedModel
@@ -219,7 +219,7 @@ async def test_the_welcome_screen_names_what_actually_answers(app: ChatApp) -> N
     assert WORDS["en"].history_off in described["Auto"]
 
 
-# ----- an answer that loops, and answers that repeat on purpose (see loop_guard.py) -----
+# ----- an answer that loops, and answers that repeat on purpose (see chat/loop_guard.py) -----
 
 
 @pytest.fixture

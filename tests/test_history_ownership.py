@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from foundry_local_chat.ui_text import words_for
+from foundry_local_chat.ui.texts import words_for
 from tests.conftest import PASSWORD, AppFactory, signed_in_app
 from tests.support.chainlit_client import ChainlitApi, ChainlitSession, HttpError, messages_of
 from tests.support.recording_proxy import RecordingProxy

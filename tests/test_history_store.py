@@ -17,12 +17,12 @@ from chainlit.user import User
 from sqlalchemy import inspect
 from sqlalchemy.exc import OperationalError
 
-from foundry_local_chat import database
-from foundry_local_chat.chat import REPLY_MODEL_KEY, turn_role
-from foundry_local_chat.chunking import chunk
-from foundry_local_chat.document_store import Owner
-from foundry_local_chat.documents import extract
-from foundry_local_chat.persistence import ChatDataLayer, PersistenceError
+from foundry_local_chat.chat.turn import REPLY_MODEL_KEY, turn_role
+from foundry_local_chat.documents.chunking import chunk
+from foundry_local_chat.documents.extract import extract
+from foundry_local_chat.documents.store import Owner
+from foundry_local_chat.history.data_layer import ChatDataLayer, PersistenceError
+from foundry_local_chat.storage import database
 from tests.support.pdf_maker import text_pdf
 from tests.support.postgres import PostgresServer
 

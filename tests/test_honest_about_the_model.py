@@ -12,9 +12,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from foundry_local_chat.chat_ui import APP_AUTHOR
-from foundry_local_chat.model_facts import KOREAN_MODEL_EXAMPLE
-from foundry_local_chat.ui_text import (
+from foundry_local_chat.models.facts import KOREAN_MODEL_EXAMPLE
+from foundry_local_chat.ui.chat_view import APP_AUTHOR
+from foundry_local_chat.ui.texts import (
     ENGLISH,
     ENGLISH_STARTERS_IN_KOREAN,
     KOREAN,

@@ -17,13 +17,13 @@ from chainlit.session import HTTPSession
 from chainlit.step import StepDict
 from chainlit.user import User
 
-from foundry_local_chat import database
-from foundry_local_chat.answer_checkpoints import in_progress
-from foundry_local_chat.interrupted_answers import mark_interrupted
-from foundry_local_chat.live_answers import CUT_KEY, IN_PROGRESS_KEY, CutReason
-from foundry_local_chat.persistence import ChatDataLayer
-from foundry_local_chat.reattach import shown_on_resume
-from foundry_local_chat.ui_text import words_for
+from foundry_local_chat.answers.checkpoints import in_progress
+from foundry_local_chat.answers.interrupted import mark_interrupted
+from foundry_local_chat.answers.live import CUT_KEY, IN_PROGRESS_KEY, CutReason
+from foundry_local_chat.history.data_layer import ChatDataLayer
+from foundry_local_chat.storage import database
+from foundry_local_chat.ui.reattach import shown_on_resume
+from foundry_local_chat.ui.texts import words_for
 from tests.support.postgres import PostgresServer
 
 

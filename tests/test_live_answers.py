@@ -12,7 +12,7 @@ from chainlit.types import ThreadDict
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from foundry_local_chat.live_answers import (
+from foundry_local_chat.answers.live import (
     CUT_KEY,
     IN_PROGRESS_KEY,
     CutReason,
@@ -20,8 +20,8 @@ from foundry_local_chat.live_answers import (
     LiveAnswers,
     ThreadBusy,
 )
-from foundry_local_chat.reattach import NOTE_ELEMENT, shown_on_resume
-from foundry_local_chat.ui_text import words_for
+from foundry_local_chat.ui.reattach import NOTE_ELEMENT, shown_on_resume
+from foundry_local_chat.ui.texts import words_for
 
 THREADS = st.sampled_from(["t1", "t2", "t3"])
 OWNERS = st.sampled_from(["alice", "bob", None])

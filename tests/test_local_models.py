@@ -9,8 +9,8 @@ import threading
 from pathlib import Path
 
 from foundry_local_chat.config import Settings
-from foundry_local_chat.foundry_runtime import FoundryRuntime, Progress
-from foundry_local_chat.local_models import LocalModels, MonotonicProgress
+from foundry_local_chat.models.foundry_runtime import FoundryRuntime, Progress
+from foundry_local_chat.models.local_models import LocalModels, MonotonicProgress
 
 
 class BlockingRuntime(FoundryRuntime):

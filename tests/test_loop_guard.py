@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from foundry_local_chat.loop_guard import Loop, LoopGuard, LoopRules, units_of
+from foundry_local_chat.chat.loop_guard import Loop, LoopGuard, LoopRules, units_of
 from tests.support.repetitive_answers import LEGITIMATE, LOOPS, as_model_tokens, looping
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from foundry_local_chat.config import BUNDLED_MODEL_ALIAS, BUNDLED_MODEL_ID, ConfigError, Settings
-from foundry_local_chat.model_facts import KOREAN_MODEL_EXAMPLE, facts_for, loop_guard_on
+from foundry_local_chat.models.facts import KOREAN_MODEL_EXAMPLE, facts_for, loop_guard_on
 
 
 @pytest.mark.parametrize("model", [BUNDLED_MODEL_ALIAS, BUNDLED_MODEL_ID])

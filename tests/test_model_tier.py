@@ -21,8 +21,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from foundry_local_chat.gateway import Gateway, GatewayConfig
-from foundry_local_chat.ui_text import WORDS
+from foundry_local_chat.endpoint.gateway import Gateway, GatewayConfig
+from foundry_local_chat.ui.texts import WORDS
 from tests.conftest import PASSWORD
 from tests.support.chainlit_client import ChainlitApi, ChainlitSession, Reply, messages_of
 from tests.support.nginx import (

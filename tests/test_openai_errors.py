@@ -7,7 +7,12 @@ from __future__ import annotations
 
 import pytest
 
-from foundry_local_chat.openai_errors import ApiError, context_budget, from_foundry, readable
+from foundry_local_chat.endpoint.openai_errors import (
+    ApiError,
+    context_budget,
+    from_foundry,
+    readable,
+)
 
 BUDGET = (
     "search_options.cc:108 int fl::ValidateGeneratorRequestBudget(int64_t, int, int) request "

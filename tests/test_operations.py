@@ -21,12 +21,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from foundry_local_chat import request_ids
-from foundry_local_chat.chat_readiness import ChatReadiness
+from foundry_local_chat.chat.readiness import ChatReadiness
 from foundry_local_chat.config import ConfigError, Settings
-from foundry_local_chat.endpoint_metrics import StreamMeter
-from foundry_local_chat.foundry_runtime import RunningEndpoint
-from foundry_local_chat.gateway import Gateway, GatewayConfig, Upstream
+from foundry_local_chat.endpoint.gateway import Gateway, GatewayConfig, Upstream
+from foundry_local_chat.endpoint.metrics import StreamMeter
 from foundry_local_chat.log_format import JsonFormatter, LogFormat, configure
+from foundry_local_chat.models.foundry_runtime import RunningEndpoint
 from foundry_local_chat.origins import Origin
 from foundry_local_chat.readiness import CachedReadiness, Component, Readiness
 from tests.support.metrics_text import sample
@@ -282,7 +282,7 @@ def test_the_request_id_is_answered_passed_to_foundry_and_in_the_log(
     foundry: StandInFoundry, gateways: list[Gateway]
 ) -> None:
     lines = AnsweredLines()
-    gateway_log = logging.getLogger("foundry_local_chat.gateway")
+    gateway_log = logging.getLogger("foundry_local_chat.endpoint.gateway")
     gateway_log.addHandler(lines)
     level = gateway_log.level
     gateway_log.setLevel(logging.INFO)

@@ -20,12 +20,12 @@ from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
 
 from foundry_local_chat import request_ids
-from foundry_local_chat.chat_metrics import ChatMetrics
-from foundry_local_chat.left_chats import cancel_unless_back
-from foundry_local_chat.ops_routes import OpsRoutes, install_ops_routes
-from foundry_local_chat.origin_guard import OriginGuard, install_origin_guard
+from foundry_local_chat.answers.abandoned import cancel_unless_back
 from foundry_local_chat.origins import OriginPolicy
 from foundry_local_chat.readiness import CachedReadiness, Component
+from foundry_local_chat.server.metrics import ChatMetrics
+from foundry_local_chat.server.ops_routes import OpsRoutes, install_ops_routes
+from foundry_local_chat.server.origin_guard import OriginGuard, install_origin_guard
 from tests.support.fake_chat import ChatApp, FakeChat, chat_app
 from tests.support.metrics_text import sample
 from tests.support.scripted_model import ScriptedModel

@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 import socketio
 
-from foundry_local_chat.origin_guard import REFUSAL
+from foundry_local_chat.server.origin_guard import REFUSAL
 from tests.conftest import PASSWORD, AppFactory, signed_in_app
 from tests.support.chainlit_client import AUTH_COOKIE, ChainlitApi, ChainlitSession, HttpError
 from tests.support.processes import (

@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
 
-from foundry_local_chat.origin_guard import OriginGuard, install_origin_guard
 from foundry_local_chat.origins import (
     Origin,
     OriginPolicy,
@@ -24,6 +23,7 @@ from foundry_local_chat.origins import (
     names_an_address,
     parse_origin,
 )
+from foundry_local_chat.server.origin_guard import OriginGuard, install_origin_guard
 
 NOBODY_ELSE = OriginPolicy()
 OPEN_WEBUI = Origin("http", "localhost", 3000)

@@ -17,9 +17,9 @@ from chainlit.user import User
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from foundry_local_chat import database
-from foundry_local_chat.ownership import ActingUser, NotYours, acting_as
-from foundry_local_chat.persistence import ChatDataLayer, PersistenceError
+from foundry_local_chat.history.data_layer import ChatDataLayer, PersistenceError
+from foundry_local_chat.history.ownership import ActingUser, NotYours, acting_as
+from foundry_local_chat.storage import database
 from tests.test_history_store import outside_a_chat
 
 ALICE = {

@@ -21,11 +21,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
-from foundry_local_chat.chat_ui import source_label
-from foundry_local_chat.document_store import Passage
-from foundry_local_chat.markdown_safety import IMAGE_START, ImageBreaker, inert_images
-from foundry_local_chat.page_policy import PagePolicy
-from foundry_local_chat.ui_text import BIDI_CONTROLS, ENGLISH, WORDS, shown_name
+from foundry_local_chat.documents.store import Passage
+from foundry_local_chat.server.page_policy import PagePolicy
+from foundry_local_chat.ui.chat_view import source_label
+from foundry_local_chat.ui.markdown_safety import IMAGE_START, ImageBreaker, inert_images
+from foundry_local_chat.ui.texts import BIDI_CONTROLS, ENGLISH, WORDS, shown_name
 from tests.support.fake_chat import FakeChat, chat_app
 from tests.support.scripted_model import ScriptedModel
 

@@ -9,8 +9,8 @@ import subprocess
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from foundry_local_chat import auth
 from foundry_local_chat.config import ENV_VARIABLES, Settings
+from foundry_local_chat.history import auth
 from tests.support.open_webui import open_webui_env
 from tests.support.processes import REPO, VENV_BIN
 

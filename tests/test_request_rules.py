@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from foundry_local_chat.openai_errors import ContextBudget
-from foundry_local_chat.request_rules import resolve_model, unsupported, with_room_for_output
+from foundry_local_chat.endpoint.openai_errors import ContextBudget
+from foundry_local_chat.endpoint.request_rules import (
+    resolve_model,
+    unsupported,
+    with_room_for_output,
+)
 
 ALIASES = {"smollm2-135m-instruct": "smollm2-135m-instruct-generic-cpu:1"}
 MESSAGES = [{"role": "user", "content": "Hi"}]

@@ -1,5 +1,6 @@
-"""The endpoint's request checks (request_schema.py): whatever a client sends, a refusal names
-the parameter and the reason in a few words, and never sends the client's megabytes back."""
+"""The endpoint's request checks (endpoint/request_schema.py): whatever a client sends, a
+refusal names the parameter and the reason in a few words, and never sends the client's megabytes
+back."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from foundry_local_chat.request_schema import check_chat_request
+from foundry_local_chat.endpoint.request_schema import check_chat_request
 
 USER = {"role": "user", "content": "Hi"}
 

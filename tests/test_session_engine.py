@@ -8,9 +8,9 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from foundry_local_chat.read_speed import DEFAULT_READ_TOKENS_PER_SECOND, ReadSpeed
-from foundry_local_chat.request_schema import ChatCompletionRequest
-from foundry_local_chat.session_engine import SESSION_PARAMETERS, messages_of
+from foundry_local_chat.endpoint.read_speed import DEFAULT_READ_TOKENS_PER_SECOND, ReadSpeed
+from foundry_local_chat.endpoint.request_schema import ChatCompletionRequest
+from foundry_local_chat.endpoint.session_engine import SESSION_PARAMETERS, messages_of
 
 MODEL = "smollm2-135m-instruct-generic-cpu:1"
 

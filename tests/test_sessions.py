@@ -11,9 +11,9 @@ import jwt
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from foundry_local_chat import database
-from foundry_local_chat.sessions import LIVE_ANSWER_SECONDS, RevokedSessions
-from foundry_local_chat.sign_in_throttle import Throttle
+from foundry_local_chat.history.sessions import LIVE_ANSWER_SECONDS, RevokedSessions
+from foundry_local_chat.server.sign_in_throttle import Throttle
+from foundry_local_chat.storage import database
 
 events = st.lists(
     st.tuples(st.sampled_from(["fail", "succeed"]), st.floats(0, 400, allow_nan=False)),

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import socketio
 
-from foundry_local_chat.sign_in_throttle import FREE_FAILURES, FREE_FAILURES_PER_ADDRESS
+from foundry_local_chat.server.sign_in_throttle import FREE_FAILURES, FREE_FAILURES_PER_ADDRESS
 from tests.conftest import PASSWORD, AppFactory, signed_in_app
 from tests.support.chainlit_client import ChainlitApi, ChainlitSession, HttpError
 from tests.support.postgres import PostgresServer

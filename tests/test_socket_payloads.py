@@ -14,8 +14,8 @@ import socketio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from foundry_local_chat.socket_payloads import client_message
-from foundry_local_chat.ui_text import words_for
+from foundry_local_chat.server.socket_payloads import client_message
+from foundry_local_chat.ui.texts import words_for
 from tests.conftest import PASSWORD, AppFactory, shared_proxy
 from tests.support.chainlit_client import ChainlitApi, ChainlitSession, Reply
 from tests.support.processes import add_user

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from foundry_local_chat.routing import route_message
-from foundry_local_chat.thinking import ThinkSplitter
+from foundry_local_chat.chat.auto_routing import route_message
+from foundry_local_chat.chat.thinking import ThinkSplitter
 
 
 def split(tokens: list[str]) -> list[tuple[str, str]]:

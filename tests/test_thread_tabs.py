@@ -18,10 +18,10 @@ from chainlit.user import User
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from foundry_local_chat import left_chats
-from foundry_local_chat.live_answers import CUT_KEY, CutReason
-from foundry_local_chat.thread_tabs import ThreadEmitter, ThreadTabs
-from foundry_local_chat.ui_text import words_for
+from foundry_local_chat.answers import abandoned as left_chats
+from foundry_local_chat.answers.live import CUT_KEY, CutReason
+from foundry_local_chat.ui.texts import words_for
+from foundry_local_chat.ui.thread_tabs import ThreadEmitter, ThreadTabs
 from tests.support.fake_chat import ChatApp, FakeChat, Turn, chat_app
 from tests.support.scripted_model import ScriptedModel, ScriptedReply
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from foundry_local_chat.ui_text import ENGLISH, KOREAN, WORDS, Words
+from foundry_local_chat.ui.texts import ENGLISH, KOREAN, WORDS, Words
 from tests.support.browser import translation
 from tests.support.processes import REPO, VENV_BIN
 
