@@ -20,7 +20,7 @@ page, a distinctive fact on ten known pages), then, through the chat's own code:
 Targets: upload to ready < 10 s, retrieval < 50 ms per question.
 Writes docs/benchmarks/documents.md.
 
-    .venv/bin/python bench/bench_documents.py [--pages 300] [--rounds 5] [--no-ask]
+    .venv/bin/python -m bench.bench_documents [--pages 300] [--rounds 5] [--no-ask]
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ import argparse
 import asyncio
 import random
 import statistics
-import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -38,8 +37,6 @@ from typing import Any
 
 from openai import AsyncOpenAI
 from sqlalchemy import text
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.report import table, write_report
 from foundry_local_chat.chat.context_window import ContextWindow, read_window

@@ -14,7 +14,7 @@ default build (MODEL_CACHE_DIR) is measured. Prints the figures and the ratios, 
 bench/results/engine.json and, dated, to docs/benchmarks/engine.md (committed; the README copies
 its table).
 
-    .venv/bin/python bench/bench_engine.py [--rounds 4] [--long-rounds 3] [--short-tokens 128]
+    .venv/bin/python -m bench.bench_engine [--rounds 4] [--long-rounds 3] [--short-tokens 128]
         [--threads N] [--variant LABEL=DIR ...] [--name engine]
 """
 
@@ -33,8 +33,6 @@ from tempfile import TemporaryDirectory
 from typing import Any
 
 from openai import OpenAI
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.engine_prompts import (
     LONG_MAX_TOKENS,

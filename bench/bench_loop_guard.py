@@ -17,8 +17,8 @@ of the guard). The legitimate repetitive answers of tests/support/repetitive_ans
 replayed through the guard too. Prints a table and the targets, writes
 bench/results/loop_guard.json (every answer's text included).
 
-    .venv/bin/python bench/bench_loop_guard.py [--seeds 4,5]
-    .venv/bin/python bench/bench_loop_guard.py --sweep bench/results/loop_guard-seeds-1-2-3.json
+    .venv/bin/python -m bench.bench_loop_guard [--seeds 4,5]
+    .venv/bin/python -m bench.bench_loop_guard --sweep bench/results/loop_guard-seeds-1-2-3.json
 
 --sweep asks nothing: it replays the unguarded answers of an earlier run through a grid of
 candidate rules and prints, for each, what it cuts that it must not and how much loop it lets
@@ -33,7 +33,6 @@ import argparse
 import asyncio
 import itertools
 import json
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -42,8 +41,6 @@ from typing import Any
 
 from openai import AsyncOpenAI
 from tokenizers import Tokenizer
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from foundry_local_chat.chat.loop_guard import LoopGuard, LoopRules
 from foundry_local_chat.config import DEFAULT_SYSTEM_PROMPT, GenerationDefaults, Settings

@@ -403,7 +403,7 @@ _GENERATION = GenerationDefaults()
 _DOCUMENTS = DocumentLimits()
 
 # Every variable the app reads, declared once: the README's table is generated from this
-# (cog, `make docs`), and tests/test_readme.py fails when code reads one that is not here.
+# (cog, `make docs`), and tests/unit/test_readme.py fails when code reads one that is not here.
 ENV_VARIABLES = (
     EnvVariable(
         "MODEL", f"`{BUNDLED_MODEL_ALIAS}`",

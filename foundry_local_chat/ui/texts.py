@@ -18,7 +18,7 @@ ENGLISH, KOREAN = "en", "ko"
 
 # Short, concrete prompts that even the bundled 135M model answers sensibly: each came back
 # whole, without a loop, at temperature 0 and with seeds 1-5 at the default 0.3
-# (bench/bench_loop_guard.py; tests/test_honest_about_the_model.py asks each one).
+# (bench/bench_loop_guard.py; tests/e2e/test_honest_about_the_model.py asks each one).
 STARTERS = {
     ENGLISH: [
         ("Explain a concept", "Explain what a black hole is in two sentences."),
