@@ -107,11 +107,14 @@ async def test_uploads_over_the_limit_are_refused_before_they_are_held(
         assert refused.value.status == 413
         before = peak_memory_kb(pid)
 
-        # 300 MB claimed: refused at once, while the client has sent a few MB at most.
+        # 300 MB claimed: refused at once, while the client has sent a few MB at most (the 413
+        # may be lost to the reset of a connection closed with the body unread; the log says).
+        app.skip_output_so_far()
         status, sent = await post_growing_body(
             app_url, alice.token, chat.session_id, 300 * MB, 300 * MB
         )
-        assert status == 413 and sent < 300 * MB
+        assert status in {413, None} and sent < 300 * MB
+        app.find_line(r"refused POST /project/file: its body declares 314572800 bytes", 10)
         # A chunked body that keeps growing: refused once past the limit (the 413 may be lost
         # to the reset of a connection closed with the rest of the body unread; the log says).
         app.skip_output_so_far()
