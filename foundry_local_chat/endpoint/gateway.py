@@ -40,6 +40,13 @@ from aiohttp import web
 from yarl import URL
 
 from foundry_local_chat import request_ids
+from foundry_local_chat.config import (
+    ENDPOINT_CONCURRENCY,
+    ENDPOINT_MAX_BODY_BYTES,
+    ENDPOINT_MAX_QUEUE,
+    READINESS_CACHE_SECONDS,
+    READINESS_TIMEOUT_SECONDS,
+)
 from foundry_local_chat.endpoint import routes as endpoint_routes
 from foundry_local_chat.endpoint.admission_queue import AdmissionQueue, QueueFull
 from foundry_local_chat.endpoint.completion_chunks import DONE, Completion, usage
@@ -72,7 +79,6 @@ SSE_HEADERS = {
 }
 CORS_METHODS = "GET, POST, OPTIONS"
 CORS_HEADERS = "Authorization, Content-Type"
-DEFAULT_MAX_BODY_BYTES = 1024**2
 ARRIVED = web.RequestKey("arrived", float)  # time.perf_counter() when the request came
 METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"  # Prometheus' text format
 READINESS_PROMPT = [{"role": "user", "content": "Hi"}]
@@ -103,11 +109,12 @@ class GatewayConfig:
     port: int  # 0 picks a free port
     api_key: str = ""  # empty: any key (or none) is accepted
     cors_origins: CorsOrigins = ()  # browser origins allowed to call the endpoint; "*" for any
-    concurrency: int = 1  # completions Foundry works on at once (it runs them one by one anyway)
-    max_queue: int = 16  # completions that may wait for a place; more get a 429
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES  # a larger request body gets a 413
-    readiness_timeout_seconds: float = 10.0  # the readiness probe's completion must answer
-    readiness_cache_seconds: float = 5.0  # a readiness result is reused this long
+    # The defaults are the settings' (config.py declares each once).
+    concurrency: int = ENDPOINT_CONCURRENCY.default  # completions Foundry works on at once
+    max_queue: int = ENDPOINT_MAX_QUEUE.default  # that may wait for a place; more get 429
+    max_body_bytes: int = ENDPOINT_MAX_BODY_BYTES.default  # a larger body gets a 413
+    readiness_timeout_seconds: float = READINESS_TIMEOUT_SECONDS.default
+    readiness_cache_seconds: float = READINESS_CACHE_SECONDS.default
 
 
 def error_response(error: ApiError, headers: Mapping[str, str] | None = None) -> web.Response:

@@ -1,5 +1,5 @@
 """The README stays true: its settings table is generated from the one declaration of the
-variables the app reads (config.ENV_VARIABLES, `make docs`), it quotes no figure that a run
+variables the app reads (config.SETTINGS, `make docs`), it quotes no figure that a run
 would change, and the Open WebUI recipe is the one the Open WebUI test runs."""
 
 from __future__ import annotations
@@ -9,13 +9,15 @@ import subprocess
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from foundry_local_chat.config import ENV_VARIABLES, Settings
+import pytest
+
+from foundry_local_chat.config import SETTINGS, ConfigError, Number, Settings, WholeNumber, plain
 from foundry_local_chat.history import auth
 from tests.support.open_webui import open_webui_env
 from tests.support.processes import REPO, VENV_BIN
 
 README = (REPO / "README.md").read_text(encoding="utf-8")
-DECLARED = {variable.name: variable for variable in ENV_VARIABLES}
+DECLARED = {setting.name: setting for setting in SETTINGS}
 # The XDG base directories locate the defaults of MODEL_CACHE_DIR and APP_DATA_DIR; they are the
 # desktop's variables, not the app's settings.
 NOT_SETTINGS = {"XDG_CACHE_HOME", "XDG_DATA_HOME"}
@@ -43,8 +45,7 @@ class RecordingEnv(Mapping[str, str]):
 
 def test_every_variable_config_reads_is_declared() -> None:
     source = (REPO / "foundry_local_chat" / "config.py").read_text(encoding="utf-8")
-    settings_part = source[: source.index("class EnvVariable")]  # not the declaration itself
-    named = set(re.findall(r'"([A-Z][A-Z0-9_]+)"', settings_part)) - NOT_SETTINGS
+    named = set(re.findall(r'"([A-Z][A-Z0-9_]+)"', source)) - NOT_SETTINGS
     env = RecordingEnv()
     Settings.from_env(env)
     looked_up = env.looked_up - NOT_SETTINGS
@@ -63,17 +64,41 @@ def test_every_variable_the_rest_of_the_app_reads_is_declared() -> None:
 
 
 def test_each_declared_variable_is_one_table_row() -> None:
-    assert len(DECLARED) == len(ENV_VARIABLES), "a variable is declared twice"
-    for variable in ENV_VARIABLES:
-        for text in (variable.default, variable.meaning):
-            assert text.strip() and "|" not in text and "\n" not in text, variable
+    assert len(DECLARED) == len(SETTINGS), "a variable is declared twice"
+    for setting in SETTINGS:
+        for text in (setting.default_text, setting.meaning):
+            assert text.strip() and "|" not in text and "\n" not in text, setting
+        assert "|" not in setting.range_text
+
+
+def test_every_settings_field_is_filled_from_one_declaration() -> None:
+    fields = [setting.field for setting in SETTINGS if setting.field]
+    assert len(fields) == len(set(fields)), "two variables fill one field"
+    settings = Settings.from_env({})
+    for setting in SETTINGS:
+        if setting.field and setting.default_from is None and setting.name != "DATABASE_URL":
+            value = settings
+            for part in setting.field.split("."):
+                value = getattr(value, part)
+            assert value == setting.default, setting.name
+
+
+def test_a_numbers_range_is_its_readers_and_the_table_shows_it() -> None:
+    for setting in SETTINGS:
+        if setting.field and isinstance(setting.read, WholeNumber | Number):
+            low, high = setting.read.low, setting.read.high
+            assert low <= setting.default <= high, setting.name
+            assert setting.range_text == f"{plain(low)}–{plain(high)}"
+            too_high = str(int(high) + 1)
+            with pytest.raises(ConfigError, match=f"{setting.name}={too_high} is out of range"):
+                Settings.from_env({setting.name: too_high, "FOUNDRY_LOCAL": "0"})
 
 
 def test_the_tables_defaults_are_the_ones_the_app_uses() -> None:
     settings = Settings.from_env({})
 
     def shown(name: str) -> str:
-        return DECLARED[name].default.strip("`")
+        return DECLARED[name].default_text.strip("`")
 
     assert shown("MODEL") == settings.model
     assert shown("SYSTEM_PROMPT") == settings.system_prompt
