@@ -20,6 +20,7 @@ from chainlit.utils import utc_now
 from foundry_local_chat.answers.checkpoints import Checkpoints, save_to_history
 from foundry_local_chat.answers.live import CUT_KEY, CutReason, LiveAnswer
 from foundry_local_chat.chat.answer_queue import AnswerQueue
+from foundry_local_chat.chat.answer_stream import AnswerStream, Piece
 from foundry_local_chat.chat.backend import (
     Backend,
     BackendUnavailable,
@@ -32,7 +33,6 @@ from foundry_local_chat.chat.backend import (
 )
 from foundry_local_chat.chat.context_window import FittedRequest, MessageTooLong
 from foundry_local_chat.chat.loop_guard import LoopGuard
-from foundry_local_chat.chat.thinking import ThinkSplitter
 from foundry_local_chat.chat.turn import (
     REFUSED_KEY,
     REPLY_MODEL_KEY,
@@ -483,6 +483,44 @@ class PromptReading:
             await status.remove()
 
 
+class AnswerView:
+    """An answer as the chat shows it: its message, its thinking step, saved as it grows. It is
+    given pieces (chat/answer_stream.py) and shows them; the images a model writes become links,
+    never fetched."""
+
+    def __init__(
+        self, options: ChatOptions, live: LiveAnswer | None, reading: PromptReading
+    ) -> None:
+        self.metadata: dict[str, Any] = {REPLY_MODEL_KEY: options.model}
+        self.message = cl.Message(content="", author=options.model, metadata=self.metadata)
+        self.thinking: cl.Step | None = None
+        self.checkpoints = Checkpoints(save_to_history if get_data_layer() is not None else None)
+        self._streaming = options.streaming
+        self._live = live
+        self._reading = reading
+        self._breakers = {"answer": ImageBreaker(), "thinking": ImageBreaker()}
+
+    async def show(self, piece: Piece) -> None:
+        await self._reading.end()
+        text = self._breakers[piece.kind].feed(piece.text)
+        if piece.kind == "thinking":
+            if self.thinking is None:
+                self.thinking = cl.Step(name=words().thinking, type="tool", show_input=False)
+                await self.thinking.send()
+            await self.thinking.stream_token(text)
+            return
+        if text and self.message.created_at is None:
+            # Its place in the thread: where its first words came.
+            self.message.created_at = utc_now()
+            if self._live is not None:
+                self._live.snapshot = self.message.to_dict
+        if self._streaming:
+            await self.message.stream_token(text)
+        else:
+            self.message.content += text  # shown whole by finish(), as the user asked
+        self.checkpoints.grew(self.message.to_dict)
+
+
 async def reply_with(
     question: cl.Message,
     backend: Backend,
@@ -503,54 +541,18 @@ async def reply_with(
     stats when it was given (in full, or up to its loop); None when the server refused it or it
     was cut short.
 
-    The answer is saved as it grows (answer_checkpoints), and `live` (the thread's answer being
-    written) can show it as far as it is written to a tab that opens the thread."""
+    The answer is saved as it grows (answers/checkpoints.py), and `live` (the thread's answer
+    being written) can show it as far as it is written to a tab that opens the thread."""
     options = dataclasses.replace(options, max_tokens=request.max_tokens)
-    guard = LoopGuard() if stop_loops else None
-    metadata: dict[str, Any] = {REPLY_MODEL_KEY: options.model}
-    reply = cl.Message(content="", author=options.model, metadata=metadata)
-    thinking: cl.Step | None = None
-    splitter = ThinkSplitter()
     stats = ReplyStats(
         model=options.model, context_length=context_length, prompt_tokens=request.prompt_tokens
     )
     if documents is not None:
         stats.document_tokens = documents.document_tokens
-    checkpoints = Checkpoints(save_to_history if get_data_layer() is not None else None)
-
-    def began() -> None:
-        if reply.created_at is None:  # its place in the thread: where its first words came
-            reply.created_at = utc_now()
-            if live is not None:
-                live.snapshot = reply.to_dict
-
     reading = PromptReading()
-
-    # What the model writes is shown, never fetched from: its images become links.
-    breakers = {"answer": ImageBreaker(), "thinking": ImageBreaker()}
-
-    async def show(parts: Any) -> None:
-        nonlocal thinking
-        await reading.end()
-        for kind, written in parts:
-            text = breakers["answer" if kind == "answer" else "thinking"].feed(written)
-            if kind == "answer" and guard is not None:
-                guard.feed(text)
-            if kind == "answer" and text:
-                began()
-            if kind == "answer" and not options.streaming:
-                reply.content += text  # shown whole by finish(), as the user asked
-                checkpoints.grew(reply.to_dict)
-                continue
-            if kind == "answer":
-                await reply.stream_token(text)
-                checkpoints.grew(reply.to_dict)
-                continue
-            if thinking is None:
-                thinking = cl.Step(name=words().thinking, type="tool", show_input=False)
-                await thinking.send()
-            await thinking.stream_token(text)
-
+    view = AnswerView(options, live, reading)
+    reply, checkpoints = view.message, view.checkpoints
+    answer: AnswerStream | None = None
     cut_short = False
     try:
         async with turn_at(queue):
@@ -560,16 +562,13 @@ async def reply_with(
             tokens = stream_reply(
                 backend.client, options, request.messages, stats, cache_key, reading.begin
             )
+            answer = AnswerStream(tokens, LoopGuard() if stop_loops else None)
             try:
-                async with contextlib.aclosing(tokens):  # leaving it closes the request
-                    async for token in tokens:
-                        await show(splitter.feed(token))
-                        if guard is not None and guard.loop is not None:
-                            break
+                async with contextlib.aclosing(answer.pieces()) as pieces:
+                    async for piece in pieces:
+                        await view.show(piece)
             finally:
                 await reading.end()
-            if guard is None or guard.loop is None:
-                await show(splitter.flush())
     except ServerBusy as error:
         log.warning("the model server is busy: %s", error)
         said = words()
@@ -589,28 +588,28 @@ async def reply_with(
         await reply.stream_token("\n\n" + said.answer_cut_short.format(error=why))
     except asyncio.CancelledError:
         # Stop pressed, or the browser left: keep what was streamed (the request is already
-        # closed by aclosing, which stops the model server's work on it).
+        # closed by the answer stream, which stops the model server's work on it).
         stats.stopped = True
-        metadata["stopped"] = True
+        view.metadata["stopped"] = True
         if live is not None and live.cut_reason is not None:
-            stats.cut_reason = metadata[CUT_KEY] = str(live.cut_reason)
+            stats.cut_reason = view.metadata[CUT_KEY] = str(live.cut_reason)
             stats.unwatched_seconds = live.unwatched_seconds
         await checkpoints.settled()  # the last save must come after every checkpoint
         if reply.content:
-            await finish(reply, thinking, stats, backend, earlier_versions)
+            await finish(reply, view.thinking, stats, backend, earlier_versions)
         else:  # nothing of it was shown: say so (the speed line would have)
             await notice(words().stopped_before_answer)
         raise
     await checkpoints.settled()
-    if guard is not None and guard.loop is not None:
-        log.info("stopped an answer that repeats %r", guard.loop.span[:80])
-        reply.content = guard.loop.keep
-        await finish(reply, thinking, stats, backend, earlier_versions)
-        await show_sources(documents)
+    loop = answer.loop if answer is not None else None
+    if loop is not None:
+        log.info("stopped an answer that repeats %r", loop.span[:80])
+        reply.content = inert_images(loop.keep)
+    await finish(reply, view.thinking, stats, backend, earlier_versions)
+    await show_sources(documents)
+    if loop is not None:
         await notice(loop_notice or words().loop_stopped)
         return stats
-    await finish(reply, thinking, stats, backend, earlier_versions)
-    await show_sources(documents)
     log.info("answered with %s: %d tokens in %.2f s", options.model, stats.tokens,
              stats.total_seconds)  # fmt: skip
     return None if cut_short else stats
