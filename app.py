@@ -79,6 +79,7 @@ from foundry_local_chat.server.sign_in_throttle import install_sign_in_throttle
 from foundry_local_chat.server.socket_payloads import check_socket_payloads
 from foundry_local_chat.storage.database import DatabaseError
 from foundry_local_chat.text_repair import has_lone_surrogates, repair_unicode
+from foundry_local_chat.ui import chat_session as session
 from foundry_local_chat.ui.answer_versions import (
     REGENERATE,
     SHOW_VERSION,
@@ -253,12 +254,12 @@ async def connect() -> Backend | None:
     if not state.local.started:
         await show_start(state.local)
     try:
-        profile = state.profiles.chosen(cl.user_session.get("chat_profile"))
+        profile = state.profiles.chosen(session.CHAT_PROFILE.get())
         backend = await state.profiles.backend(profile)
     except BackendUnavailable as error:
         await notice(why_unavailable(error, words()))
         return None
-    cl.user_session.set("backend", backend)
+    session.BACKEND.set(backend)
     return backend
 
 
@@ -270,7 +271,7 @@ async def start_chat() -> None:
     if backend is None:
         return
     options = default_options(backend.model)
-    cl.user_session.set("options", options)
+    session.OPTIONS.set(options)
     models = await backend.served_models()
     # No message here: the welcome screen (profile description and starters) stays visible.
     await send_settings_panel(options, models)
@@ -278,8 +279,8 @@ async def start_chat() -> None:
 
 @cl.on_settings_update
 async def update_settings(values: dict[str, Any]) -> None:
-    backend: Backend | None = cl.user_session.get("backend")
-    options: ChatOptions | None = cl.user_session.get("options")
+    backend: Backend | None = session.BACKEND.get()
+    options: ChatOptions | None = session.OPTIONS.get()
     if backend is None or options is None:
         await notice(words().settings_need_a_server)
         return
@@ -292,7 +293,7 @@ async def update_settings(values: dict[str, Any]) -> None:
         await send_settings_panel(options, served)  # the panel shows what is still in force
         await notice(words().settings_not_applied.format(error=error))
         return
-    cl.user_session.set("options", updated)
+    session.OPTIONS.set(updated)
 
 
 @cl.on_message
@@ -352,10 +353,10 @@ async def answer_in_thread(
         if read == 0:
             await refuse_unread_question(message)
             return
-    backend: Backend | None = cl.user_session.get("backend") or await connect()
+    backend: Backend | None = session.BACKEND.get() or await connect()
     if backend is None:
         return
-    options: ChatOptions = cl.user_session.get("options") or default_options(backend.model)
+    options: ChatOptions = session.OPTIONS.get() or default_options(backend.model)
     routed = await route(message.content)
     if routed is None:
         return
@@ -395,8 +396,8 @@ async def answer_in_thread(
     if sent is not question:  # later requests repeat it as sent (chat.SENT_KEY)
         message.metadata = {**(message.metadata or {}), SENT_KEY: sent["content"]}
         await message.update()
-    if window is not None and request.left_out and not cl.user_session.get("told_left_out"):
-        cl.user_session.set("told_left_out", True)
+    if window is not None and request.left_out and not session.TOLD_LEFT_OUT.get():
+        session.TOLD_LEFT_OUT.set(True)
         await notice(words().earlier_turns_left_out.format(context=f"{window.context_length:,}"))
     context_length = window.context_length if window is not None else None
     loop_notice = await warn_if_unreadable_korean(message.content, options.model)
@@ -479,9 +480,7 @@ async def route(prompt: str) -> Backend | None:
     get the chat's own backend (the resolver keeps one Backend per kind)."""
     profiles = app_state().profiles
     try:
-        return await profiles.backend(
-            profiles.chosen(cl.user_session.get("chat_profile")), len(prompt)
-        )
+        return await profiles.backend(profiles.chosen(session.CHAT_PROFILE.get()), len(prompt))
     except BackendUnavailable as error:
         await notice(why_unavailable(error, words()))
         return None
@@ -530,7 +529,7 @@ async def resume_chat(thread: ThreadDict) -> None:
         options = apply_panel_values(options, saved, served, words())
     except InvalidChatSettings as error:
         await notice(words().settings_no_longer_apply.format(error=error))
-    cl.user_session.set("options", options)
+    session.OPTIONS.set(options)
     await send_settings_panel(options, served)
     await offer_regenerate_on_resume(thread, words())
 

@@ -57,6 +57,7 @@ from foundry_local_chat.history.chat_documents import DocumentsUnreachable
 from foundry_local_chat.history.data_layer import SaveTrouble, SaveTroubleKind
 from foundry_local_chat.models.facts import KOREAN_MODEL_EXAMPLE, ModelFacts, facts_for
 from foundry_local_chat.models.local_models import LocalModels
+from foundry_local_chat.ui import chat_session as session
 from foundry_local_chat.ui.answer_versions import (
     SHOWN_KEY,
     STATS_ELEMENT_KEY,
@@ -222,17 +223,14 @@ def _writes_no_korean(status: ProfileStatus, language: str | None) -> bool:
     return facts_for(status.first_model).writes(KOREAN) is False
 
 
-TOLD_NO_KOREAN_KEY = "told_model_writes_no_korean"
-
-
 async def warn_if_unreadable_korean(text: str, model: str) -> str | None:
     """A Korean message to a model that writes no Korean: the chat says so (in Korean, once),
     and the loop notice, should the answer loop, says why instead of blaming the question.
     Returns that loop notice, or None."""
     if not HANGUL.search(text) or facts_for(model).writes(KOREAN) is not False:
         return None
-    if not cl.user_session.get(TOLD_NO_KOREAN_KEY):
-        cl.user_session.set(TOLD_NO_KOREAN_KEY, True)
+    if not session.TOLD_NO_KOREAN.get():
+        session.TOLD_NO_KOREAN.set(True)
         await notice(
             KOREAN_TO_A_MODEL_WITHOUT_KOREAN.format(model=model, example=KOREAN_MODEL_EXAMPLE)
         )
