@@ -22,7 +22,6 @@ import hashlib
 import json
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -33,7 +32,7 @@ from foundry_local_chat.models.bundled import MANIFEST as BUNDLED_MANIFEST
 from foundry_local_chat.models.bundled import (
     SMOKE_PROMPT,
     BuildError,
-    exclusive_lock,
+    build_once,
     smoke_check,
 )
 
@@ -391,52 +390,43 @@ def _step(name: str, progress: bool, work: Any) -> Any:
 
 def build(model_dir: Path, progress: bool = True) -> bool:
     """Build the browser files of the (built) bundled model. Returns False when already built."""
-    target = browser_dir(model_dir)
-    if is_built(model_dir):
-        return False
-    with exclusive_lock(model_dir.parent / ".build-browser.lock"):
-        if is_built(model_dir):
-            return False
-        for leftover in model_dir.parent.glob(".partial-browser-*"):
-            shutil.rmtree(leftover, ignore_errors=True)
-        started = time.monotonic()
-        partial = Path(tempfile.mkdtemp(prefix=".partial-browser-", dir=model_dir.parent))
-        try:
-            finished = partial / "out"
-            finished.mkdir()
-            matmuls = _step(
-                "int8 copy for WASM",
-                progress,
-                lambda: build_int8(model_dir, finished / INT8_DIR, partial),
-            )
-            answer = _step(
-                "int8 smoke check",
-                progress,
-                lambda: smoke_check(finished / INT8_DIR, "the int8 copy", "int8 smoke check"),
-            )
-            digits = _step(
-                "digit classifier", progress, lambda: train_digits(finished / DIGITS_DIR)
-            )
-            accuracy = _step(
-                "digit smoke check", progress, lambda: smoke_check_digits(finished / DIGITS_DIR)
-            )
-            manifest = {
-                "source": model_dir.name,
-                "source_build": source_build(model_dir),
-                "recipe_version": RECIPE_VERSION,
-                "int8": {
-                    "matmuls": matmuls,
-                    "recipe": "MatMulNBits de-quantized, SmoothQuant (alpha "
-                    f"{SMOOTHING_ALPHA}), dynamic int8 per channel, int4 embedding",
-                    "smoke_check": {"prompt": SMOKE_PROMPT, "answer": answer},
-                },
-                "digits": {**digits, "onnx_accuracy": accuracy},
-                "build_seconds": round(time.monotonic() - started, 1),
-            }
-            (finished / MANIFEST).write_text(json.dumps(manifest, indent=2))
-            if target.exists():  # a folder without a manifest is an unusable leftover
-                shutil.rmtree(target)
-            finished.rename(target)
-        finally:
-            shutil.rmtree(partial, ignore_errors=True)
-    return True
+    return build_once(
+        browser_dir(model_dir), ".build-browser.lock", ".partial-browser-",
+        lambda: is_built(model_dir), lambda partial: _build_in(model_dir, partial, progress),
+    )  # fmt: skip
+
+
+def _build_in(model_dir: Path, partial: Path, progress: bool) -> Path:
+    """Run the steps in `partial`; returns the finished folder (not yet installed)."""
+    started = time.monotonic()
+    finished = partial / "out"
+    finished.mkdir()
+    matmuls = _step(
+        "int8 copy for WASM",
+        progress,
+        lambda: build_int8(model_dir, finished / INT8_DIR, partial),
+    )
+    answer = _step(
+        "int8 smoke check",
+        progress,
+        lambda: smoke_check(finished / INT8_DIR, "the int8 copy", "int8 smoke check"),
+    )
+    digits = _step("digit classifier", progress, lambda: train_digits(finished / DIGITS_DIR))
+    accuracy = _step(
+        "digit smoke check", progress, lambda: smoke_check_digits(finished / DIGITS_DIR)
+    )
+    manifest = {
+        "source": model_dir.name,
+        "source_build": source_build(model_dir),
+        "recipe_version": RECIPE_VERSION,
+        "int8": {
+            "matmuls": matmuls,
+            "recipe": "MatMulNBits de-quantized, SmoothQuant (alpha "
+            f"{SMOOTHING_ALPHA}), dynamic int8 per channel, int4 embedding",
+            "smoke_check": {"prompt": SMOKE_PROMPT, "answer": answer},
+        },
+        "digits": {**digits, "onnx_accuracy": accuracy},
+        "build_seconds": round(time.monotonic() - started, 1),
+    }
+    (finished / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    return finished

@@ -159,9 +159,34 @@ def exclusive_lock(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def remove_partial_builds(parent: Path) -> None:
-    for leftover in parent.glob(".partial-*"):
-        shutil.rmtree(leftover, ignore_errors=True)
+def build_once(
+    target: Path,
+    lock_name: str,
+    partial_prefix: str,
+    is_built: Callable[[], bool],
+    make: Callable[[Path], Path],
+) -> bool:
+    """Build `target` once, whoever asks and however often: under an exclusive lock (a second
+    caller waits, then finds it built), in a sibling `partial_prefix*` folder (an interrupted
+    build's leftovers are removed first), renamed into place only when `make(partial)` returns
+    the finished folder. Returns False when it was built already."""
+    if is_built():
+        return False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with exclusive_lock(target.parent / lock_name):
+        if is_built():  # another process finished it while we waited
+            return False
+        for leftover in target.parent.glob(f"{partial_prefix}*"):
+            shutil.rmtree(leftover, ignore_errors=True)
+        partial = Path(tempfile.mkdtemp(prefix=partial_prefix, dir=target.parent))
+        try:
+            finished = make(partial)
+            if target.exists():  # an older build, or a folder without a manifest
+                shutil.rmtree(target)
+            finished.rename(target)
+        finally:
+            shutil.rmtree(partial, ignore_errors=True)
+    return True
 
 
 def _versions() -> dict[str, str]:
@@ -230,20 +255,7 @@ def _run_steps(gguf_path: Path, partial: Path, progress: bool, options: BuildOpt
 
 def build(model_dir: Path, progress: bool = True, options: BuildOptions | None = None) -> bool:
     """Build the bundled model into model_dir. Returns False when it was already built."""
-    if is_built(model_dir):
-        return False
-    model_dir.parent.mkdir(parents=True, exist_ok=True)
-    with exclusive_lock(model_dir.parent / ".build.lock"):
-        if is_built(model_dir):  # another process finished it while we waited
-            return False
-        remove_partial_builds(model_dir.parent)
-        gguf_path = find_gguf()
-        partial = Path(tempfile.mkdtemp(prefix=".partial-", dir=model_dir.parent))
-        try:
-            finished = _run_steps(gguf_path, partial, progress, options or BuildOptions())
-            if model_dir.exists():  # an older build, or a folder without a manifest
-                shutil.rmtree(model_dir)
-            finished.rename(model_dir)
-        finally:
-            shutil.rmtree(partial, ignore_errors=True)
-    return True
+    return build_once(
+        model_dir, ".build.lock", ".partial-bundled-", lambda: is_built(model_dir),
+        lambda partial: _run_steps(find_gguf(), partial, progress, options or BuildOptions()),
+    )  # fmt: skip
