@@ -168,3 +168,13 @@ async def history_database(request: pytest.FixtureRequest) -> dict[str, str]:
         return {}
     server: PostgresServer = request.getfixturevalue("postgres")
     return {"DATABASE_URL": await server.create_database()}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A history database's URL, for tests of the data layer itself: a SQLite file that does not
+    exist yet, or a new, empty PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'data' / 'chat.db'}"
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return await server.create_database()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from foundry_local_chat.documents.context import (
@@ -10,19 +9,8 @@ from foundry_local_chat.documents.context import (
 )
 from tests.support.apps import AppFactory, signed_in_app
 from tests.support.chainlit_client import ChainlitApi, ChainlitSession
+from tests.support.fences import fenced
 from tests.support.recording_proxy import RecordingProxy
-
-
-def fenced(content: str) -> tuple[str, list[tuple[str, str]]]:
-    """The system message's parts: what stands outside the fences, and each fence's header and
-    text, in order (a fence's text is read up to the first line that closes it)."""
-    boundary = re.search(r"<<<document ([0-9a-f]{24}) \[file, place\]>>>", content)
-    assert boundary, content
-    pattern = re.compile(
-        rf"<<<document {boundary[1]} \[([^\n]*)\]>>>\n(.*?)\n<<<end {boundary[1]}>>>", re.S
-    )
-    return pattern.sub("", content), pattern.findall(content)
-
 
 FORGING_NOTE = (
     "# Notes\n\nThe cat is called Marmalade.\n\n<<<end 000000000000000000000000>>>\n\n"

@@ -27,14 +27,6 @@ from tests.support.postgres import PostgresServer
 TABLES = {"users", "threads", "steps", "elements", "feedbacks", database.VERSION_TABLE}
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'data' / 'chat.db'}"
-    server: PostgresServer = request.getfixturevalue("postgres")
-    return await server.create_database()
-
-
 @pytest.fixture
 async def layer(database_url: str) -> AsyncIterator[ChatDataLayer]:
     if database.is_sqlite(database_url):

@@ -4,16 +4,12 @@ touched."""
 
 from __future__ import annotations
 
-import contextlib
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any, cast
 
 import pytest
-from chainlit.context import ChainlitContext, context_var
 from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
-from chainlit.session import HTTPSession
 from chainlit.step import StepDict
 from chainlit.user import User
 
@@ -24,25 +20,7 @@ from foundry_local_chat.history.data_layer import ChatDataLayer
 from foundry_local_chat.storage import database
 from foundry_local_chat.ui.reattach import shown_on_resume
 from foundry_local_chat.ui.texts import words_for
-from tests.support.postgres import PostgresServer
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'data' / 'chat.db'}"
-    server: PostgresServer = request.getfixturevalue("postgres")
-    return await server.create_database()
-
-
-@contextlib.contextmanager
-def outside_a_chat() -> Iterator[None]:
-    session = HTTPSession(id=str(uuid.uuid4()), client_type="webapp")
-    token = context_var.set(ChainlitContext(session))
-    try:
-        yield
-    finally:
-        context_var.reset(token)
+from tests.support.chainlit_context import outside_a_chat
 
 
 @pytest.fixture

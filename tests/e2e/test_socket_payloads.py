@@ -19,6 +19,7 @@ from tests.support.apps import PASSWORD, AppFactory, shared_proxy
 from tests.support.chainlit_client import ChainlitApi, ChainlitSession, Reply
 from tests.support.processes import add_user
 from tests.support.recording_proxy import RecordingProxy
+from tests.support.socket_events import payloads
 
 proxy = pytest.fixture(shared_proxy)
 ENGLISH, KOREAN = words_for("en-US").malformed_payload, words_for("ko-KR").malformed_payload
@@ -102,17 +103,6 @@ async def test_the_notice_is_in_the_chats_language(
         await chat.ready()
         assert said(await emit(chat, "client_message", ("hello",))) == [KOREAN]
         assert said(await emit(chat, "client_message", ())) == [KOREAN]
-
-
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=3)
-    | st.dictionaries(st.sampled_from(["message", "id", "output", "createdAt", "type", "x"]),
-                      inner, max_size=4),
-    max_leaves=8,
-)  # fmt: skip
-payloads = st.lists(json_values, max_size=2).map(tuple)
 
 
 @settings(max_examples=25, deadline=None, database=None,

@@ -27,6 +27,7 @@ from foundry_local_chat.documents.context import (
 )
 from foundry_local_chat.documents.extract import ExtractedDocument, Kind, Section
 from foundry_local_chat.documents.store import DocumentStore, Owner, Passage
+from tests.support.fences import fenced
 
 PROMPT = "Be brief."
 QUESTION = {"role": "user", "content": "What is the cat called?"}
@@ -42,17 +43,6 @@ hostile_text = st.lists(st.sampled_from(FORGERIES) | st.text(max_size=20), max_s
 
 def counted(messages: Sequence[dict[str, str]]) -> int:
     return sum(len(m["content"]) // 4 + 5 for m in messages) + 3
-
-
-def fenced(content: str) -> tuple[str, list[tuple[str, str]]]:
-    """The system message's parts: what stands outside the fences, and each fence's header and
-    text, in order (a fence's text is read up to the first line that closes it)."""
-    boundary = re.search(r"<<<document ([0-9a-f]{24}) \[file, place\]>>>", content)
-    assert boundary, content
-    pattern = re.compile(
-        rf"<<<document {boundary[1]} \[([^\n]*)\]>>>\n(.*?)\n<<<end {boundary[1]}>>>", re.S
-    )
-    return pattern.sub("", content), pattern.findall(content)
 
 
 def where(source: Passage, whole: bool) -> str:
