@@ -22,8 +22,9 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from foundry_local_chat.config import Settings
+from foundry_local_chat.config import BUNDLED_MODEL_ALIAS, Settings
 from foundry_local_chat.models import browser as browser_model
+from foundry_local_chat.models.facts import loop_guard_on
 from foundry_local_chat.ui.texts import BROWSER_TEXTS
 
 PAGE_PATH = "/browser"
@@ -43,7 +44,7 @@ LIBRARIES = {
     "tokenizers.min.mjs": "@huggingface/tokenizers/dist/tokenizers.min.mjs",
     "jinja.mjs": "@huggingface/jinja/dist/index.js",
 }
-PAGE_FILES = ("page.js", "worker.js", "page.css")
+PAGE_FILES = ("page.js", "worker.js", "page.css", "loop_guard.js")
 MEDIA_TYPES = {
     ".js": "text/javascript",
     ".mjs": "text/javascript",
@@ -139,6 +140,7 @@ def page_config(settings: Settings) -> dict[str, Any]:
         "head_size": genai["model"]["decoder"]["head_size"],
         "repetition_penalty": genai["search"].get("repetition_penalty", 1.0),
         "max_tokens": settings.generation.max_tokens,
+        "loop_guard": loop_guard_on(settings.loop_guard, BUNDLED_MODEL_ALIAS),
         "tokenizer": described("model/tokenizer.json", "model/tokenizer_config.json"),
         "variants": {
             "wasm": {

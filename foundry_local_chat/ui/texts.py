@@ -568,6 +568,9 @@ BROWSER_TEXTS = {
         "newer with npm (Debian/Ubuntu: apt-get install nodejs npm), then run `make web` "
         "(`make run` does it too). The server chat works without them.",
         "missing_browser_model": "The browser copy of the model is not built: run `make model`.",
+        "loop_stopped": WORDS[ENGLISH].loop_stopped,
+        "loop_stopped_no_korean": "✋ The answer was stopped here: the model had begun to repeat "
+        "itself. It does not read or write Korean: ask in English.",
     },
     KOREAN: {
         "title": "브라우저 탭 안의 모델",
@@ -606,6 +609,9 @@ BROWSER_TEXTS = {
         "(`make run`도 실행합니다). 서버 채팅은 이것 없이도 동작합니다.",
         "missing_browser_model": "브라우저용 모델이 빌드되지 않았습니다: `make model`을 "
         "실행하세요.",
+        "loop_stopped": WORDS[KOREAN].loop_stopped,
+        "loop_stopped_no_korean": "✋ 모델이 같은 말을 되풀이하기 시작해서 답변을 여기서 "
+        "멈췄습니다. 이 모델은 한국어를 읽고 쓰지 못합니다. 영어로 질문하세요.",
     },
 }
 

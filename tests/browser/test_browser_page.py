@@ -20,6 +20,7 @@ from foundry_local_chat.models import browser as browser_model
 from foundry_local_chat.ui.browser_page import ISOLATION_HEADERS
 from foundry_local_chat.ui.texts import BROWSER_TEXTS, KOREAN
 from tests.support.browser import CHROMIUM_ARGS, PageLog, new_page, save_screenshot
+from tests.support.korean_screen import TEXTS_ON_SCREEN, english_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -27,6 +28,9 @@ LOAD_TIMEOUT_MS = 180_000  # 160 MB from loopback and a session start, on 2 busy
 ANSWER_TIMEOUT_MS = 180_000
 QUESTION = "What is the capital of France?"
 LONG_PROMPT = "Write a long story about a dragon who learns to cook."
+# The bundled model, greedy in the tab, falls into a loop on these within about 200 tokens.
+LOOPING_PROMPT = "Name three fruits."
+KOREAN_LOOPING_PROMPT = "과일 세 가지를 말해 주세요."
 
 
 @pytest.fixture(scope="module")
@@ -73,8 +77,8 @@ class Tab:
         return stats
 
 
-async def open_tab(browser: Browser, app_url: str) -> Tab:
-    context, page, log = await new_page(browser, app_url)
+async def open_tab(browser: Browser, app_url: str, locale: str = "en-US") -> Tab:
+    context, page, log = await new_page(browser, app_url, locale=locale)
     return Tab(context, page, log)
 
 
@@ -163,6 +167,30 @@ async def test_stop_ends_the_answer(tab: Tab) -> None:
     assert messages[-1] == {"role": "assistant", "content": await answer.inner_text()}
 
 
+async def config_of(tab: Tab) -> dict[str, Any]:
+    config: dict[str, Any] = await (await tab.page.request.get("/browser/config.json")).json()
+    return config
+
+
+async def test_a_looping_answer_is_stopped_with_the_notice(tab: Tab) -> None:
+    """Issue 22: the tab's answers ran on to the token limit in a loop. The worker's loop guard
+    (the chat's rules) stops it; the page keeps it up to the first copy and says why."""
+    await new_chat(tab)
+    config = await config_of(tab)
+    assert config["loop_guard"] is True  # LOOP_GUARD=auto: on for the bundled model
+    result = await tab.page.evaluate(f"window.browserChat.ask({json.dumps(LOOPING_PROMPT)})")
+    stats = result["stats"]
+    assert stats["loop"] is not None, f"no loop in {stats['tokens']} tokens: {result['text']!r}"
+    assert stats["tokens"] < config["max_tokens"] and not stats["stopped"]
+    keep, span = stats["loop"]["keep"], stats["loop"]["span"]
+    assert result["text"] == keep and span in keep
+    assert (await tab.chat("messages"))[-1] == {"role": "assistant", "content": keep}
+    answer = tab.page.locator("#messages li.assistant").last
+    await expect(answer.locator(".notice")).to_have_text(BROWSER_TEXTS["en"]["loop_stopped"])
+    assert keep.count(span) == 1 or len(keep) < 4 * len(span), keep  # one copy, give or take
+    await expect(tab.page.locator("#send")).to_be_visible()
+
+
 async def test_digit_demo_classifies_held_out_digits(tab: Tab, bundled_model_dir: Path) -> None:
     digits_dir = browser_model.browser_dir(bundled_model_dir) / browser_model.DIGITS_DIR
     held_out = json.loads((digits_dir / browser_model.DIGITS_HELD_OUT).read_text())
@@ -204,13 +232,25 @@ async def test_second_visit_loads_the_model_from_the_cache(tab: Tab) -> None:
 
 
 async def test_korean_page(webgpu_browser: Browser, app_url: str) -> None:
-    context, page, _ = await new_page(webgpu_browser, app_url, locale="ko-KR")
+    """In Korean, to the loop notice: a Korean question, which the model cannot read, loops,
+    and the notice says why. No English on the screen but the model's words, the user's and
+    names (the WebGPU adapter's)."""
+    tab = await open_tab(webgpu_browser, app_url, locale="ko-KR")
     try:
-        await page.goto("/browser")
-        await expect(page.locator("h1")).to_have_text(BROWSER_TEXTS[KOREAN]["title"])
-        await expect(page.locator("#send")).to_have_text(BROWSER_TEXTS[KOREAN]["send"])
+        await tab.open()
+        korean = BROWSER_TEXTS[KOREAN]
+        await expect(tab.page.locator("h1")).to_have_text(korean["title"])
+        await expect(tab.page.locator("#send")).to_have_text(korean["send"])
+        question = json.dumps(KOREAN_LOOPING_PROMPT)
+        result = await tab.page.evaluate(f"window.browserChat.ask({question})")
+        assert result["stats"]["loop"] is not None, result["text"]
+        notice = tab.page.locator("#messages li.assistant .notice")
+        await expect(notice).to_have_text(korean["loop_stopped_no_korean"])
+        adapter = (await tab.chat("backend"))["adapter"]
+        texts = [text.replace(adapter, "") for text in await tab.page.evaluate(TEXTS_ON_SCREEN)]
+        assert english_in(texts, set()) == []
     finally:
-        await context.close()
+        await tab.context.close()
 
 
 async def test_isolation_headers_only_on_the_browser_page(app_url: str) -> None:

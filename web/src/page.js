@@ -9,6 +9,9 @@ const language = (params.get("lang") || navigator.language || "en").toLowerCase(
 const words = data.texts[language];
 const $ = (id) => document.getElementById(id);
 
+// Hangul: a message the bundled model cannot read (it writes English only).
+const HANGUL = /[\u1100-\u11ff\u3130-\u318f\uac00-\ud7a3]/;
+
 function say(key, fields = {}) {
   return words[key].replace(/\{(\w+)\}/g, (_, name) => String(fields[name] ?? ""));
 }
@@ -118,7 +121,7 @@ async function start() {
   const worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
   const pending = new Map(); // request id → {resolve, reject, ...}
   let nextId = 1;
-  let answer = null; // the answer being written: {id, body, text}
+  let answer = null; // the answer being written: {id, body, text, question}
 
   worker.onmessage = ({ data: message }) => {
     const request = pending.get(message.id);
@@ -155,6 +158,15 @@ async function start() {
         const stats = message.stats;
         chat.lastPrompt = message.prompt;
         chat.lastStats = stats;
+        if (stats.loop) {
+          // The worker's loop guard stopped it: the answer up to the first copy of what repeats.
+          answer.text = stats.loop.keep;
+          answer.body.textContent = answer.text;
+          const why = HANGUL.test(answer.question) ? "loop_stopped_no_korean" : "loop_stopped";
+          answer.body.after(Object.assign(document.createElement("p"), {
+            className: "notice loop-stopped", textContent: say(why),
+          }));
+        }
         chat.messages.push({ role: "assistant", content: answer.text });
         if (stats.stopped) answer.body.after(Object.assign(document.createElement("em"), {
           className: "stopped", textContent: ` ${say("stopped")}`,
@@ -215,7 +227,7 @@ async function start() {
     chat.messages.push({ role: "user", content: text });
     addMessage("user", text);
     const id = nextId;
-    answer = { id, body: addMessage("assistant", ""), text: "" };
+    answer = { id, body: addMessage("assistant", ""), text: "", question: text };
     setBusy(true);
     setState("answering");
     return call({

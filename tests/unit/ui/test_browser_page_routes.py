@@ -65,6 +65,21 @@ def test_page_carries_both_languages_with_the_same_words(client: TestClient) -> 
         assert set(re.findall(r"\{\w+\}", english)) == set(re.findall(r"\{\w+\}", korean))
 
 
+def test_every_module_the_page_imports_is_served(client: TestClient) -> None:
+    """The page's scripts import each other and the npm libraries by relative address: each one
+    is on the list of files served (web/node_modules installed: `make web`)."""
+    imported = re.compile(r"""^\s*import\b[^"']*["']([^"']+)["']""", re.M)
+    for script in browser_page.PAGE_FILES:
+        if not script.endswith(".js"):
+            continue
+        source = (browser_page.SOURCE_DIR / script).read_text()
+        for address in imported.findall(source):
+            path = f"/browser/src/{address}".replace("/src/../", "/").replace("/src/./", "/src/")
+            response = client.get(path)
+            assert response.status_code == 200, (script, address)
+            assert response.headers["content-type"].startswith("text/javascript"), path
+
+
 def test_every_route_of_the_page_is_cross_origin_isolated(client: TestClient) -> None:
     for path in ("/browser", "/browser/src/page.js", "/browser/config.json", "/browser/x"):
         headers = client.get(path, follow_redirects=False).headers
