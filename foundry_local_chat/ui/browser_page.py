@@ -2,11 +2,12 @@
 
 Routes on Chainlit's own server (so the origin guard stays in front of them), placed before its
 catch-all page route. Everything the page loads comes from this server: the page's own scripts
-(web/src), onnxruntime-web and the tokenizer/template libraries that `make web` installs from npm
-(web/node_modules, an explicit list of files), and the model files the build made. Only these
-routes send the cross-origin isolation headers (COOP/COEP/CORP, which give the page's worker
-threads); the chat UI is left as it was. Files are revalidated with ETag/Last-Modified, and the
-page keeps the model in Cache Storage, so a second visit downloads nothing.
+(web/src), onnxruntime-web, the tokenizer/template libraries and the Markdown renderer and
+sanitizer that `make web` installs from npm (web/node_modules, an explicit list of files), and the
+model files the build made. Only these routes send the cross-origin isolation headers
+(COOP/COEP/CORP, which give the page's worker threads); the chat UI is left as it was. Files are
+revalidated with ETag/Last-Modified, and the page keeps the model in Cache Storage, so a second
+visit downloads nothing.
 """
 
 from __future__ import annotations
@@ -43,8 +44,11 @@ LIBRARIES = {
     "ort-wasm-simd-threaded.jsep.wasm": "onnxruntime-web/dist/ort-wasm-simd-threaded.jsep.wasm",
     "tokenizers.min.mjs": "@huggingface/tokenizers/dist/tokenizers.min.mjs",
     "jinja.mjs": "@huggingface/jinja/dist/index.js",
+    # The answer as Markdown, sanitized (web/src/markdown.js).
+    "marked.esm.js": "marked/lib/marked.esm.js",
+    "purify.min.js": "dompurify/dist/purify.min.js",
 }
-PAGE_FILES = ("page.js", "worker.js", "page.css", "loop_guard.js")
+PAGE_FILES = ("page.js", "worker.js", "page.css", "markdown.js", "loop_guard.js")
 MEDIA_TYPES = {
     ".js": "text/javascript",
     ".mjs": "text/javascript",

@@ -31,6 +31,14 @@ LONG_PROMPT = "Write a long story about a dragon who learns to cook."
 # The bundled model, greedy in the tab, falls into a loop on these within about 200 tokens.
 LOOPING_PROMPT = "Name three fruits."
 KOREAN_LOOPING_PROMPT = "과일 세 가지를 말해 주세요."
+# Markdown with what must never become markup, nor be fetched or run.
+HOSTILE_ANSWER = """**Bold** and `code`.
+
+- an image: ![cat](http://images.example/cat.png)
+- raw HTML: <img src=x onerror="window.pwned = 1"> <script>window.pwned = 2</script>
+- a link: [docs](https://example.com/docs) and [run](javascript:window.pwned=3)
+
+<iframe src="http://images.example/frame"></iframe>"""
 
 
 @pytest.fixture(scope="module")
@@ -127,6 +135,7 @@ async def test_answers_in_the_tab_token_by_token_without_a_request(tab: Tab) -> 
     stats = await tab.wait_until_answered()
     answer = await tab.page.locator("#messages li.assistant .text").last.inner_text()
     assert "Paris" in answer
+    await expect(tab.page.locator("#messages li.assistant .text p").last).to_contain_text("Paris")
     texts = [text for text in await tab.page.evaluate("window.answerTexts") if text]
     assert len(set(texts)) >= 3, texts  # it grew in steps, not all at once
     assert all(answer.startswith(text.strip()) for text in texts)
@@ -187,8 +196,49 @@ async def test_a_looping_answer_is_stopped_with_the_notice(tab: Tab) -> None:
     assert (await tab.chat("messages"))[-1] == {"role": "assistant", "content": keep}
     answer = tab.page.locator("#messages li.assistant").last
     await expect(answer.locator(".notice")).to_have_text(BROWSER_TEXTS["en"]["loop_stopped"])
+    await expect(answer.locator(".text li").first).to_be_visible()  # its list, as Markdown
     assert keep.count(span) == 1 or len(keep) < 4 * len(span), keep  # one copy, give or take
     await expect(tab.page.locator("#send")).to_be_visible()
+
+
+async def test_an_answer_is_markdown_and_its_html_stays_text(tab: Tab) -> None:
+    """The page's renderer (markdown.js, marked and DOMPurify from npm) under the page's own
+    Content-Security-Policy: Markdown becomes markup, the model's HTML stays text, an image
+    becomes a link, and nothing is fetched or run."""
+    tab.requests.clear()
+    shown = await tab.page.evaluate(
+        """async (text) => {
+            window.violations = [];
+            document.addEventListener('securitypolicyviolation',
+                                      (event) => window.violations.push(event.violatedDirective));
+            const { showMarkdown } = await import('./browser/src/markdown.js');
+            const item = document.createElement('li');
+            item.className = 'assistant';
+            item.append(Object.assign(document.createElement('div'), { className: 'text' }));
+            document.getElementById('messages').append(item);
+            showMarkdown(item.lastChild, text);
+            return { html: item.lastChild.innerHTML, text: item.lastChild.textContent };
+        }""",
+        HOSTILE_ANSWER,
+    )
+    answer = tab.page.locator("#messages li.assistant .text").last
+    await expect(answer.locator("strong")).to_have_text("Bold")
+    await expect(answer.locator("code")).to_have_text("code")
+    await expect(answer.locator("li")).to_have_count(3)
+    assert '<img src=x onerror="window.pwned = 1">' in shown["text"]
+    assert "<script>window.pwned = 2</script>" in shown["text"]
+    assert '<iframe src="http://images.example/frame"></iframe>' in shown["text"]
+    assert await tab.page.locator("img, script:not([src]):not([type]), iframe").count() == 0
+    cat = answer.locator('a[href="http://images.example/cat.png"]')
+    await expect(cat).to_have_text("cat")  # a link to the image, after a "!"
+    assert "!cat" in shown["text"]
+    await expect(cat).to_have_attribute("rel", "noopener noreferrer")
+    run = answer.get_by_text("run", exact=True)
+    assert await run.evaluate("(link) => [link.tagName, link.getAttribute('href')]") == ["A", None]
+    assert await tab.page.evaluate("[window.pwned, window.violations]") == [None, []]
+    assert tab.requests == [] and tab.log.blocked == []
+    assert not [line for line in tab.log.console if "Content Security Policy" in line]
+    await new_chat(tab)
 
 
 async def test_digit_demo_classifies_held_out_digits(tab: Tab, bundled_model_dir: Path) -> None:

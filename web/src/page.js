@@ -1,5 +1,8 @@
 // The /browser page: picks the execution provider, talks to the model's worker (worker.js), and
-// shows the chat and the digit demo. Its words come from the server (ui_text.BROWSER_TEXTS).
+// shows the chat (answers as Markdown: markdown.js) and the digit demo. Its words come from the
+// server (ui_text.BROWSER_TEXTS).
+
+import { showMarkdown } from "./markdown.js";
 
 const data = JSON.parse(document.getElementById("page-data").textContent);
 const params = new URLSearchParams(location.search);
@@ -84,9 +87,10 @@ function addMessage(role, text) {
   const who = document.createElement("span");
   who.className = "who";
   who.textContent = say(role === "user" ? "you" : "assistant");
-  const body = document.createElement("span");
+  const body = document.createElement(role === "user" ? "span" : "div");
   body.className = "text";
-  body.textContent = text;
+  if (role === "user") body.textContent = text;
+  else showMarkdown(body, text);
   item.append(who, body);
   $("messages").append(item);
   item.scrollIntoView({ block: "end" });
@@ -151,7 +155,7 @@ async function start() {
       case "token":
         if (answer && answer.id === message.id) {
           answer.text += message.text;
-          answer.body.textContent = answer.text;
+          showMarkdown(answer.body, answer.text);
         }
         break;
       case "done": {
@@ -161,7 +165,7 @@ async function start() {
         if (stats.loop) {
           // The worker's loop guard stopped it: the answer up to the first copy of what repeats.
           answer.text = stats.loop.keep;
-          answer.body.textContent = answer.text;
+          showMarkdown(answer.body, answer.text);
           const why = HANGUL.test(answer.question) ? "loop_stopped_no_korean" : "loop_stopped";
           answer.body.after(Object.assign(document.createElement("p"), {
             className: "notice loop-stopped", textContent: say(why),
@@ -195,7 +199,9 @@ async function start() {
         const text = say("failed", { error: message.message });
         if (answer) {
           answer.body.parentElement.classList.add("error");
-          answer.body.textContent = `${answer.text}\n${text}`;
+          answer.body.after(Object.assign(document.createElement("p"), {
+            className: "failure", textContent: text,
+          }));
           answer = null;
           setBusy(false);
           setState("ready");
