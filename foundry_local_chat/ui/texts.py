@@ -568,6 +568,12 @@ BROWSER_TEXTS = {
         "newer with npm (Debian/Ubuntu: apt-get install nodejs npm), then run `make web` "
         "(`make run` does it too). The server chat works without them.",
         "missing_browser_model": "The browser copy of the model is not built: run `make model`.",
+        "limits_title": "What this model can do",
+        "limits": "SmolLM2-135M is a small model (135 million parameters) built for offline "
+        "demos. It answers short, concrete questions, in English only, in at most {tokens} "
+        "tokens, and it can get things wrong or repeat itself (an answer that loops is stopped). "
+        "Here it runs on this computer's CPU (WASM), or on its GPU where the browser offers a "
+        "real one (WebGPU): slower than the server chat.",
         "loop_stopped": WORDS[ENGLISH].loop_stopped,
         "loop_stopped_no_korean": "✋ The answer was stopped here: the model had begun to repeat "
         "itself. It does not read or write Korean: ask in English.",
@@ -609,6 +615,12 @@ BROWSER_TEXTS = {
         "(`make run`도 실행합니다). 서버 채팅은 이것 없이도 동작합니다.",
         "missing_browser_model": "브라우저용 모델이 빌드되지 않았습니다: `make model`을 "
         "실행하세요.",
+        "limits_title": "이 모델이 할 수 있는 일",
+        "limits": "SmolLM2-135M은 오프라인 데모용 작은 모델입니다(매개변수 1억 3,500만 개). "
+        "짧고 구체적인 질문에 영어로만, 최대 {tokens}토큰으로 답하며, 틀리거나 같은 말을 "
+        "되풀이할 수 있습니다(되풀이하는 답변은 중지됩니다). 이 탭에서는 이 컴퓨터의 "
+        "CPU(WASM)에서, 브라우저가 실제 GPU를 제공하면 GPU(WebGPU)에서 실행되며, 서버 채팅보다 "
+        "느립니다.",
         "loop_stopped": WORDS[KOREAN].loop_stopped,
         "loop_stopped_no_korean": "✋ 모델이 같은 말을 되풀이하기 시작해서 답변을 여기서 "
         "멈췄습니다. 이 모델은 한국어를 읽고 쓰지 못합니다. 영어로 질문하세요.",

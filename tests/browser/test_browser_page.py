@@ -241,6 +241,16 @@ async def test_an_answer_is_markdown_and_its_html_stays_text(tab: Tab) -> None:
     await new_chat(tab)
 
 
+async def test_the_page_says_what_the_model_can_do(tab: Tab) -> None:
+    max_tokens = (await config_of(tab))["max_tokens"]
+    limits = tab.page.locator("#limits")
+    await expect(limits.locator("h2")).to_have_text(BROWSER_TEXTS["en"]["limits_title"])
+    said = BROWSER_TEXTS["en"]["limits"].format(tokens=max_tokens)
+    await expect(limits.locator("p")).to_have_text(said)
+    for limit in ("small", "English only", f"{max_tokens} tokens", "CPU (WASM)"):
+        assert limit in said
+
+
 async def test_digit_demo_classifies_held_out_digits(tab: Tab, bundled_model_dir: Path) -> None:
     digits_dir = browser_model.browser_dir(bundled_model_dir) / browser_model.DIGITS_DIR
     held_out = json.loads((digits_dir / browser_model.DIGITS_HELD_OUT).read_text())
@@ -291,6 +301,9 @@ async def test_korean_page(webgpu_browser: Browser, app_url: str) -> None:
         korean = BROWSER_TEXTS[KOREAN]
         await expect(tab.page.locator("h1")).to_have_text(korean["title"])
         await expect(tab.page.locator("#send")).to_have_text(korean["send"])
+        max_tokens = (await config_of(tab))["max_tokens"]
+        limits = korean["limits"].format(tokens=max_tokens)
+        await expect(tab.page.locator("#limits p")).to_have_text(limits)
         question = json.dumps(KOREAN_LOOPING_PROMPT)
         result = await tab.page.evaluate(f"window.browserChat.ask({question})")
         assert result["stats"]["loop"] is not None, result["text"]

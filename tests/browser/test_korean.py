@@ -141,6 +141,7 @@ async def test_no_screen_of_the_korean_ui_shows_english(page: Page) -> None:
 
     await page.goto("/browser")
     await expect(page.locator("h1")).to_contain_text("브라우저")
+    await expect(page.locator("#limits p")).not_to_be_empty()  # once the page has its config
     await walk.look("/browser")
 
     assert walk.found == {}, json.dumps(walk.found, ensure_ascii=False, indent=1)

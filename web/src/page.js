@@ -117,6 +117,7 @@ async function start() {
   const backend = await chooseBackend();
   chat.backend = backend;
   $("backend").textContent = describeBackend(backend);
+  $("limits-text").textContent = say("limits", { tokens: config.max_tokens });
   const systemMessages = config.system_prompt.trim()
     ? [{ role: "system", content: config.system_prompt }]
     : [];
