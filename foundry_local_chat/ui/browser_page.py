@@ -48,7 +48,7 @@ LIBRARIES = {
     "marked.esm.js": "marked/lib/marked.esm.js",
     "purify.min.js": "dompurify/dist/purify.min.js",
 }
-PAGE_FILES = ("page.js", "worker.js", "page.css", "markdown.js", "loop_guard.js")
+PAGE_FILES = ("page.js", "worker.js", "page.css", "theme.js", "markdown.js", "loop_guard.js")
 MEDIA_TYPES = {
     ".js": "text/javascript",
     ".mjs": "text/javascript",

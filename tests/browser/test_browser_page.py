@@ -8,6 +8,7 @@ treat as "no WebGPU". Every context blocks (and logs) requests that leave loopba
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -314,6 +315,46 @@ async def test_korean_page(webgpu_browser: Browser, app_url: str) -> None:
         assert english_in(texts, set()) == []
     finally:
         await tab.context.close()
+
+
+BACKGROUND = "getComputedStyle(document.body).backgroundColor"
+CHAT_THEME = "document.documentElement.classList.contains('dark') ? 'dark' : 'light'"
+
+
+async def test_the_page_wears_the_chats_theme(webgpu_browser: Browser, app_url: str) -> None:
+    """Issue 22: a light page beside the dark chat. The page takes the chat's theme: its
+    default (dark, whatever the system prefers) and then what the user picks in the chat's
+    header, at once in a tab that is open; "System" follows the system's."""
+    context, chat, _ = await new_page(webgpu_browser, app_url)
+    await context.route("**/browser/model/**", lambda route: route.abort())  # no model needed
+    try:
+        await chat.emulate_media(color_scheme="light")
+        await chat.goto("/")
+        await expect(chat.locator("#chat-input")).to_be_visible(timeout=60_000)
+        tab = await context.new_page()
+        await tab.emulate_media(color_scheme="light")
+        await tab.goto("/browser")
+        theme = tab.locator("html")
+        assert await chat.evaluate(CHAT_THEME) == "dark"
+        await expect(theme).to_have_attribute("data-theme", "dark")
+        assert await tab.evaluate(BACKGROUND) == await chat.evaluate(BACKGROUND)
+
+        for choice, expected in (("Light", "light"), ("Dark", "dark")):
+            await chat.locator("#theme-toggle").click()
+            await chat.get_by_role("menuitem", name=choice).click()
+            await expect(chat.locator("html")).to_have_class(re.compile(rf"\b{expected}\b"))
+            await expect(theme).to_have_attribute("data-theme", expected)  # the open tab too
+            assert await tab.evaluate(BACKGROUND) == await chat.evaluate(BACKGROUND)
+
+        await chat.locator("#theme-toggle").click()
+        await chat.get_by_role("menuitem", name="System").click()
+        await expect(theme).to_have_attribute("data-theme", "light")
+        await tab.emulate_media(color_scheme="dark")
+        await expect(theme).to_have_attribute("data-theme", "dark")
+        await tab.reload()
+        await expect(theme).to_have_attribute("data-theme", "dark")
+    finally:
+        await context.close()
 
 
 async def test_isolation_headers_only_on_the_browser_page(app_url: str) -> None:

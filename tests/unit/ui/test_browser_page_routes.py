@@ -80,6 +80,21 @@ def test_every_module_the_page_imports_is_served(client: TestClient) -> None:
             assert response.headers["content-type"].startswith("text/javascript"), path
 
 
+def test_the_page_has_the_chats_colours() -> None:
+    """page.css copies the chat's theme (public/theme.json), light and dark, value for value."""
+    css = (browser_page.SOURCE_DIR / "page.css").read_text()
+    theme = json.loads((REPO / "public" / "theme.json").read_text())["variables"]
+    for name, selector in (
+        ("light", r':root\[data-theme="light"\]'),
+        ("dark", r':root\[data-theme="dark"\]'),
+    ):
+        block = re.search(selector + r"\s*\{(.*?)\}", css, re.S)
+        assert block is not None, name
+        colours = dict(re.findall(r"(--[\w-]+):\s*([^;]+);", block.group(1)))
+        assert colours, name
+        assert colours == {key: theme[name][key] for key in colours}, name
+
+
 def test_every_route_of_the_page_is_cross_origin_isolated(client: TestClient) -> None:
     for path in ("/browser", "/browser/src/page.js", "/browser/config.json", "/browser/x"):
         headers = client.get(path, follow_redirects=False).headers
