@@ -42,11 +42,10 @@ test:
 	$(MAKE) web  # (again) after system-deps, which installs npm when it is missing
 	$(VENV)/bin/pytest --numprocesses=$(PYTEST_WORKERS) --dist=loadfile --no-loadscope-reorder
 
-# The fast tier: tests that start no real part (tests/conftest.py marks the others).
-FAST_TESTS := not (e2e or browser or postgres or openwebui or model)
-
+# The fast tier is a folder: tests/unit starts no real part (tests/conftest.py refuses a test
+# there whose fixtures would start one).
 check: lint
-	$(VENV)/bin/pytest -m "$(FAST_TESTS)"
+	$(VENV)/bin/pytest tests/unit
 
 lint: setup-dev
 	$(VENV)/bin/ruff check .
@@ -59,20 +58,20 @@ docs: setup-dev
 	$(VENV)/bin/cog -I . -r README.md
 
 bench: setup-dev model
-	$(PY) bench/bench_app.py
-	$(PY) bench/bench_documents.py
+	$(PY) -m bench.bench_app
+	$(PY) -m bench.bench_documents
 
 bench-venv: $(BENCH_VENV)/.installed  ## llama.cpp's server, the peer of bench/bench_engine.py
 
 bench-engine: setup-dev model bench-venv
-	nice -n 5 $(PY) bench/bench_engine.py
+	nice -n 5 $(PY) -m bench.bench_engine
 
 bench-conversation: setup-dev model bench-venv  ## a whole chat, turn by turn, warm vs before vs llama.cpp
-	$(PY) bench/bench_conversation.py
+	$(PY) -m bench.bench_conversation
 
 screenshots: setup-dev model system-deps web  ## rewrite docs/screenshots/ from the browser tests
-	UPDATE_SCREENSHOTS=1 $(VENV)/bin/pytest tests/test_browser.py tests/test_browser_chat.py \
-		tests/test_browser_documents.py tests/test_browser_page.py
+	UPDATE_SCREENSHOTS=1 $(VENV)/bin/pytest tests/browser/test_chat_basics.py tests/browser/test_chat.py \
+		tests/browser/test_documents.py tests/browser/test_browser_page.py
 
 # The /browser page's libraries (onnxruntime-web, tokenizers, jinja), pinned by web/package-lock.json.
 # Without npm the chat still runs and /browser says what to install; `make test` installs npm first.
@@ -85,10 +84,10 @@ web/node_modules/.installed: web/package.json web/package-lock.json
 	touch $@
 
 bench-browser: setup-dev model system-deps web  ## the model in the browser tab vs the endpoint
-	$(PY) bench/bench_browser.py
+	$(PY) -m bench.bench_browser
 
 model: $(BUILD_VENV)/.installed
-	$(BUILD_VENV)/bin/python -m foundry_local_chat.model_build
+	$(BUILD_VENV)/bin/python -m foundry_local_chat.models.build
 
 setup: $(VENV)/.installed
 

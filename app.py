@@ -23,20 +23,12 @@ from chainlit.types import ThreadDict
 from starlette.datastructures import Headers
 
 from foundry_local_chat import log_format, request_ids
-from foundry_local_chat.answer_versions import (
-    REGENERATE,
-    SHOW_VERSION,
-    answer_to_regenerate,
-    offer_regenerate_on_resume,
-    show_version,
-    versions_of,
-)
-from foundry_local_chat.app_state import AppState
-from foundry_local_chat.auth import Access, AuthError
-from foundry_local_chat.backend import Backend, BackendKind, BackendUnavailable
-from foundry_local_chat.body_limit import install_body_limit
-from foundry_local_chat.browser_page import mount_browser_page
-from foundry_local_chat.chat import (
+from foundry_local_chat.answers.abandoned import cancel_unless_back, cut_unless_watched
+from foundry_local_chat.answers.interrupted import mark_interrupted
+from foundry_local_chat.answers.live import CutReason, LiveAnswer, ThreadBusy
+from foundry_local_chat.chat.backend import Backend, BackendKind, BackendUnavailable
+from foundry_local_chat.chat.context_window import MessageTooLong, fit_request
+from foundry_local_chat.chat.turn import (
     SENT_KEY,
     ChatOptions,
     build_messages,
@@ -44,22 +36,60 @@ from foundry_local_chat.chat import (
     system_messages,
     turn_role,
 )
-from foundry_local_chat.chat_documents import (
+from foundry_local_chat.config import ConfigError, Settings
+from foundry_local_chat.documents.context import ReadBudget
+from foundry_local_chat.history.auth import Access, AuthError
+from foundry_local_chat.history.chat_documents import (
     DocumentsUnreachable,
     documents_for,
     documents_to_add,
     start_without_documents,
     uploads,
 )
-from foundry_local_chat.chat_page import mount_page_texts
-from foundry_local_chat.chat_server import (
+from foundry_local_chat.history.data_layer import (
+    ChatDataLayer,
+    PersistenceError,
+    history_engine,
+    history_layer,
+    history_owners,
+    saves_waiting,
+    start_history,
+    thread_deleted,
+    wait_for_saves,
+)
+from foundry_local_chat.history.ownership import install_ownership
+from foundry_local_chat.history.sessions import install_session_guard
+from foundry_local_chat.models.facts import loop_guard_on
+from foundry_local_chat.models.foundry_runtime import FoundryStartError
+from foundry_local_chat.models.progress import terminal_progress
+from foundry_local_chat.origins import OriginPolicy
+from foundry_local_chat.server.app_state import AppState
+from foundry_local_chat.server.body_limit import install_body_limit
+from foundry_local_chat.server.chainlit_server import (
     accept_long_messages,
     limit_uploads,
     own_files_directory,
     stop_quietly,
 )
-from foundry_local_chat.chat_settings import InvalidChatSettings, apply_panel_values
-from foundry_local_chat.chat_ui import (
+from foundry_local_chat.server.element_route_guard import install_element_route_guard
+from foundry_local_chat.server.ops_routes import install_ops_routes
+from foundry_local_chat.server.origin_guard import install_origin_guard
+from foundry_local_chat.server.page_policy import install_page_policy
+from foundry_local_chat.server.sign_in_throttle import install_sign_in_throttle
+from foundry_local_chat.server.socket_payloads import check_socket_payloads
+from foundry_local_chat.storage.database import DatabaseError
+from foundry_local_chat.text_repair import has_lone_surrogates, repair_unicode
+from foundry_local_chat.ui import chat_session as session
+from foundry_local_chat.ui.answer_versions import (
+    REGENERATE,
+    SHOW_VERSION,
+    answer_to_regenerate,
+    offer_regenerate_on_resume,
+    show_version,
+    versions_of,
+)
+from foundry_local_chat.ui.browser_page import mount_browser_page
+from foundry_local_chat.ui.chat_view import (
     answer_without_documents,
     notice,
     prepare_model,
@@ -77,39 +107,10 @@ from foundry_local_chat.chat_ui import (
     why_unavailable,
     words,
 )
-from foundry_local_chat.config import ConfigError, Settings
-from foundry_local_chat.context_window import MessageTooLong, fit_request
-from foundry_local_chat.database import DatabaseError
-from foundry_local_chat.document_context import ReadBudget
-from foundry_local_chat.element_route_guard import install_element_route_guard
-from foundry_local_chat.foundry_runtime import FoundryStartError
-from foundry_local_chat.interrupted_answers import mark_interrupted
-from foundry_local_chat.left_chats import cancel_unless_back, cut_unless_watched
-from foundry_local_chat.live_answers import CutReason, LiveAnswer, ThreadBusy
-from foundry_local_chat.model_facts import loop_guard_on
-from foundry_local_chat.ops_routes import install_ops_routes
-from foundry_local_chat.origin_guard import install_origin_guard
-from foundry_local_chat.origins import OriginPolicy
-from foundry_local_chat.ownership import install_ownership
-from foundry_local_chat.page_policy import install_page_policy
-from foundry_local_chat.persistence import (
-    ChatDataLayer,
-    PersistenceError,
-    history_engine,
-    history_layer,
-    history_owners,
-    saves_waiting,
-    start_history,
-    thread_deleted,
-    wait_for_saves,
-)
-from foundry_local_chat.progress import terminal_progress
-from foundry_local_chat.sessions import install_session_guard
-from foundry_local_chat.sign_in_throttle import install_sign_in_throttle
-from foundry_local_chat.socket_payloads import check_socket_payloads
-from foundry_local_chat.text_repair import has_lone_surrogates, repair_unicode
-from foundry_local_chat.thread_tabs import ThreadEmitter, user_of
-from foundry_local_chat.ui_text import words_for
+from foundry_local_chat.ui.page_texts import mount_page_texts
+from foundry_local_chat.ui.settings_panel import InvalidChatSettings, apply_panel_values
+from foundry_local_chat.ui.texts import words_for
+from foundry_local_chat.ui.thread_tabs import ThreadEmitter, user_of
 
 try:
     settings = Settings.from_env()
@@ -131,7 +132,7 @@ install_ops_routes(chainlit_server, installed_state, settings.metrics_token)
 install_body_limit(chainlit_server, settings.documents)
 # Every page loads and connects to this origin only (Content-Security-Policy).
 install_page_policy(chainlit_server)
-# Each history id is checked against the request's user; a refusal is a 404 (persistence.py).
+# Each history id is checked against the request's user; a refusal is a 404 (history/data_layer.py).
 install_element_route_guard(chainlit_server, history_owners)
 install_ownership(chainlit_server)
 # Sign-in slows down after failures; a signed-out session's token is refused from then on.
@@ -253,12 +254,12 @@ async def connect() -> Backend | None:
     if not state.local.started:
         await show_start(state.local)
     try:
-        profile = state.profiles.chosen(cl.user_session.get("chat_profile"))
+        profile = state.profiles.chosen(session.CHAT_PROFILE.get())
         backend = await state.profiles.backend(profile)
     except BackendUnavailable as error:
         await notice(why_unavailable(error, words()))
         return None
-    cl.user_session.set("backend", backend)
+    session.BACKEND.set(backend)
     return backend
 
 
@@ -270,7 +271,7 @@ async def start_chat() -> None:
     if backend is None:
         return
     options = default_options(backend.model)
-    cl.user_session.set("options", options)
+    session.OPTIONS.set(options)
     models = await backend.served_models()
     # No message here: the welcome screen (profile description and starters) stays visible.
     await send_settings_panel(options, models)
@@ -278,8 +279,8 @@ async def start_chat() -> None:
 
 @cl.on_settings_update
 async def update_settings(values: dict[str, Any]) -> None:
-    backend: Backend | None = cl.user_session.get("backend")
-    options: ChatOptions | None = cl.user_session.get("options")
+    backend: Backend | None = session.BACKEND.get()
+    options: ChatOptions | None = session.OPTIONS.get()
     if backend is None or options is None:
         await notice(words().settings_need_a_server)
         return
@@ -292,7 +293,7 @@ async def update_settings(values: dict[str, Any]) -> None:
         await send_settings_panel(options, served)  # the panel shows what is still in force
         await notice(words().settings_not_applied.format(error=error))
         return
-    cl.user_session.set("options", updated)
+    session.OPTIONS.set(updated)
 
 
 @cl.on_message
@@ -352,10 +353,10 @@ async def answer_in_thread(
         if read == 0:
             await refuse_unread_question(message)
             return
-    backend: Backend | None = cl.user_session.get("backend") or await connect()
+    backend: Backend | None = session.BACKEND.get() or await connect()
     if backend is None:
         return
-    options: ChatOptions = cl.user_session.get("options") or default_options(backend.model)
+    options: ChatOptions = session.OPTIONS.get() or default_options(backend.model)
     routed = await route(message.content)
     if routed is None:
         return
@@ -395,8 +396,8 @@ async def answer_in_thread(
     if sent is not question:  # later requests repeat it as sent (chat.SENT_KEY)
         message.metadata = {**(message.metadata or {}), SENT_KEY: sent["content"]}
         await message.update()
-    if window is not None and request.left_out and not cl.user_session.get("told_left_out"):
-        cl.user_session.set("told_left_out", True)
+    if window is not None and request.left_out and not session.TOLD_LEFT_OUT.get():
+        session.TOLD_LEFT_OUT.set(True)
         await notice(words().earlier_turns_left_out.format(context=f"{window.context_length:,}"))
     context_length = window.context_length if window is not None else None
     loop_notice = await warn_if_unreadable_korean(message.content, options.model)
@@ -479,15 +480,13 @@ async def route(prompt: str) -> Backend | None:
     get the chat's own backend (the resolver keeps one Backend per kind)."""
     profiles = app_state().profiles
     try:
-        return await profiles.backend(
-            profiles.chosen(cl.user_session.get("chat_profile")), len(prompt)
-        )
+        return await profiles.backend(profiles.chosen(session.CHAT_PROFILE.get()), len(prompt))
     except BackendUnavailable as error:
         await notice(why_unavailable(error, words()))
         return None
 
 
-# ----- sign-in and history (see foundry_local_chat.auth and .persistence) -----
+# ----- sign-in and history (see foundry_local_chat.history.auth and .persistence) -----
 
 
 @cl.data_layer  # type: ignore[arg-type]  # Chainlit's annotation omits None, which it takes
@@ -530,7 +529,7 @@ async def resume_chat(thread: ThreadDict) -> None:
         options = apply_panel_values(options, saved, served, words())
     except InvalidChatSettings as error:
         await notice(words().settings_no_longer_apply.format(error=error))
-    cl.user_session.set("options", options)
+    session.OPTIONS.set(options)
     await send_settings_panel(options, served)
     await offer_regenerate_on_resume(thread, words())
 

@@ -6,7 +6,7 @@ gateway), (b) against the public endpoint (the gateway) with the openai SDK, and
 whole app over socket.io, as a browser does. Prints the figures, writes them to
 bench/results/app.json and, dated, to docs/benchmarks/app.md (committed; the README links to it).
 
-    .venv/bin/python bench/bench_app.py [--rounds 3]
+    .venv/bin/python -m bench.bench_app [--rounds 3]
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import json
 import statistics
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -24,12 +23,10 @@ from typing import Any
 
 from openai import AsyncOpenAI
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from bench.report import table, write_report
-from foundry_local_chat.bundled_model import MANIFEST
-from foundry_local_chat.chat import ChatOptions, ReplyStats, build_messages, stream_reply
+from foundry_local_chat.chat.turn import ChatOptions, ReplyStats, build_messages, stream_reply
 from foundry_local_chat.config import DEFAULT_SYSTEM_PROMPT, GenerationDefaults, Settings
+from foundry_local_chat.models.bundled import MANIFEST
 from tests.support.chainlit_client import ChainlitSession
 from tests.support.processes import clean_env, free_port, start_chainlit
 

@@ -10,7 +10,7 @@ so the page runs WASM as it would on a machine without a GPU). Measures, in the 
   (int4), both greedy with the model's repetition penalty.
 Writes bench/results/browser.json and, dated, docs/benchmarks/browser.md.
 
-    .venv/bin/python bench/bench_browser.py [--rounds 2]
+    .venv/bin/python -m bench.bench_browser [--rounds 2]
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import asyncio
 import json
 import re
 import statistics
-import sys
 import time
 from pathlib import Path
 from tempfile import TemporaryDirectory
@@ -29,8 +28,6 @@ from typing import Any
 import httpx
 from openai import AsyncOpenAI
 from playwright.async_api import Page, Request, async_playwright
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.report import table, write_report
 from foundry_local_chat.config import DEFAULT_SYSTEM_PROMPT

@@ -19,14 +19,13 @@ and llama.cpp's server on the same weights (`make bench-venv`), which keeps its 
 
 Prints the figures, writes bench/results/conversation.json and docs/benchmarks/conversation.md.
 
-    .venv/bin/python bench/bench_conversation.py
+    .venv/bin/python -m bench.bench_conversation
 """
 
 from __future__ import annotations
 
 import json
 import statistics
-import sys
 import time
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -34,8 +33,6 @@ from tempfile import TemporaryDirectory
 from typing import Any
 
 import httpx
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.bench_engine import Engine, find_gguf, llama_cpp_server
 from bench.report import table, write_report

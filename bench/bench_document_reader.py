@@ -8,7 +8,7 @@ what hostile files cost the server now.
   compressed streams of 70 MB each, one 8 MB text layer of operators; how long until each is
   refused and why, and this process's peak memory (it never grows by what the workers use).
 
-    .venv/bin/python bench/bench_document_reader.py [--rounds 10]
+    .venv/bin/python -m bench.bench_document_reader [--rounds 10]
 """
 
 from __future__ import annotations
@@ -17,18 +17,15 @@ import argparse
 import asyncio
 import resource
 import statistics
-import sys
 import time
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from bench.report import table, write_report
-from foundry_local_chat.chunking import chunk
 from foundry_local_chat.config import DocumentLimits
-from foundry_local_chat.document_reader import DocumentReader
-from foundry_local_chat.documents import DocumentRefused, extract
+from foundry_local_chat.documents.chunking import chunk
+from foundry_local_chat.documents.extract import DocumentRefused, extract
+from foundry_local_chat.documents.reader import DocumentReader
 from tests.support.pdf_maker import operator_flood_pdf, stream_bomb_pdf, text_pdf
 
 

@@ -20,7 +20,7 @@ page, a distinctive fact on ten known pages), then, through the chat's own code:
 Targets: upload to ready < 10 s, retrieval < 50 ms per question.
 Writes docs/benchmarks/documents.md.
 
-    .venv/bin/python bench/bench_documents.py [--pages 300] [--rounds 5] [--no-ask]
+    .venv/bin/python -m bench.bench_documents [--pages 300] [--rounds 5] [--no-ask]
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ import argparse
 import asyncio
 import random
 import statistics
-import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -39,19 +38,17 @@ from typing import Any
 from openai import AsyncOpenAI
 from sqlalchemy import text
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from bench.report import table, write_report
-from foundry_local_chat import database
-from foundry_local_chat.bundled_model import is_built
-from foundry_local_chat.chunking import chunk
+from foundry_local_chat.chat.context_window import ContextWindow, read_window
 from foundry_local_chat.config import DEFAULT_SYSTEM_PROMPT, DocumentLimits, Settings
-from foundry_local_chat.context_window import ContextWindow, read_window
-from foundry_local_chat.document_context import document_context
-from foundry_local_chat.document_intake import Upload, take_in
-from foundry_local_chat.document_reader import DocumentReader
-from foundry_local_chat.document_store import DocumentStore, Owner, StoredDocument
-from foundry_local_chat.documents import extract
+from foundry_local_chat.documents.chunking import chunk
+from foundry_local_chat.documents.context import document_context
+from foundry_local_chat.documents.extract import extract
+from foundry_local_chat.documents.intake import Upload, take_in
+from foundry_local_chat.documents.reader import DocumentReader
+from foundry_local_chat.documents.store import DocumentStore, Owner, StoredDocument
+from foundry_local_chat.models.bundled import is_built
+from foundry_local_chat.storage import database
 from tests.support.pdf_maker import text_pdf
 from tests.support.postgres import PostgresServer
 from tests.support.processes import clean_env, free_port, start_endpoint

@@ -14,7 +14,7 @@ default build (MODEL_CACHE_DIR) is measured. Prints the figures and the ratios, 
 bench/results/engine.json and, dated, to docs/benchmarks/engine.md (committed; the README copies
 its table).
 
-    .venv/bin/python bench/bench_engine.py [--rounds 4] [--long-rounds 3] [--short-tokens 128]
+    .venv/bin/python -m bench.bench_engine [--rounds 4] [--long-rounds 3] [--short-tokens 128]
         [--threads N] [--variant LABEL=DIR ...] [--name engine]
 """
 
@@ -34,8 +34,6 @@ from typing import Any
 
 from openai import OpenAI
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from bench.engine_prompts import (
     LONG_MAX_TOKENS,
     QUALITY_MAX_TOKENS,
@@ -45,8 +43,8 @@ from bench.engine_prompts import (
     long_prompt,
 )
 from bench.report import table, write_report
-from foundry_local_chat.bundled_model import GGUF_FILE, GGUF_PACKAGE, MANIFEST
 from foundry_local_chat.config import BUNDLED_MODEL_ALIAS, Settings
+from foundry_local_chat.models.bundled import GGUF_FILE, GGUF_PACKAGE, MANIFEST
 from tests.support.processes import (
     REPO,
     RunningProcess,

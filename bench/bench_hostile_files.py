@@ -6,7 +6,7 @@ an Argon2 check in asyncio's default pool) and a short answer, first on a quiet 
 Alice has eight PDFs of 40 slow pages each (tests/support/pdf_maker.py) taken in, in eight
 chats: two read at once in worker processes, six waiting. Medians over the rounds.
 
-    .venv/bin/python bench/bench_hostile_files.py [--rounds 5]
+    .venv/bin/python -m bench.bench_hostile_files [--rounds 5]
 """
 
 from __future__ import annotations
@@ -15,12 +15,9 @@ import argparse
 import asyncio
 import contextlib
 import statistics
-import sys
 import time
 from pathlib import Path
 from tempfile import TemporaryDirectory
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.report import table, write_report
 from tests.support.chainlit_client import ChainlitApi, ChainlitSession

@@ -17,17 +17,18 @@ of the guard). The legitimate repetitive answers of tests/support/repetitive_ans
 replayed through the guard too. Prints a table and the targets, writes
 bench/results/loop_guard.json (every answer's text included).
 
-    .venv/bin/python bench/bench_loop_guard.py [--seeds 4,5]
-    .venv/bin/python bench/bench_loop_guard.py --sweep bench/results/loop_guard-seeds-1-2-3.json \
+    .venv/bin/python -m bench.bench_loop_guard [--seeds 4,5]
+    .venv/bin/python -m bench.bench_loop_guard --sweep bench/results/loop_guard-seeds-1-2-3.json \
         [--grid span,churn,line]
 
 --sweep asks nothing: it replays the unguarded answers of earlier runs through groups of
 candidate rules (GRIDS; the other thresholds at their defaults) and prints, for each, what it
 cuts that it must not, how much loop it lets through, the tokens streamed, and where the sea
-poem and the Korean prompts' loops stop. The defaults in foundry_local_chat/loop_guard.py were
-chosen that way on seeds 1-3 (issue 14; issue 22 added the line rule and the new words): of the
-candidates that cut no legitimate answer and none the model finished itself, those that stream
-the fewest tokens. The default seeds 4 and 5 check them on answers they were not chosen on.
+poem and the Korean prompts' loops stop. The defaults in foundry_local_chat/chat/loop_guard.py
+were chosen that way on seeds 1-3 (issue 14; issue 22 added the line rule and the new words): of
+the candidates that cut no legitimate answer and none the model finished itself, those that
+stream the fewest tokens. The default seeds 4 and 5 check them on answers they were not chosen
+on.
 """
 
 from __future__ import annotations
@@ -37,7 +38,6 @@ import asyncio
 import itertools
 import json
 import re
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -47,11 +47,9 @@ from typing import Any
 from openai import AsyncOpenAI
 from tokenizers import Tokenizer
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
+from foundry_local_chat.chat.loop_guard import LoopGuard, LoopRules
 from foundry_local_chat.config import DEFAULT_SYSTEM_PROMPT, GenerationDefaults, Settings
-from foundry_local_chat.loop_guard import LoopGuard, LoopRules
-from foundry_local_chat.ui_text import ENGLISH, KOREAN, STARTERS
+from foundry_local_chat.ui.texts import ENGLISH, KOREAN, STARTERS
 from tests.support.degeneration import (
     NON_DEGENERATE,
     distinct_trigram_share,

@@ -14,7 +14,7 @@ keeps its single-stream speed, which is measured as well.
 Prints the figures, writes them to bench/results/model_tier.json and, dated, to
 docs/benchmarks/model_tier.md (committed; the README links to it).
 
-    .venv/bin/python bench/bench_model_tier.py [--rounds 3]
+    .venv/bin/python -m bench.bench_model_tier [--rounds 3]
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ import json
 import os
 import shutil
 import statistics
-import sys
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -34,10 +33,8 @@ from typing import Any
 
 from openai import AsyncOpenAI
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from bench.report import table, write_report
-from foundry_local_chat.chat import ChatOptions, ReplyStats, build_messages, stream_reply
+from foundry_local_chat.chat.turn import ChatOptions, ReplyStats, build_messages, stream_reply
 from foundry_local_chat.config import DEFAULT_SYSTEM_PROMPT, GenerationDefaults
 from tests.support.nginx import MODEL_TIER_SNIPPET, start_nginx, wait_for_requests
 from tests.support.processes import Endpoint, RunningProcess, clean_env, free_port, start_endpoint

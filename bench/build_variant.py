@@ -2,7 +2,7 @@
 bench/bench_engine.py can measure it (`--variant LABEL=DIR`) beside the default build without
 touching the default cache. Runs in the build virtual environment:
 
-    .venv-build/bin/python bench/build_variant.py DIR [--builder KEY=VALUE ...]
+    .venv-build/bin/python -m bench.build_variant DIR [--builder KEY=VALUE ...]
         [--session KEY=JSON ...] [--dequantized HF_DIR]
 
 `--builder` replaces the bundled build's model builder options, `--session` its ONNX Runtime
@@ -14,13 +14,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from foundry_local_chat.bundled_model import BuildOptions, build, dequantize_to_hf, find_gguf
 from foundry_local_chat.config import Settings
+from foundry_local_chat.models.bundled import BuildOptions, build, dequantize_to_hf, find_gguf
 
 
 def key_value(text: str) -> tuple[str, str]:

@@ -2,7 +2,7 @@
 long prompt (the engine bench's), run through onnxruntime-genai directly. Writes the top operators
 and nodes by time to docs/benchmarks/<name>.md. Runs in the build virtual environment:
 
-    .venv-build/bin/python bench/profile_prefill.py [--model-dir DIR] [--name engine-profile]
+    .venv-build/bin/python -m bench.profile_prefill [--model-dir DIR] [--name engine-profile]
 """
 
 from __future__ import annotations
@@ -11,13 +11,10 @@ import argparse
 import collections
 import json
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.engine_prompts import SHORT_PROMPTS, long_prompt
 from bench.report import table, write_report

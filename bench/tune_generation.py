@@ -5,7 +5,7 @@ bench/results/tuning.json and, dated, to docs/benchmarks/tuning.md (committed; t
 it): the share of distinct word 3-grams (1.0 = no repetition) and how many answers still contain
 their expected word.
 
-    .venv-build/bin/python bench/tune_generation.py MODEL_DIR
+    .venv-build/bin/python -m bench.tune_generation MODEL_DIR
     # the bundled model: ~/.cache/foundry-local-chat/bundled/smollm2-135m-instruct-int4-cpu
 """
 
@@ -16,8 +16,6 @@ import sys
 from pathlib import Path
 
 import onnxruntime_genai as og
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.report import table, write_report
 

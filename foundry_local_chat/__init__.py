@@ -1,11 +1,19 @@
 """Foundry Local Chat: everything that is not a Chainlit handler.
 
-Modules import one way: config → bundled_model / foundry_runtime → backend → chat → chat_ui;
-foundry_runtime → gateway (the public endpoint) → endpoint_routes / request_schema /
-request_rules / admission_queue → openai_errors; and for
-sign-in and history config → auth / database → persistence.
-`make lint` checks the layers (lint-imports, pyproject.toml's [tool.importlinter] contracts).
-This package must stay importable without a running Chainlit server, and
-`config` and `bundled_model` must import with the standard library alone (the
-model build runs in its own virtual environment).
+A folder is a layer, and a layer imports only the layers below it (`make lint` checks this with
+lint-imports, pyproject.toml's [tool.importlinter] contracts):
+
+    server     the Chainlit server's parts and the state the handlers share
+    ui         what a person reads: the chat view, texts (English, Korean), the /browser page
+    answers    answers being written: live, checkpointed, abandoned, interrupted
+    history    sign-in, the Chainlit data layer, who owns which rows
+    documents  a file's text, its passages, the store, what goes into a request
+    chat       one turn without Chainlit: backends, context window, loop guard, answer queue
+    models     Foundry Local's runtime, the served models, the bundled and browser builds
+    endpoint | storage   the public OpenAI-compatible endpoint | the history database
+
+The modules beside this file (config, errors, origins, log_format, request_ids, readiness,
+text_repair) are the base every layer may use, and import no layer. This package must stay
+importable without a running Chainlit server, and `config` and `models.bundled` must import
+with the standard library alone (the model build runs in its own virtual environment).
 """

@@ -20,10 +20,12 @@ from pathlib import Path
 
 from dotenv import load_dotenv
 
-from foundry_local_chat import auth, database, log_format
+from foundry_local_chat import log_format
 from foundry_local_chat.config import ConfigError, Settings
-from foundry_local_chat.foundry_runtime import FoundryRuntime, FoundryStartError
-from foundry_local_chat.progress import terminal_progress
+from foundry_local_chat.history import auth
+from foundry_local_chat.models.foundry_runtime import FoundryRuntime, FoundryStartError
+from foundry_local_chat.models.progress import terminal_progress
+from foundry_local_chat.storage import database
 
 
 def access_summary(settings: Settings) -> str:

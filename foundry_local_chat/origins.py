@@ -4,8 +4,9 @@ the endpoint (the ones ENDPOINT_CORS_ORIGINS lists, or any).
 A browser names the page behind a request in the `Origin` header (on every WebSocket handshake,
 every POST, PUT or DELETE, and every cross-origin request a script makes). A page on another
 origin must not use a signed-in user's session cookie, which the browser also sends to other
-ports of the same host (SameSite=lax). Pure functions: origin_guard.py and gateway.py apply them
-to requests. Both settings are parsed by `parse_origin`, so any spelling of an origin is the same
+ports of the same host (SameSite=lax). Pure functions: server/origin_guard.py and
+endpoint/gateway.py apply them to requests. Both settings are parsed by `parse_origin`, so any
+spelling of an origin is the same
 one (`http://LOCALHOST:80` is `http://localhost`).
 """
 

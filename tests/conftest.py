@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
-from foundry_local_chat.bundled_model import is_built
 from foundry_local_chat.config import Settings
+from foundry_local_chat.models.bundled import is_built
+from tests.support.apps import (
+    BROWSER_ORIGIN,
+    ENDPOINT_API_KEY,
+    AppFactory,
+    launch_chainlit,
+)
 from tests.support.postgres import PostgresServer
 from tests.support.processes import (
     Endpoint,
     RunningProcess,
-    add_user,
-    clean_env,
-    free_port,
     start_bundled_endpoint,
-    start_chainlit,
 )
 from tests.support.recording_proxy import RecordingProxy
 
@@ -54,6 +56,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             if fixture in fixtures:
                 for marker in markers:
                     item.add_marker(marker)
+        if item.nodeid.startswith("tests/unit/") and any(
+            item.get_closest_marker(marker) for marker in SLOW_TIER
+        ):
+            raise pytest.UsageError(
+                f"{item.nodeid} starts a real part: it belongs in tests/e2e/ or tests/browser/"
+            )
     items[:] = longest_files_first(items)
 
 
@@ -80,10 +88,6 @@ def bundled_model_dir() -> Path:
     if not is_built(model_dir):
         pytest.fail(f"the bundled model is not built at {model_dir}: run `make model` first")
     return model_dir
-
-
-ENDPOINT_API_KEY = "test-endpoint-key"
-BROWSER_ORIGIN = "http://localhost:3000"  # where Open WebUI runs in a browser
 
 
 @pytest.fixture(scope="session")
@@ -115,43 +119,6 @@ async def module_proxy(endpoint: Endpoint) -> AsyncIterator[RecordingProxy]:
     recording = await RecordingProxy(endpoint.url, api_key=endpoint.api_key).start()
     yield recording
     await recording.close()
-
-
-def shared_proxy(module_proxy: RecordingProxy) -> RecordingProxy:
-    """The module's proxy, with nothing recorded and no failure armed."""
-    return module_proxy.reset()
-
-
-AppFactory = Callable[..., str]
-PASSWORD = "correct horse battery"  # every test user's
-
-
-def signed_in_app(
-    chainlit_app: AppFactory, proxy: RecordingProxy, tmp_path: Path, *names: str, **settings: str
-) -> str:
-    """An app whose users file has `names` (all with PASSWORD), answering through the proxy.
-
-    The loop guard is off unless asked for: these tests compare whole saved conversations, and
-    the sampled model may loop on one of their prompts, which would add the guard's notice.
-    Answers are short unless asked for: what is saved is compared, not how long it is."""
-    users = tmp_path / "users"
-    for name in names:
-        add_user(users, name, PASSWORD)
-    settings = {"LOOP_GUARD": "0", "MAX_TOKENS": "64", **settings}
-    return chainlit_app(FOUNDRY_LOCAL="0", BASE_URL=proxy.url, USERS_FILE=str(users), **settings)
-
-
-def launch_chainlit(data_dir: Path, started: list[RunningProcess], **settings: str) -> str:
-    """Start `chainlit run app.py -h` with the given settings; returns its http://127.0.0.1:port."""
-    port = free_port()
-    env = clean_env({
-        "FOUNDRY_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",
-        "FOUNDRY_OFFLINE": "1",
-        "APP_DATA_DIR": str(data_dir / f"app-data-{port}"),
-        **settings,
-    })  # fmt: skip
-    started.append(start_chainlit(env, port))
-    return f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture
@@ -201,3 +168,13 @@ async def history_database(request: pytest.FixtureRequest) -> dict[str, str]:
         return {}
     server: PostgresServer = request.getfixturevalue("postgres")
     return {"DATABASE_URL": await server.create_database()}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A history database's URL, for tests of the data layer itself: a SQLite file that does not
+    exist yet, or a new, empty PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'data' / 'chat.db'}"
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return await server.create_database()

@@ -1,5 +1,5 @@
 // The speed line under each answer, and, when the answer was given again, "< n/m >" to switch
-// between its versions (the app keeps them; answer_versions.py). `props` and `callAction` are
+// between its versions (the app keeps them; ui/answer_versions.py). `props` and `callAction` are
 // given by Chainlit (cl.CustomElement props).
 export default function AnswerStats() {
   const versions = props.versions || 1;

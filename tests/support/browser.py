@@ -35,6 +35,10 @@ from playwright.async_api import (
 
 from tests.support.processes import REPO, clean_env, free_port, start_chainlit
 
+# An expectation waits this long unless it says otherwise: on two shared cores a page that is
+# ready in a second when the machine is quiet may take several (a sign-in, a chat's first load).
+expect.set_options(timeout=15_000)
+
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 import socketio
 
-from foundry_local_chat.chat_server import MAX_MESSAGE_BYTES
+from foundry_local_chat.server.chainlit_server import MAX_MESSAGE_BYTES
 
 Event = tuple[str, dict[str, Any]]
 EVENTS = (

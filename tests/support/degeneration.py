@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from foundry_local_chat.loop_guard import units_at
+from foundry_local_chat.chat.loop_guard import units_at
 
 NON_DEGENERATE = 0.8  # between the loops (at most 0.76) and the finished answers (0.90 or more)
 BACK_TO = 0.8  # a loop goes back as far as 4 in 5 of its units still repeat

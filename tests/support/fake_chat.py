@@ -29,8 +29,8 @@ from chainlit.context import init_ws_context
 from chainlit.message import Message
 from chainlit.session import WebsocketSession
 
-from foundry_local_chat.app_state import AppState
 from foundry_local_chat.config import Settings
+from foundry_local_chat.server.app_state import AppState
 from tests.support.scripted_model import ScriptedModel
 
 APP_NOTICE = "Foundry Local Chat"

@@ -24,7 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from foundry_local_chat.private_catalog import CatalogEntry, PrivateCatalog
+from foundry_local_chat.models.private_catalog import CatalogEntry, PrivateCatalog
 
 REGISTRY_PATH = "/.api.azureml.ms/modelregistry/v1.0/registry/models/nonazureaccount"
 CONTAINER = "/models"

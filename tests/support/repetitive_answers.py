@@ -1,7 +1,8 @@
 """Answers that repeat on purpose, which the loop guard must let through whole, and answers that
-loop, which it must stop. The fast tier streams them through the app (tests/test_loop_guard.py,
-tests/test_handlers.py); bench/bench_loop_guard.py replays the legitimate ones through the guard
-next to the real model's answers.
+loop, which it must stop. The fast tier streams them through the app
+(tests/unit/chat/test_loop_guard.py, tests/unit/app/test_handlers.py);
+bench/bench_loop_guard.py replays the legitimate ones through the guard next to the real
+model's answers.
 
 The looping ones are taken from what the bundled model streamed (bench/bench_loop_guard.py, seeds
 1-3): a loop is the text before it, then the same span again and again.

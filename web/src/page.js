@@ -1,5 +1,8 @@
 // The /browser page: picks the execution provider, talks to the model's worker (worker.js), and
-// shows the chat and the digit demo. Its words come from the server (ui_text.BROWSER_TEXTS).
+// shows the chat (answers as Markdown: markdown.js) and the digit demo. Its words come from the
+// server (ui_text.BROWSER_TEXTS).
+
+import { showMarkdown } from "./markdown.js";
 
 const data = JSON.parse(document.getElementById("page-data").textContent);
 const params = new URLSearchParams(location.search);
@@ -8,6 +11,9 @@ const language = (params.get("lang") || navigator.language || "en").toLowerCase(
   : "en";
 const words = data.texts[language];
 const $ = (id) => document.getElementById(id);
+
+// Hangul: a message the bundled model cannot read (it writes English only).
+const HANGUL = /[\u1100-\u11ff\u3130-\u318f\uac00-\ud7a3]/;
 
 function say(key, fields = {}) {
   return words[key].replace(/\{(\w+)\}/g, (_, name) => String(fields[name] ?? ""));
@@ -81,9 +87,10 @@ function addMessage(role, text) {
   const who = document.createElement("span");
   who.className = "who";
   who.textContent = say(role === "user" ? "you" : "assistant");
-  const body = document.createElement("span");
+  const body = document.createElement(role === "user" ? "span" : "div");
   body.className = "text";
-  body.textContent = text;
+  if (role === "user") body.textContent = text;
+  else showMarkdown(body, text);
   item.append(who, body);
   $("messages").append(item);
   item.scrollIntoView({ block: "end" });
@@ -110,6 +117,7 @@ async function start() {
   const backend = await chooseBackend();
   chat.backend = backend;
   $("backend").textContent = describeBackend(backend);
+  $("limits-text").textContent = say("limits", { tokens: config.max_tokens });
   const systemMessages = config.system_prompt.trim()
     ? [{ role: "system", content: config.system_prompt }]
     : [];
@@ -118,7 +126,7 @@ async function start() {
   const worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
   const pending = new Map(); // request id → {resolve, reject, ...}
   let nextId = 1;
-  let answer = null; // the answer being written: {id, body, text}
+  let answer = null; // the answer being written: {id, body, text, question}
 
   worker.onmessage = ({ data: message }) => {
     const request = pending.get(message.id);
@@ -148,13 +156,22 @@ async function start() {
       case "token":
         if (answer && answer.id === message.id) {
           answer.text += message.text;
-          answer.body.textContent = answer.text;
+          showMarkdown(answer.body, answer.text);
         }
         break;
       case "done": {
         const stats = message.stats;
         chat.lastPrompt = message.prompt;
         chat.lastStats = stats;
+        if (stats.loop) {
+          // The worker's loop guard stopped it: the answer up to the first copy of what repeats.
+          answer.text = stats.loop.keep;
+          showMarkdown(answer.body, answer.text);
+          const why = HANGUL.test(answer.question) ? "loop_stopped_no_korean" : "loop_stopped";
+          answer.body.after(Object.assign(document.createElement("p"), {
+            className: "notice loop-stopped", textContent: say(why),
+          }));
+        }
         chat.messages.push({ role: "assistant", content: answer.text });
         if (stats.stopped) answer.body.after(Object.assign(document.createElement("em"), {
           className: "stopped", textContent: ` ${say("stopped")}`,
@@ -183,7 +200,9 @@ async function start() {
         const text = say("failed", { error: message.message });
         if (answer) {
           answer.body.parentElement.classList.add("error");
-          answer.body.textContent = `${answer.text}\n${text}`;
+          answer.body.after(Object.assign(document.createElement("p"), {
+            className: "failure", textContent: text,
+          }));
           answer = null;
           setBusy(false);
           setState("ready");
@@ -215,7 +234,7 @@ async function start() {
     chat.messages.push({ role: "user", content: text });
     addMessage("user", text);
     const id = nextId;
-    answer = { id, body: addMessage("assistant", ""), text: "" };
+    answer = { id, body: addMessage("assistant", ""), text: "", question: text };
     setBusy(true);
     setState("answering");
     return call({

@@ -1,9 +1,11 @@
 // The model's worker: downloads (once) and runs the bundled model with onnxruntime-web, a greedy
 // loop with the KV cache kept here, the model's own tokenizer and chat template. Nothing here
-// touches the network after "ready": generation only reads what is already in memory.
+// touches the network after "ready": generation only reads what is already in memory. An answer
+// that falls into a loop is stopped where the chat's loop guard would stop it (loop_guard.js).
 
 import { Tokenizer } from "../lib/tokenizers.min.mjs";
 import { Template } from "../lib/jinja.mjs";
+import { LoopGuard } from "./loop_guard.js";
 
 const BASE = new URL("../", import.meta.url); // /browser/
 const CACHE_NAME = "foundry-local-chat-browser-model";
@@ -188,7 +190,8 @@ async function generate({ id, messages, maxTokens, repetitionPenalty }) {
   let text = "";
   let firstTokenAt = null;
   let runMs = 0; // inside onnxruntime: the rest of a step is this loop's own cost
-  while (generated.length < maxTokens && !stopRequested) {
+  const guard = config.loop_guard ? new LoopGuard() : null;
+  while (generated.length < maxTokens && !stopRequested && !guard?.loop) {
     const runStarted = performance.now();
     const outputs = await session.run({
       input_ids: new ort.Tensor("int64", int64(inputIds), [1, inputIds.length]),
@@ -210,14 +213,16 @@ async function generate({ id, messages, maxTokens, repetitionPenalty }) {
     inputIds = [token];
     const decoded = tokenizer.decode(generated, { skip_special_tokens: true });
     if (!decoded.endsWith("\uFFFD") && decoded.length > text.length) {
-      postMessage({ type: "token", id, text: decoded.slice(text.length) });
+      const delta = decoded.slice(text.length);
+      postMessage({ type: "token", id, text: delta });
       text = decoded;
+      guard?.feed(delta);
     }
     await yieldToMessages();
   }
   const finished = performance.now();
   const decoded = tokenizer.decode(generated, { skip_special_tokens: true });
-  if (decoded.length > text.length) postMessage({ type: "token", id, text: decoded.slice(text.length) });
+  if (!guard?.loop && decoded.length > text.length) postMessage({ type: "token", id, text: decoded.slice(text.length) });
   const decodeSeconds = firstTokenAt === null ? 0 : (finished - firstTokenAt) / 1000;
   postMessage({
     type: "done",
@@ -229,6 +234,7 @@ async function generate({ id, messages, maxTokens, repetitionPenalty }) {
       firstTokenMs: (firstTokenAt ?? finished) - started,
       tokensPerSecond: generated.length > 1 && decodeSeconds > 0 ? (generated.length - 1) / decodeSeconds : 0,
       stopped: stopRequested,
+      loop: guard?.loop ?? null, // {keep, span}: stopped in a loop, `keep` is what to show
       runMs,
       loopMs: finished - started,
       ep,

@@ -1,1 +1,0 @@
-"""Alembic migrations of the chat-history schema (see foundry_local_chat.database)."""

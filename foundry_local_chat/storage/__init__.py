@@ -1,0 +1,1 @@
+"""The history database: SQLite or PostgreSQL engines and the schema's Alembic migrations."""
