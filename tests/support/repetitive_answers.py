@@ -423,6 +423,46 @@ A_WEEK_LISTED_AGAIN = """1. Monday - 1, 2, 3, ... 7, 8, ...
 12. Thursday - 32, ...
 """
 
+_SEA = "The sea is deep, the sea is wide,\nits secrets kept from every tide,\n"
+_RECORD = '{{"name": "{}", "active": true, "admin": false}},\n'
+_NAMES = ["Ann", "Bob", "Cid", "Dee", "Eve", "Fay", "Gus", "Hal", "Ida", "Jon"]
+_COLUMNS = "abcdefghij"
+
+# Answers on the edges of issue 22's rules (a line that comes back, new words, a line drawn with
+# one mark), some cut and some not: tests/unit/chat/test_loop_guard.py says which and where;
+# tests/unit/ui/test_browser_loop_guard.py holds the /browser page's guard to the same verdicts.
+EDGE_CASES = {
+    "a short line three times": _SEA + "balances untold balances,\n" * 20,
+    "a sailor's short line": (
+        "My tale of sailin' the seas,\nA brave adventurer,\nAn explorer,\n"
+        + "A sailor's mate,\n" * 20
+    ),
+    "a Korean short line": "바다는 깊고 넓어서\n" + "파도야,\n" * 20,
+    "a line with an old line between its copies": (
+        "In twilight skies,\nIn darkest nights,\nIn deepest deepensions,\nIn deepest depths,\n"
+        + "In deepest deepensions,\n" * 20
+    ),
+    "a refrain after new lines": "".join(
+        f"The {thing} is far,\nand the river runs on.\n" for thing in "abcdefgh"
+    ),
+    "a line of one word": (
+        "The wind came by:\nknock, knock,\nknock, knock,\nknock, knock,\nand then no more.\n"
+    ),
+    "lines repeated in code": (
+        "```python\n" + "print('Hello, World!')\n" * 2 + "move_robot(left)\n" * 3 + "```\n"
+    ),
+    "lines repeated in prose": "Then:\n" + "move the robot left\n" * 3,
+    "records that each bring a new name": "".join(_RECORD.format(name) for name in _NAMES),
+    "the same record again": "".join(_RECORD.format("Ann") for _ in _NAMES),
+    "a table and an underlined heading": (
+        f"| {' | '.join(_COLUMNS)} |\n|{'---|' * len(_COLUMNS)}\n"
+        f"| {' | '.join(str(n) for n in range(10))} |\n"
+        "Results of the survey\n" + "=" * 21 + "\n\nMost people sleep well.\n"
+    ),
+    "a rule that goes on": "Results\n" + "=" * 300,
+    "a week listed again": A_WEEK_LISTED_AGAIN,
+}
+
 
 def looping(name: str, repeats: int = 40) -> str:
     """A looping answer: its beginning, then its span `repeats` times (counters counting up)."""

@@ -1,7 +1,8 @@
 """The /browser page's loop guard (web/src/loop_guard.js, run by Node.js) holds to the chat's
-(foundry_local_chat/chat/loop_guard.py): the cases of tests/unit/chat/test_loop_guard.py, and on
-every answer, however the stream splits it, the same verdict as the Python guard: what it keeps,
-the span it names, and after how many deltas."""
+(foundry_local_chat/chat/loop_guard.py): the cases of tests/unit/chat/test_loop_guard.py (issue
+22's among them, tests/support/repetitive_answers.py's EDGE_CASES), and on every answer, however
+the stream splits it, the same verdict as the Python guard: what it keeps, the span it names,
+and after how many deltas."""
 
 from __future__ import annotations
 
@@ -14,9 +15,19 @@ from hypothesis import strategies as st
 
 from foundry_local_chat.chat.loop_guard import Loop, LoopGuard, units_of
 from tests.support.js_loop_guard import JsLoopGuard
-from tests.support.repetitive_answers import LEGITIMATE, LOOPS, as_model_tokens, looping
+from tests.support.repetitive_answers import (
+    EDGE_CASES,
+    LEGITIMATE,
+    LOOPS,
+    as_model_tokens,
+    looping,
+)
 
-ANSWERS = [*LEGITIMATE.values(), *(looping(name, 30) for name in LOOPS)]
+ANSWERS = [
+    *LEGITIMATE.values(),
+    *(looping(name, 30) for name in LOOPS),
+    *EDGE_CASES.values(),
+]
 
 
 def guarded(deltas: list[str]) -> tuple[Loop | None, int]:
@@ -60,10 +71,11 @@ def test_a_loop_is_cut_after_one_copy_of_what_repeats(js: JsLoopGuard, name: str
     assert verdict.read - looped <= 48, f"{verdict.read - looped} deltas of the loop streamed"
 
 
-@pytest.mark.parametrize("name", [*LEGITIMATE, *LOOPS])
-def test_the_same_verdict_as_the_chats_guard(js: JsLoopGuard, name: str) -> None:
-    text = LEGITIMATE[name] if name in LEGITIMATE else looping(name)
-    deltas = as_model_tokens(text)
+@pytest.mark.parametrize("name", [*LEGITIMATE, *LOOPS, *EDGE_CASES])
+@pytest.mark.parametrize("streamed", [True, False])
+def test_the_same_verdict_as_the_chats_guard(js: JsLoopGuard, name: str, streamed: bool) -> None:
+    text = LEGITIMATE.get(name) or EDGE_CASES.get(name) or looping(name)
+    deltas = as_model_tokens(text) if streamed else [text, "\n"]
     loop, read = guarded(deltas)
     verdict = js.guard(deltas)
     assert (verdict.loop, verdict.read) == (loop, read)
@@ -117,6 +129,9 @@ def test_every_character_is_read_as_python_reads_it(js: JsLoopGuard) -> None:
         {"max_distinct_share": 1.5},
         {"min_repeat_units": 1},
         {"min_repeats": 0},
+        {"line_copies": 1},
+        {"line_copies": 6, "line_window": 5},
+        {"max_new_lines": -1},
     ],
 )
 def test_rules_that_cannot_work_are_refused(js: JsLoopGuard, rules: dict[str, float]) -> None:
