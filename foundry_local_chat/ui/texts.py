@@ -619,6 +619,7 @@ PAGE_TEXTS = {
         "messages of this chat.",
         "edit_drops_one": "Saving this edit answers it again and removes the later message of "
         "this chat.",
+        "header_menu": "More",
         "replace": {
             "Unauthorized: credentialssignin": "Wrong user name or password.",
             "credentialssignin": "Wrong user name or password.",
@@ -630,6 +631,7 @@ PAGE_TEXTS = {
         "채팅에서 사라집니다.",
         "edit_drops_one": "수정을 저장하면 이 메시지에 다시 답하고, 그 뒤의 메시지 1개는 채팅에서 "
         "사라집니다.",
+        "header_menu": "더 보기",
         "replace": {
             "Unauthorized: credentialssignin": "사용자 이름 또는 비밀번호가 틀렸습니다.",
             "credentialssignin": "사용자 이름 또는 비밀번호가 틀렸습니다.",
