@@ -95,8 +95,8 @@
     }
   };
 
-  // Editing an earlier message answers it again and drops every later turn (Chainlit's edit):
-  // say so in the edit box before it is saved.
+  // Editing an earlier message answers it again; its later turns stay with the question's
+  // earlier version (ui/question_versions.py): say so in the edit box before it is saved.
   const MESSAGES = '[data-step-type="user_message"], [data-step-type="assistant_message"]';
   const warnEdits = () => {
     const input = document.querySelector("#edit-chat-input");
@@ -113,13 +113,13 @@
       return;
     }
     const text =
-      later === 1 ? texts.edit_drops_one : texts.edit_drops_later.replace("{count}", later);
+      later === 1 ? texts.edit_keeps_one : texts.edit_keeps_later.replace("{count}", later);
     if (existing && existing.textContent === text) return;
     const warning = existing || document.createElement("p");
     warning.dataset.editWarning = "";
     warning.setAttribute("role", "note");
     warning.className = "text-sm text-muted-foreground mt-1";
-    warning.textContent = `⚠️ ${text}`;
+    warning.textContent = `ℹ️ ${text}`;
     if (!existing) input.insertAdjacentElement("afterend", warning);
   };
 
