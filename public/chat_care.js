@@ -259,6 +259,34 @@
     if (button.nextElementSibling !== anchor) anchor.before(button);
   };
 
+  // "< n/m >" under a question shows another version: once it is shown, the question is in view
+  // again (Chainlit scrolls to the last question that arrives, which hid the one switched).
+  const VERSIONS = '[data-testid="question-versions"]';
+  let switched = null; // {step, before}: the question switched, and the version it showed
+  document.addEventListener(
+    "click",
+    (event) => {
+      const button = event.target instanceof Element && event.target.closest(`${VERSIONS} button`);
+      if (!button) return;
+      const step = button.closest("[data-step-type]");
+      switched = step && { step, before: button.closest(VERSIONS).textContent };
+    },
+    true
+  );
+  const keepSwitchedInView = () => {
+    if (!switched) return;
+    const { step, before } = switched;
+    const versions = step.isConnected && step.querySelector(VERSIONS);
+    if (!versions) {
+      switched = null;
+      return;
+    }
+    const running = document.querySelector("#stop-button") || !document.querySelector("#chat-submit");
+    if (versions.textContent === before || running) return; // not shown yet, or still coming
+    switched = null;
+    step.scrollIntoView({ block: "start" });
+  };
+
   // Enter in the rename dialog's name field confirms it (Chainlit only has a button).
   document.addEventListener(
     "keydown",
@@ -290,6 +318,7 @@
       warnEdits();
       holdWelcomeAtTop();
       ensureHeaderMenu();
+      keepSwitchedInView();
     });
   };
   const watch = () => {

@@ -16,9 +16,12 @@ from tests.support.browser import (
     ANSWER_STATS,
     ASSISTANT_MESSAGE,
     MESSAGE_TEXT,
+    SEND_BUTTON,
     SETTINGS_BUTTON,
+    STOP_BUTTON,
     USER_MESSAGE,
     edit_message,
+    save_screenshot,
     send_prompt,
     sign_in,
     wait_for_answer,
@@ -66,6 +69,17 @@ async def expect_chat(page: Page, questions: list[str], answers: int) -> None:
     await expect(answered).to_have_count(answers)
 
 
+async def switch(page: Page, button: str, shown: str) -> None:
+    """Click < or > under the question; returns once the version is shown and the chat takes a
+    message again (the switch is a task of the chat, like an answer)."""
+    await page.get_by_role("button", name=button).click()
+    await expect(page.get_by_test_id("question-version")).to_have_text(shown)
+    await expect(page.locator(STOP_BUTTON)).to_be_hidden()
+    await expect(page.locator(SEND_BUTTON)).to_be_visible()
+    # The question switched stays in view (Chainlit scrolled to the last question shown).
+    await expect(page.get_by_test_id("question-versions")).to_be_in_viewport()
+
+
 async def reopen(page: Page, title: str) -> None:
     """Reload the app and open the chat from the sidebar."""
     await page.goto("/")
@@ -90,10 +104,11 @@ async def test_an_edit_keeps_the_earlier_question_with_its_turns(
 
     # The earlier version comes back whole, and the chat goes on from it: the model is sent its
     # turns, none of the edited one's.
-    await page.get_by_role("button", name=PREVIOUS).click()
-    await expect(version).to_have_text("1/2")
+    await switch(page, PREVIOUS, "1/2")
     await expect_chat(page, ["Name a colour.", "Name a fruit."], 2)
     await expect(page.get_by_role("button", name="Answer again")).to_have_count(1)
+    await page.mouse.move(0, 0)
+    await save_screenshot(page, "question-versions")  # the README's
     vegetable = await ask(page, proxy, "Name a vegetable.")
     assert sent_turns(proxy) == [
         ("user", "Name a colour."), ("assistant", colour),
@@ -108,8 +123,7 @@ async def test_an_edit_keeps_the_earlier_question_with_its_turns(
     answers = page.locator(ASSISTANT_MESSAGE).filter(has=page.locator(ANSWER_STATS))
     await expect(answers.last.locator(MESSAGE_TEXT)).not_to_be_empty()
 
-    await page.get_by_role("button", name=NEXT).click()
-    await expect(version).to_have_text("2/2")
+    await switch(page, NEXT, "2/2")
     await expect_chat(page, ["What is the capital of France?"], 1)
     await ask(page, proxy, "And of Germany?")
     assert sent_turns(proxy) == [
@@ -120,8 +134,7 @@ async def test_an_edit_keeps_the_earlier_question_with_its_turns(
     await reopen(page, "Name a colour.")
     await expect(version).to_have_text("2/2")
     await expect_chat(page, ["What is the capital of France?", "And of Germany?"], 2)
-    await page.get_by_role("button", name=PREVIOUS).click()
-    await expect(version).to_have_text("1/2")
+    await switch(page, PREVIOUS, "1/2")
     await expect_chat(page, ["Name a colour.", "Name a fruit.", "Name a vegetable."], 3)
     await ask(page, proxy, "Thank you.")
     turns = sent_turns(proxy)
