@@ -143,3 +143,47 @@ async def test_any_switch_payload_gets_one_notice(
         await chat.ready()
         notices = said(await switch(chat, payload))
     assert notices in ([SAID.malformed_payload], [SAID.question_not_here])
+
+
+def elements_for(reply: Reply, message_id: str, name: str) -> list[dict[str, Any]]:
+    elements = reply.of("element")
+    return [e["props"] for e in elements if e["forId"] == message_id and e["name"] == name]
+
+
+async def test_a_version_comes_back_with_its_answers_versions_and_its_questions_versions(
+    signed_in: tuple[str, str], proxy: RecordingProxy
+) -> None:
+    """In a resumed chat (its elements come from the history): the earlier version of the first
+    question brings back an answer given twice, with its < 2/2 >, and a later question that was
+    edited, with its own < 2/2 >, which switches in turn."""
+    url, token = signed_in
+    async with ChainlitSession(url, token) as chat:
+        await chat.ready()
+        first = await chat.send("Name a colour.")
+        colour = (await chat.collect_reply()).answer()["id"]
+        await chat.action("regenerate", {}, for_id=colour)
+        given_again = (await chat.collect_reply()).answer()
+        colour, again = given_again["id"], given_again["output"]
+        second = await chat.send("Name a fruit.")
+        fruit = (await chat.collect_reply()).answer()["output"]
+        await chat.edit(second, "Name a tree.")
+        tree = (await chat.collect_reply()).answer()["output"]
+        await chat.edit(first, "Name a city.")
+        await chat.collect_reply()
+        thread = await thread_of(chat)
+
+    async with ChainlitSession(url, token, thread_id=thread) as chat:
+        await chat.ready()
+        back = await switch(chat, {"question": first, "index": 0})
+        assert [m["output"] for m in back.of("new_message")] == [again, "Name a tree.", tree]
+        assert elements_for(back, colour, "AnswerStats")[-1]["versions"] == 2
+        switcher = elements_for(back, second, "QuestionVersions")[-1]
+        assert (switcher["versions"], switcher["shown"]) == (2, 1)
+
+        back = await switch(chat, {"question": second, "index": 0})
+        assert [m["output"] for m in back.of("new_message")] == [fruit]
+        saved = messages_of(await ChainlitApi(url, token).thread(thread))
+    assert [text for kind, text in saved if kind == "user_message"] == [
+        "Name a colour.",
+        "Name a fruit.",
+    ]
