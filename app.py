@@ -158,7 +158,6 @@ except (AuthError, DatabaseError) as error:
 
 accept_long_messages(sio)
 stop_quietly(sio)
-check_socket_payloads(sio)  # a malformed event gets a notice, not Python's exception text
 own_files_directory()
 limit_uploads(chainlit_config.features, settings.documents)
 STARTUP_WAIT_SECONDS = 15
@@ -463,7 +462,8 @@ async def edit_question(question_id: str, text: str) -> None:
     await answer_message(question)
 
 
-# Instead of Chainlit's edit, which removed every later message; checked like Chainlit's events.
+# Chainlit's edit removed every later message: the app's keeps them (edit_question). Then every
+# socket event is checked: a malformed one gets a notice, not Python's exception text.
 edit_with(sio, edit_question)
 check_socket_payloads(sio)
 
