@@ -33,15 +33,13 @@ SHOWN_KEY = "question_version_shown"  # which of them the chat shows
 ELEMENT_KEY = "question_versions_element"  # the id of the question's < n/m > element
 SHOW_QUESTION_VERSION = "show_question_version"
 ELEMENT_NAME = "QuestionVersions"
+LOCK_KEY = "question_versions_lock"  # the chat's lock (in its user session)
 # What of a question's metadata belongs to one of its versions: how it was sent (with passages
 # of the chat's documents), and whether it was refused.
 OWN_KEYS = (SENT_KEY, REFUSED_KEY)
 
 Version = dict[str, Any]  # {"question": text, "own": {…OWN_KEYS}, "turns": [Turn, …]}
 Turn = dict[str, Any]  # {"step": StepDict, "elements": [{"id", "name", "props", "display"}]}
-
-
-LOCK_KEY = "question_versions_lock"
 
 
 def versions_lock() -> asyncio.Lock:
