@@ -6,6 +6,7 @@ reload."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -81,10 +82,13 @@ async def switch(page: Page, button: str, shown: str) -> None:
 
 
 async def reopen(page: Page, title: str) -> None:
-    """Reload the app and open the chat from the sidebar."""
+    """Reload the app and open the chat from the sidebar; returns once it is shown."""
     await page.goto("/")
     await expect(page.locator(SETTINGS_BUTTON)).to_be_visible()
     await page.locator('li[id^="thread-"]').filter(has_text=title).click()
+    await expect(page).to_have_url(re.compile(r"/thread/"))
+    # Resuming asks the model server for its models first: on a busy machine that takes a while.
+    await expect(page.locator(USER_MESSAGE).first).to_be_visible(timeout=30_000)
 
 
 async def test_an_edit_keeps_the_earlier_question_with_its_turns(
