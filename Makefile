@@ -71,7 +71,8 @@ bench-conversation: setup-dev model bench-venv  ## a whole chat, turn by turn, w
 
 screenshots: setup-dev model system-deps web  ## rewrite docs/screenshots/ from the browser tests
 	UPDATE_SCREENSHOTS=1 $(VENV)/bin/pytest tests/browser/test_chat_basics.py tests/browser/test_chat.py \
-		tests/browser/test_documents.py tests/browser/test_browser_page.py
+		tests/browser/test_documents.py tests/browser/test_browser_page.py tests/browser/test_layout.py \
+		tests/browser/test_question_versions.py
 
 # The /browser page's libraries (onnxruntime-web, tokenizers, jinja), pinned by web/package-lock.json.
 # Without npm the chat still runs and /browser says what to install; `make test` installs npm first.

@@ -67,6 +67,7 @@ from foundry_local_chat.server.app_state import AppState
 from foundry_local_chat.server.body_limit import install_body_limit
 from foundry_local_chat.server.chainlit_server import (
     accept_long_messages,
+    edit_with,
     limit_uploads,
     own_files_directory,
     stop_quietly,
@@ -108,6 +109,13 @@ from foundry_local_chat.ui.chat_view import (
     words,
 )
 from foundry_local_chat.ui.page_texts import mount_page_texts
+from foundry_local_chat.ui.question_versions import (
+    SHOW_QUESTION_VERSION,
+    keep_before_edit,
+    show_question_version,
+    switch_request,
+    versions_lock,
+)
 from foundry_local_chat.ui.settings_panel import InvalidChatSettings, apply_panel_values
 from foundry_local_chat.ui.texts import words_for
 from foundry_local_chat.ui.thread_tabs import ThreadEmitter, user_of
@@ -151,7 +159,6 @@ except (AuthError, DatabaseError) as error:
 
 accept_long_messages(sio)
 stop_quietly(sio)
-check_socket_payloads(sio)  # a malformed event gets a notice, not Python's exception text
 own_files_directory()
 limit_uploads(chainlit_config.features, settings.documents)
 STARTUP_WAIT_SECONDS = 15
@@ -437,6 +444,53 @@ async def regenerate(action: cl.Action) -> None:
 async def switch_version(action: cl.Action) -> None:
     payload = action.payload or {}
     await show_version(str(payload.get("answer", "")), payload.get("index"), words())
+
+
+@wait_for_saves
+async def edit_question(question_id: str, text: str) -> None:
+    """An edited question is answered again; the turns that followed it stay with its earlier
+    version (< 1/2 > under the question switches between them)."""
+    async with versions_lock():
+        if app_state().live_answers.of(cl.context.session.thread_id) is not None:
+            await notice(words().versions_wait)
+            return
+        question = await keep_before_edit(question_id, text, words())
+    if question is None:
+        await notice(words().question_not_here)
+        return
+    answer_message = chainlit_config.code.on_message  # Chainlit's, around `answer`
+    assert answer_message is not None
+    await answer_message(question)
+
+
+# Chainlit's edit removed every later message: the app's keeps them (edit_question). Then every
+# socket event is checked: a malformed one gets a notice, not Python's exception text.
+edit_with(sio, edit_question)
+check_socket_payloads(sio)
+
+
+@cl.action_callback(SHOW_QUESTION_VERSION)
+async def switch_question_version(action: cl.Action) -> None:
+    """< 1/2 > under an edited question: the chat shows that version, with the turns that
+    followed it, and goes on from there."""
+    await cl.context.emitter.task_start()
+    try:
+        await show_the_version(action.payload)
+    finally:
+        await cl.context.emitter.task_end()
+
+
+@wait_for_saves  # a reload right after it finds the version it showed
+async def show_the_version(payload: object) -> None:
+    request = switch_request(payload)
+    if request is None:
+        await notice(words().malformed_payload)
+        return
+    async with versions_lock():
+        if app_state().live_answers.of(cl.context.session.thread_id) is not None:
+            await notice(words().versions_wait)
+        elif not await show_question_version(*request, words()):
+            await notice(words().question_not_here)
 
 
 def chat_cache_key() -> str:

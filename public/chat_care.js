@@ -95,8 +95,8 @@
     }
   };
 
-  // Editing an earlier message answers it again and drops every later turn (Chainlit's edit):
-  // say so in the edit box before it is saved.
+  // Editing an earlier message answers it again; its later turns stay with the question's
+  // earlier version (ui/question_versions.py): say so in the edit box before it is saved.
   const MESSAGES = '[data-step-type="user_message"], [data-step-type="assistant_message"]';
   const warnEdits = () => {
     const input = document.querySelector("#edit-chat-input");
@@ -113,14 +113,178 @@
       return;
     }
     const text =
-      later === 1 ? texts.edit_drops_one : texts.edit_drops_later.replace("{count}", later);
+      later === 1 ? texts.edit_keeps_one : texts.edit_keeps_later.replace("{count}", later);
     if (existing && existing.textContent === text) return;
     const warning = existing || document.createElement("p");
     warning.dataset.editWarning = "";
     warning.setAttribute("role", "note");
     warning.className = "text-sm text-muted-foreground mt-1";
-    warning.textContent = `⚠️ ${text}`;
+    warning.textContent = `ℹ️ ${text}`;
     if (!existing) input.insertAdjacentElement("afterend", warning);
+  };
+
+  // The welcome screen opens at its top. Chainlit scrolls its message list to the bottom when
+  // it appears and on every resize, which on a phone showed the welcome from its middle (the
+  // Korean one began mid-sentence). Until the user moves it, the list stays at its top while
+  // it shows a welcome; the composer stays in view all the same (chat_care.css).
+  let welcomeHeld = null; // the welcome screen being held at its top
+  let welcomeMoved = false; // the user scrolled it (or started typing): hands off
+  const welcomeList = () => {
+    const welcome = document.querySelector("#welcome-screen");
+    const list = welcome && welcome.parentElement && welcome.parentElement.parentElement;
+    if (welcome !== welcomeHeld) {
+      welcomeHeld = welcome;
+      welcomeMoved = false;
+    }
+    return list;
+  };
+  const holdWelcomeAtTop = () => {
+    const list = welcomeList();
+    if (list && !welcomeMoved && list.scrollTop !== 0) list.scrollTop = 0;
+  };
+  document.addEventListener(
+    "scroll",
+    (event) => {
+      if (event.target === welcomeList()) holdWelcomeAtTop();
+    },
+    true
+  );
+  for (const type of ["wheel", "touchmove", "pointerdown", "keydown"]) {
+    document.addEventListener(
+      type,
+      (event) => {
+        const list = welcomeList();
+        if (list && event.target instanceof Node && list.contains(event.target)) welcomeMoved = true;
+      },
+      { capture: true, passive: true }
+    );
+  }
+
+  // On a phone the header has no room for the readme button and the header links (they pushed
+  // the theme toggle and the user menu off the screen): chat_care.css hides them there, and a
+  // menu button in their place offers them.
+  const MENU_ICON =
+    '<svg xmlns="http://www.w3.org/2000/svg" width="24" height="24" viewBox="0 0 24 24" ' +
+    'fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" ' +
+    'stroke-linejoin="round" aria-hidden="true"><circle cx="12" cy="12" r="1"/>' +
+    '<circle cx="19" cy="12" r="1"/><circle cx="5" cy="12" r="1"/></svg>';
+  const closeHeaderMenu = (refocus) => {
+    const menu = document.getElementById("header-menu");
+    const button = document.getElementById("header-menu-button");
+    if (menu) menu.remove();
+    if (button) button.setAttribute("aria-expanded", "false");
+    if (refocus && button) button.focus();
+  };
+  const menuItem = (tag, label, icon) => {
+    const item = document.createElement(tag);
+    item.setAttribute("role", "menuitem");
+    if (icon) {
+      const image = document.createElement("img");
+      image.src = icon;
+      image.alt = "";
+      item.append(image);
+    }
+    item.append(label);
+    return item;
+  };
+  const openHeaderMenu = (button) => {
+    const menu = document.createElement("div");
+    menu.id = "header-menu";
+    menu.setAttribute("role", "menu");
+    menu.setAttribute("aria-label", button.getAttribute("aria-label"));
+    const readme = document.querySelector("#header #readme-button");
+    if (readme) {
+      const item = menuItem("button", readme.textContent.trim(), null);
+      item.type = "button";
+      item.addEventListener("click", () => {
+        closeHeaderMenu(false);
+        readme.click();
+      });
+      menu.append(item);
+    }
+    for (const link of document.querySelectorAll("#header button > a[href]")) {
+      const icon = link.querySelector("img");
+      const item = menuItem("a", link.textContent.trim(), icon && icon.src);
+      item.setAttribute("href", link.getAttribute("href"));
+      item.target = link.target || "_self";
+      menu.append(item);
+    }
+    const place = button.getBoundingClientRect();
+    menu.style.top = `${place.bottom + 4}px`;
+    menu.style.right = `${Math.max(8, window.innerWidth - place.right)}px`;
+    document.body.append(menu);
+    button.setAttribute("aria-expanded", "true");
+    const first = menu.querySelector('[role="menuitem"]');
+    if (first) first.focus();
+  };
+  document.addEventListener(
+    "pointerdown",
+    (event) => {
+      const menu = document.getElementById("header-menu");
+      const button = document.getElementById("header-menu-button");
+      if (!menu || menu.contains(event.target) || (button && button.contains(event.target))) return;
+      closeHeaderMenu(false);
+    },
+    true
+  );
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && document.getElementById("header-menu")) closeHeaderMenu(true);
+  });
+  window.addEventListener("resize", () => closeHeaderMenu(false));
+  const ensureHeaderMenu = () => {
+    const anchor = document.querySelector("#header #theme-toggle");
+    let button = document.getElementById("header-menu-button");
+    const offered =
+      document.querySelector("#header #readme-button") ||
+      document.querySelector("#header button > a[href]");
+    if (!anchor || !offered || !texts) {
+      if (button) button.remove();
+      return;
+    }
+    if (!button) {
+      button = document.createElement("button");
+      button.id = "header-menu-button";
+      button.type = "button";
+      button.setAttribute("aria-haspopup", "menu");
+      button.setAttribute("aria-expanded", "false");
+      button.innerHTML = MENU_ICON;
+      button.addEventListener("click", () => {
+        if (document.getElementById("header-menu")) closeHeaderMenu(false);
+        else openHeaderMenu(button);
+      });
+    }
+    button.className = anchor.className; // Chainlit's own icon button look
+    button.setAttribute("aria-label", texts.header_menu);
+    button.title = texts.header_menu;
+    if (button.nextElementSibling !== anchor) anchor.before(button);
+  };
+
+  // "< n/m >" under a question shows another version: once it is shown, the question is in view
+  // again (Chainlit scrolls to the last question that arrives, which hid the one switched).
+  const VERSIONS = '[data-testid="question-versions"]';
+  let switched = null; // {step, before}: the question switched, and the version it showed
+  document.addEventListener(
+    "click",
+    (event) => {
+      const button = event.target instanceof Element && event.target.closest(`${VERSIONS} button`);
+      if (!button) return;
+      const step = button.closest("[data-step-type]");
+      switched = step && { step, before: button.closest(VERSIONS).textContent };
+    },
+    true
+  );
+  const keepSwitchedInView = () => {
+    if (!switched) return;
+    const { step, before } = switched;
+    const versions = step.isConnected && step.querySelector(VERSIONS);
+    if (!versions) {
+      switched = null;
+      return;
+    }
+    const running = document.querySelector("#stop-button") || !document.querySelector("#chat-submit");
+    if (versions.textContent === before || running) return; // not shown yet, or still coming
+    switched = null;
+    step.scrollIntoView({ block: "start" });
   };
 
   // Enter in the rename dialog's name field confirms it (Chainlit only has a button).
@@ -152,6 +316,9 @@
       for (const node of nodes) if (node.isConnected) replaceIn(node);
       tidyBubbles();
       warnEdits();
+      holdWelcomeAtTop();
+      ensureHeaderMenu();
+      keepSwitchedInView();
     });
   };
   const watch = () => {

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import tempfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import chainlit.config
 import chainlit.server
@@ -72,3 +75,29 @@ def stop_quietly(sio: socketio.AsyncServer) -> None:
             await chainlit.config.config.code.on_stop()
 
     sio.on("stop", stop)
+
+
+EditHandler = Callable[[str, str], Awaitable[None]]
+"""Handles the edit of a message of the chat (its id, its new text) in the chat's context."""
+
+
+def edit_with(sio: socketio.AsyncServer, edit: EditHandler) -> None:
+    """Chainlit's edit handler removes every message after the edited one, then answers it; the
+    app's keeps them (as the question's earlier version) before it answers. The same event,
+    between task_start and task_end as Chainlit's; the payload is checked before
+    (socket_payloads.py)."""
+
+    async def edit_message(sid: str, payload: dict[str, Any]) -> None:
+        session = WebsocketSession.get(sid)
+        if session is None:
+            return
+        context = init_ws_context(session)
+        await context.emitter.task_start()
+        try:
+            await edit(payload["message"]["id"], payload["message"]["output"])
+        except asyncio.CancelledError:  # stopped: the answer keeps what it had written
+            pass
+        finally:
+            await context.emitter.task_end()
+
+    sio.on("edit_message", edit_message)

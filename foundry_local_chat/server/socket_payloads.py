@@ -94,8 +94,11 @@ def edit_message(args: tuple[Any, ...]) -> str | None:
         return problem
     if problem := _step_problem(payload.get("message"), sent=False):
         return problem
-    if not any(message.id == payload["message"]["id"] for message in chat_context.get()):
+    edited = [m for m in chat_context.get() if m.id == payload["message"]["id"]]
+    if not edited:
         return "no message of this chat has that id"
+    if edited[0].type != "user_message":
+        return "only a question can be edited"
     return None
 
 

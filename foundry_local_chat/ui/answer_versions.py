@@ -20,6 +20,7 @@ STATS_ELEMENT_KEY = "stats_element"  # the id of its speed line element
 LATEST_ANSWER_KEY = "latest_answer"  # the session's answer that offers "answer again"
 REGENERATE = "regenerate"
 SHOW_VERSION = "show_version"
+StepFacts = tuple[str, str, dict[str, Any] | None]  # a message's id, type and metadata
 
 
 def version_of(message: cl.Message) -> dict[str, Any]:
@@ -91,15 +92,30 @@ async def offer_regenerate(reply: cl.Message, said: Words) -> None:
 async def offer_regenerate_on_resume(thread: ThreadDict, said: Words) -> None:
     """A resumed chat's latest answer offers to be given again, as it did before the reload
     (Chainlit does not keep a message's actions)."""
-    turns = [  # questions and answers; not the app's notices
-        step for step in thread.get("steps", [])
-        if step.get("type") == "user_message" or REPLY_MODEL_KEY in (step.get("metadata") or {})
-    ]  # fmt: skip
-    latest = turns[-1] if turns else None
-    if latest is None or REPLY_MODEL_KEY not in (latest.get("metadata") or {}):
+    steps = thread.get("steps", [])
+    await _offer_on_latest([(s["id"], s.get("type", ""), s.get("metadata")) for s in steps], said)
+
+
+async def offer_regenerate_on_latest(said: Words) -> None:
+    """The chat's latest answer offers to be given again, once the turns shown have changed
+    (another version of a question)."""
+    before: cl.Action | None = cl.user_session.get(LATEST_ANSWER_KEY)
+    if before is not None:
+        await before.remove()
+        cl.user_session.set(LATEST_ANSWER_KEY, None)
+    messages = cl.chat_context.get()
+    await _offer_on_latest([(m.id, m.type, m.metadata) for m in messages], said)
+
+
+async def _offer_on_latest(steps: list[StepFacts], said: Words) -> None:
+    """Offer it on the latest of the chat's turns (questions and answers, not the app's
+    notices) when that is an answer."""
+    turns = [(id, metadata or {}) for id, kind, metadata in steps
+             if kind == "user_message" or REPLY_MODEL_KEY in (metadata or {})]  # fmt: skip
+    if not turns or REPLY_MODEL_KEY not in turns[-1][1]:
         return
     action = regenerate_action(said)
-    await action.send(for_id=latest["id"])
+    await action.send(for_id=turns[-1][0])
     cl.user_session.set(LATEST_ANSWER_KEY, action)
 
 

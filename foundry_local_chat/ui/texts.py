@@ -121,6 +121,10 @@ class Words:
     regenerate_only_latest: str  # that button on an answer that is no longer the latest
     previous_version: str  # the buttons between an answer's versions
     next_version: str
+    previous_question_version: str  # the buttons between an edited question's versions
+    next_question_version: str
+    question_not_here: str  # those buttons on a question that is no longer in the chat
+    versions_wait: str  # an edit or a switch while the chat's answer is being written
     context_gauge: str  # {percent} {used} {limit}
     waited_in_line: str  # {seconds}
     prompt_reuse: str  # {read} {reused}: prompt tokens read for this answer, kept from before
@@ -256,6 +260,11 @@ WORDS = {
         regenerate_only_latest="Only the latest answer can be given again.",
         previous_version="Previous version",
         next_version="Next version",
+        previous_question_version="Previous version of the question",
+        next_question_version="Next version of the question",
+        question_not_here="That question is no longer shown in this chat.",
+        versions_wait="⏳ This chat's answer is still being written: edit a question or switch "
+        "its versions once it is done, or stop it first.",
         context_gauge="context {percent}%",
         waited_in_line="waited {seconds} s in line",
         prompt_reuse="read {read} · reused {reused} tokens",
@@ -424,6 +433,11 @@ WORDS = {
         regenerate_only_latest="가장 최근 답변만 다시 받을 수 있습니다.",
         previous_version="이전 답변",
         next_version="다음 답변",
+        previous_question_version="질문의 이전 버전",
+        next_question_version="질문의 다음 버전",
+        question_not_here="그 질문은 이제 이 채팅에 보이지 않습니다.",
+        versions_wait="⏳ 이 대화의 답변을 아직 쓰고 있습니다. 답변이 끝난 뒤 질문을 수정하거나 "
+        "버전을 바꾸세요. 먼저 답변을 중지해도 됩니다.",
         context_gauge="컨텍스트 {percent}%",
         waited_in_line="대기 {seconds}초",
         prompt_reuse="{read}토큰 읽음 · {reused}토큰 재사용",
@@ -633,10 +647,11 @@ BROWSER_TEXTS = {
 # of .chainlit/config.toml), as it appears on the page → what the page shows instead.
 PAGE_TEXTS = {
     ENGLISH: {
-        "edit_drops_later": "Saving this edit answers it again and removes the {count} later "
-        "messages of this chat.",
-        "edit_drops_one": "Saving this edit answers it again and removes the later message of "
-        "this chat.",
+        "edit_keeps_later": "Saving this edit answers it again. The {count} later messages stay "
+        "with the question's earlier version: ‹ › under the question switches back.",
+        "edit_keeps_one": "Saving this edit answers it again. The later message stays with the "
+        "question's earlier version: ‹ › under the question switches back.",
+        "header_menu": "More",
         "replace": {
             "Unauthorized: credentialssignin": "Wrong user name or password.",
             "credentialssignin": "Wrong user name or password.",
@@ -644,10 +659,11 @@ PAGE_TEXTS = {
         "patterns": [],
     },
     KOREAN: {
-        "edit_drops_later": "수정을 저장하면 이 메시지에 다시 답하고, 그 뒤의 메시지 {count}개는 "
-        "채팅에서 사라집니다.",
-        "edit_drops_one": "수정을 저장하면 이 메시지에 다시 답하고, 그 뒤의 메시지 1개는 채팅에서 "
-        "사라집니다.",
+        "edit_keeps_later": "수정을 저장하면 이 메시지에 다시 답합니다. 그 뒤의 메시지 {count}개는 "
+        "질문의 이전 버전에 남고, 질문 아래의 ‹ ›로 돌아갈 수 있습니다.",
+        "edit_keeps_one": "수정을 저장하면 이 메시지에 다시 답합니다. 그 뒤의 메시지 1개는 질문의 "
+        "이전 버전에 남고, 질문 아래의 ‹ ›로 돌아갈 수 있습니다.",
+        "header_menu": "더 보기",
         "replace": {
             "Unauthorized: credentialssignin": "사용자 이름 또는 비밀번호가 틀렸습니다.",
             "credentialssignin": "사용자 이름 또는 비밀번호가 틀렸습니다.",

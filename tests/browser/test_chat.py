@@ -97,13 +97,13 @@ async def test_editing_the_first_message_answers_it_again(
     await send_prompt(page, "Name another one.")
     await wait_for_answer(page)
 
-    # Before it is saved, the edit says what it will drop.
+    # Before it is saved, the edit says where the later messages go.
     first = page.locator(USER_MESSAGE).first
     await first.hover()
     await first.locator(EDIT_BUTTON).click()
     warning = first.get_by_role("note")
     await expect(warning).to_have_text(
-        "⚠️ " + PAGE_TEXTS[ENGLISH]["edit_drops_later"].format(count=3)  # type: ignore[union-attr]
+        "ℹ️ " + PAGE_TEXTS[ENGLISH]["edit_keeps_later"].format(count=3)  # type: ignore[union-attr]
     )
     await first.get_by_role("button", name="Cancel").click()
     await expect(warning).to_have_count(0)
@@ -111,7 +111,7 @@ async def test_editing_the_first_message_answers_it_again(
     await edit_message(page, 0, "What is the capital of France?")
     answer = await wait_for_answer(page)
     assert "Paris" in answer
-    await expect(page.locator(USER_MESSAGE)).to_have_count(1)  # the later turn is gone
+    await expect(page.locator(USER_MESSAGE)).to_have_count(1)  # the later turn is put away
     body = proxy.chat_requests()[-1].body
     assert body is not None
     assert [m["content"] for m in body["messages"] if m["role"] != "system"] == [

@@ -36,7 +36,6 @@ async def test_the_answer_streams_into_the_page_and_stays(page: Page) -> None:
     assert "Foundry Local · http://127.0.0.1:" in welcome
     assert "smollm2-135m-instruct-generic-cpu:1" in welcome
     await expect(page.locator(STARTERS)).to_be_visible()
-    await save_screenshot(page, "empty-chat")
 
     await send_prompt(page, "Explain what a lighthouse does.")
     first, later = await wait_for_answer_growth(page)
@@ -50,7 +49,6 @@ async def test_the_answer_streams_into_the_page_and_stays(page: Page) -> None:
         re.compile(r"^first token \d+ ms · [\d.]+ tok/s · \d+ tokens")
     )
     await expect(stats).to_contain_text("smollm2-135m-instruct-generic-cpu:1")
-    await save_screenshot(page, "answer")
 
 
 @pytest.mark.parametrize("locale", ["ko-KR", "ko"])

@@ -56,7 +56,6 @@ async def test_an_attached_file_is_read_and_the_answer_opens_its_source(page: Pa
     await expect(sources).to_contain_text("📄 Sources:")
     await sources.get_by_role("button", name="recipes.md (whole)").click()
     await expect(page.get_by_test_id("source-text")).to_contain_text("seventeen plums")
-    await save_screenshot(page, "document-sources")
 
 
 GARDEN = "The roses bloom in June and the tulips in April."

@@ -110,6 +110,15 @@ async def open_chat(page: Page, timeout: float = 60_000) -> str:
     return (await page.locator(ASSISTANT_MESSAGE).last.inner_text()).strip()
 
 
+async def sign_in(page: Page, name: str, password: str) -> None:
+    """Sign in on the login page; returns once the chat is ready."""
+    await page.goto("/")
+    await page.locator("#email").fill(name)
+    await page.locator("#password").fill(password)
+    await page.locator("#password").press("Enter")
+    await expect(page.locator(SETTINGS_BUTTON)).to_be_visible()
+
+
 async def send_prompt(page: Page, text: str) -> None:
     """Type a prompt in the composer and press Enter; returns once the chat shows it."""
     composer = page.locator(COMPOSER)

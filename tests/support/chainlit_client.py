@@ -320,6 +320,14 @@ class ChainlitSession:
         await self.wait_for("task_start")
         await self.wait_for("task_end")
 
+    async def action(self, name: str, payload: object, for_id: str | None = None) -> None:
+        """What an action button (or a custom element's callAction) sends: POST /project/action;
+        the app's callback runs before it answers."""
+        action = {"id": str(uuid.uuid4()), "name": name, "payload": payload, "forId": for_id}
+        api = ChainlitApi(self.base_url, self.token)
+        body = {"sessionId": self.session_id, "action": action}
+        await api.request("POST", "/project/action", json=body)
+
     async def edit(self, message_id: str, text: str) -> None:
         """Edit an earlier user message: the conversation after it is replaced by a new answer."""
         step = {
