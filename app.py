@@ -72,6 +72,7 @@ from foundry_local_chat.server.chainlit_server import (
     own_files_directory,
     stop_quietly,
 )
+from foundry_local_chat.server.chat_transfer import mount_chat_transfer
 from foundry_local_chat.server.element_route_guard import install_element_route_guard
 from foundry_local_chat.server.ops_routes import install_ops_routes
 from foundry_local_chat.server.origin_guard import install_origin_guard
@@ -150,6 +151,8 @@ install_session_guard(chainlit_server, history_engine)
 install_origin_guard(chainlit_server, OriginPolicy(frozenset(settings.allowed_origins)))
 mount_browser_page(chainlit_server, settings)  # /browser: the model in the visitor's tab
 mount_page_texts(chainlit_server)  # the words public/chat_care.js puts into Chainlit's page
+# A chat's export (Markdown, JSON) for its owner, and the import of an exported JSON file.
+mount_chat_transfer(chainlit_server, settings.generation.top_p)
 
 try:
     access = Access.from_settings(settings)

@@ -69,6 +69,16 @@ class StoredDocument:
 
 
 @dataclass(frozen=True)
+class ListedDocument:
+    """A document as a chat's export names it."""
+
+    name: str
+    kind: str
+    pages: int | None
+    added_at: str  # ISO 8601, in UTC
+
+
+@dataclass(frozen=True)
 class Passage:
     document: str  # the file's name
     position: int
@@ -183,6 +193,21 @@ class DocumentStore:
 
     async def documents(self, owner: Owner) -> list[StoredDocument]:
         return await self._run(lambda connection: _documents(connection, owner))
+
+    async def listed(self, owner: Owner) -> list[ListedDocument]:
+        """The owner's documents, oldest first, with when each was added."""
+
+        def listed(connection: Connection) -> list[ListedDocument]:
+            rows = connection.execute(
+                text(
+                    "SELECT name, kind, pages, created_at FROM documents "
+                    "WHERE thread_id = :thread AND user_id = :user ORDER BY created_at, id"
+                ),
+                {"thread": owner.thread_id, "user": owner.user_id},
+            )
+            return [ListedDocument(*row) for row in rows]
+
+        return await self._run(listed)
 
     async def passages(self, owner: Owner) -> list[Passage]:
         """Every passage of the owner's documents, in order: the documents whole."""

@@ -18,6 +18,7 @@ VERSIONS_KEY = "versions"  # [{"content", "stats", "stopped"}, …], oldest firs
 SHOWN_KEY = "version_shown"  # which of them the message shows
 STATS_ELEMENT_KEY = "stats_element"  # the id of its speed line element
 LATEST_ANSWER_KEY = "latest_answer"  # the session's answer that offers "answer again"
+STATS_ELEMENT_NAME = "AnswerStats"  # public/elements/AnswerStats.jsx
 REGENERATE = "regenerate"
 SHOW_VERSION = "show_version"
 StepFacts = tuple[str, str, dict[str, Any] | None]  # a message's id, type and metadata
@@ -38,6 +39,29 @@ def versions_of(message: cl.Message) -> list[dict[str, Any]]:
     return list(kept) if isinstance(kept, list) and kept else [version_of(message)]
 
 
+def stats_props(
+    answer_id: str,
+    summary: str,
+    backend: str,
+    stopped: bool,
+    said: Words,
+    versions: int = 1,
+    shown: int = 0,
+) -> dict[str, Any]:
+    """What the speed line element shows (public/elements/AnswerStats.jsx)."""
+    return {
+        "summary": summary,
+        "backend": backend,
+        "stopped": stopped,
+        "title": said.answered_by.format(backend=backend),
+        "answer": answer_id,
+        "versions": versions,
+        "shown": shown,
+        "previous": said.previous_version,
+        "next": said.next_version,
+    }
+
+
 def stats_element(
     answer_id: str,
     summary: str,
@@ -50,18 +74,8 @@ def stats_element(
 ) -> cl.CustomElement:
     """The speed line under an answer, with the version buttons when it has more than one."""
     element = cl.CustomElement(
-        name="AnswerStats",
-        props={
-            "summary": summary,
-            "backend": backend,
-            "stopped": stopped,
-            "title": said.answered_by.format(backend=backend),
-            "answer": answer_id,
-            "versions": versions,
-            "shown": shown,
-            "previous": said.previous_version,
-            "next": said.next_version,
-        },
+        name=STATS_ELEMENT_NAME,
+        props=stats_props(answer_id, summary, backend, stopped, said, versions, shown),
         display="inline",
     )
     if element_id:

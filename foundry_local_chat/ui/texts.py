@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from foundry_local_chat.errors import shortened
 from foundry_local_chat.history.auth import ADD_A_USER
+from foundry_local_chat.history.export import MAX_IMPORT_BYTES
 
 ENGLISH, KOREAN = "en", "ko"
 
@@ -180,6 +181,56 @@ class Words:
     source_whole: str  # {file}
     document_tokens: str  # {count}
     chat_deleted: str  # a message sent in a chat that was deleted meanwhile
+    # a chat exported as Markdown (ui/chat_export.py); the settings' names are the panel's above
+    export_date: str
+    export_chat_profile: str
+    export_top_p: str
+    export_on: str
+    export_off: str
+    export_none: str  # an empty system prompt
+    export_documents: str
+    export_pages: str  # {pages}
+    export_attached: str  # {files}
+    export_refused: str  # a message that was never sent to the model
+    export_version: str  # {number} {count}
+    export_version_shown: str
+    export_sources: str  # {names}
+    export_footer: str  # {time}
+    # a chat file refused by the import (plain text: a dialog shows it; `…` is code)
+    import_refused: str  # {reason}
+    import_too_large: str  # {limit}: MB
+    import_not_utf8: str
+    import_not_json: str
+    import_not_json_at: str  # {line} {column}
+    import_too_deep: str  # {limit}
+    import_bad_text: str  # {where}
+    import_not_an_export: str  # {format}
+    import_unknown_version: str  # {version} {format}
+    import_too_many_messages: str  # {count} {limit}
+    import_field: str  # {where} {problem}
+    import_not_saved: str  # {reason}
+    import_needs_json: str  # a request whose body is not declared JSON
+    # what is wrong with a field ({problem} above)
+    field_missing: str
+    field_unknown: str
+    field_type: str  # {kind}
+    field_empty: str
+    field_too_few: str  # {limit}
+    field_too_long: str  # {limit}
+    field_out_of_range: str  # {range}
+    field_not_one_of: str  # {allowed}
+    field_time: str
+    field_future: str
+    field_order: str
+    field_version_shown: str  # {index}
+    # {kind} above: a JSON type
+    kind_string: str
+    kind_number: str
+    kind_integer: str
+    kind_boolean: str
+    kind_array: str
+    kind_object: str
+    kind_value: str
 
 
 WORDS = {
@@ -353,6 +404,57 @@ WORDS = {
         document_tokens="documents {count} tokens",
         chat_deleted="🗑️ **This chat was deleted**, so this message was neither answered nor "
         "saved. Start a new chat to go on.",
+        export_date="Date",
+        export_chat_profile="Chat profile",
+        export_top_p="Top p",
+        export_on="on",
+        export_off="off",
+        export_none="(none)",
+        export_documents="Documents",
+        export_pages="{pages} pages",
+        export_attached="Attached: {files}",
+        export_refused="(not sent to the model)",
+        export_version="Version {number} of {count}",
+        export_version_shown="shown",
+        export_sources="Sources: {names}",
+        export_footer="Exported from Foundry Local Chat on {time}.",
+        import_refused="The chat was not imported: {reason}.",
+        import_too_large="the file is larger than {limit} MB",
+        import_not_utf8="the file is not UTF-8 text",
+        import_not_json="the file is not valid JSON",
+        import_not_json_at="the file is not valid JSON (line {line}, column {column})",
+        import_too_deep="the file nests deeper than {limit} levels",
+        import_bad_text="`{where}` holds a character that is not text (an unpaired surrogate "
+        "or NUL)",
+        import_not_an_export="the file is not a chat exported from Foundry Local Chat (its "
+        "`format` is `{format}`)",
+        import_unknown_version="the file's format version `{version}` is not one this app "
+        "reads (it reads `{format}`): it may come from a newer version of the app",
+        import_too_many_messages="the chat has {count} messages, and at most {limit} can be "
+        "imported",
+        import_field="`{where}` {problem}",
+        import_not_saved="the history database could not save it ({reason}), so nothing was "
+        "imported",
+        import_needs_json="send the file as JSON (`Content-Type: application/json`)",
+        field_missing="is missing",
+        field_unknown="is not part of the format",
+        field_type="must be {kind}",
+        field_empty="must not be empty",
+        field_too_few="must have at least {limit} items",
+        field_too_long="is too long (at most {limit})",
+        field_out_of_range="must lie within {range}",
+        field_not_one_of="must be one of {allowed}",
+        field_time="must be a time with its zone, such as `2026-01-31T12:00:00Z`",
+        field_future="is in the future",
+        field_order="is earlier than the message before it",
+        field_version_shown="must be the text of the version shown (`versions[{index}]`)",
+        kind_string="text",
+        kind_number="a number",
+        kind_integer="a whole number",
+        kind_boolean="true or false",
+        kind_array="a list",
+        kind_object="an object",
+        kind_value="a valid value",
     ),
     KOREAN: Words(
         no_model_server="**사용할 수 있는 모델 서버가 없습니다.** {error}",
@@ -522,6 +624,54 @@ WORDS = {
         document_tokens="문서 {count}토큰",
         chat_deleted="🗑️ **삭제된 채팅입니다.** 이 메시지에는 답하지 않았고 저장하지도 "
         "않았습니다. 새 채팅을 시작해 이어 가세요.",
+        export_date="날짜",
+        export_chat_profile="채팅 프로필",
+        export_top_p="누적 확률(top_p)",
+        export_on="켬",
+        export_off="끔",
+        export_none="(없음)",
+        export_documents="문서",
+        export_pages="{pages}쪽",
+        export_attached="첨부: {files}",
+        export_refused="(모델에 보내지 않음)",
+        export_version="버전 {number}/{count}",
+        export_version_shown="표시된 버전",
+        export_sources="출처: {names}",
+        export_footer="Foundry Local Chat에서 {time}에 내보냈습니다.",
+        import_refused="채팅을 가져오지 못했습니다: {reason}.",
+        import_too_large="파일이 {limit}MB보다 큽니다",
+        import_not_utf8="파일이 UTF-8 텍스트가 아닙니다",
+        import_not_json="파일이 올바른 JSON이 아닙니다",
+        import_not_json_at="파일이 올바른 JSON이 아닙니다({line}행 {column}열)",
+        import_too_deep="파일의 중첩이 {limit}단계보다 깊습니다",
+        import_bad_text="`{where}`에 텍스트가 아닌 문자(짝 없는 서로게이트 또는 NUL)가 있습니다",
+        import_not_an_export="Foundry Local Chat에서 내보낸 채팅 파일이 아닙니다(`format`이 "
+        "`{format}`이어야 합니다)",
+        import_unknown_version="이 앱이 읽지 못하는 형식 버전(`{version}`)입니다. 이 앱은 "
+        "`{format}`을 읽습니다. 더 새 버전의 앱에서 내보낸 파일일 수 있습니다",
+        import_too_many_messages="메시지가 {count}개입니다. 최대 {limit}개까지 가져올 수 있습니다",
+        import_field="`{where}` 항목: {problem}",
+        import_not_saved="기록 데이터베이스에 저장하지 못해({reason}) 아무것도 가져오지 않았습니다",
+        import_needs_json="파일을 JSON으로 보내세요(`Content-Type: application/json`)",
+        field_missing="없습니다",
+        field_unknown="형식에 없는 항목입니다",
+        field_type="{kind} 값이어야 합니다",
+        field_empty="비어 있으면 안 됩니다",
+        field_too_few="항목이 {limit}개 이상이어야 합니다",
+        field_too_long="너무 깁니다(최대 {limit})",
+        field_out_of_range="{range} 범위여야 합니다",
+        field_not_one_of="다음 중 하나여야 합니다: {allowed}",
+        field_time="`2026-01-31T12:00:00Z`처럼 시간대가 있는 시각이어야 합니다",
+        field_future="미래의 시각입니다",
+        field_order="앞 메시지보다 이른 시각입니다",
+        field_version_shown="표시된 버전(`versions[{index}]`)의 내용과 같아야 합니다",
+        kind_string="텍스트",
+        kind_number="숫자",
+        kind_integer="정수",
+        kind_boolean="참·거짓",
+        kind_array="목록",
+        kind_object="객체",
+        kind_value="올바른",
     ),
 }
 
@@ -652,6 +802,15 @@ PAGE_TEXTS = {
         "edit_keeps_one": "Saving this edit answers it again. The later message stays with the "
         "question's earlier version: ‹ › under the question switches back.",
         "header_menu": "More",
+        "export_markdown": "Export as Markdown",
+        "export_json": "Export as JSON",
+        "import_chat": "Import a chat…",
+        "import_title": "Import a chat",
+        "importing": "Importing {file}…",
+        "import_too_large": "The chat was not imported: the file is larger than {limit} MB.",
+        "import_no_answer": "The chat was not imported: the server did not answer ({status}).",
+        "ok": "OK",
+        "import_max_bytes": MAX_IMPORT_BYTES,
         "replace": {
             "Unauthorized: credentialssignin": "Wrong user name or password.",
             "credentialssignin": "Wrong user name or password.",
@@ -664,6 +823,15 @@ PAGE_TEXTS = {
         "edit_keeps_one": "수정을 저장하면 이 메시지에 다시 답합니다. 그 뒤의 메시지 1개는 질문의 "
         "이전 버전에 남고, 질문 아래의 ‹ ›로 돌아갈 수 있습니다.",
         "header_menu": "더 보기",
+        "export_markdown": "마크다운으로 내보내기",
+        "export_json": "JSON으로 내보내기",
+        "import_chat": "채팅 가져오기…",
+        "import_title": "채팅 가져오기",
+        "importing": "{file} 가져오는 중…",
+        "import_too_large": "채팅을 가져오지 못했습니다: 파일이 {limit}MB보다 큽니다.",
+        "import_no_answer": "채팅을 가져오지 못했습니다: 서버가 응답하지 않았습니다({status}).",
+        "ok": "확인",
+        "import_max_bytes": MAX_IMPORT_BYTES,
         "replace": {
             "Unauthorized: credentialssignin": "사용자 이름 또는 비밀번호가 틀렸습니다.",
             "credentialssignin": "사용자 이름 또는 비밀번호가 틀렸습니다.",
