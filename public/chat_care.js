@@ -303,6 +303,200 @@
     true
   );
 
+  // A chat's export and the import of an exported one (server/chat_transfer.py): "Export as
+  // Markdown" and "Export as JSON" in each chat's menu in the sidebar, "Import a chat…" in the
+  // user menu. Chainlit's menus (Radix) are drawn when opened: the items are added then, made
+  // like the menu's own.
+  const language = korean ? "ko" : "en";
+  // Closes the menu as a click on its button does (Radix toggles it on pointerdown; an Escape
+  // would close a tooltip open above it first).
+  const closeMenu = (trigger) =>
+    trigger.dispatchEvent(
+      new PointerEvent("pointerdown", { bubbles: true, button: 0, pointerType: "mouse" })
+    );
+  const transferItem = (trigger, template, id, label, onSelect) => {
+    const item = document.createElement("div");
+    item.setAttribute("role", "menuitem");
+    item.id = id;
+    item.className = template.className;
+    item.style.whiteSpace = "nowrap";
+    item.tabIndex = -1;
+    item.dataset.chatTransfer = "";
+    const text = document.createElement("span");
+    text.textContent = label;
+    item.append(text);
+    const select = (event) => {
+      // Not on to React: the menu is drawn inside the chat's link in the sidebar.
+      event.preventDefault();
+      event.stopPropagation();
+      closeMenu(trigger);
+      onSelect();
+    };
+    item.addEventListener("click", select);
+    item.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" || event.key === " ") select(event);
+    });
+    item.addEventListener("pointermove", () => item.focus());
+    return item;
+  };
+  const download = (thread, format) => {
+    const link = document.createElement("a");
+    link.href =
+      `${root}/chat-transfer/export/${encodeURIComponent(thread)}` +
+      `?format=${format}&lang=${language}`;
+    link.download = "";
+    document.body.append(link);
+    link.click();
+    link.remove();
+  };
+  // Returns whether an open menu could not be told yet (its button not linked to it yet).
+  const addTransferItems = () => {
+    if (!texts) return false;
+    let pending = false;
+    for (const menu of document.querySelectorAll('[role="menu"][data-state="open"]')) {
+      if (menu.querySelector("[data-chat-transfer]")) continue;
+      const trigger = menu.id && document.querySelector(`[aria-controls="${CSS.escape(menu.id)}"]`);
+      if (!trigger) {
+        pending = true;
+        continue;
+      }
+      if (trigger.id === "thread-options") {
+        const thread = trigger.closest('li[id^="thread-"]');
+        const rename = menu.querySelector("#rename-thread");
+        if (!thread || !rename) continue;
+        const id = thread.id.slice("thread-".length);
+        menu.style.width = "auto";
+        rename.after(
+          transferItem(trigger, rename, "export-thread-md", texts.export_markdown, () =>
+            download(id, "md")
+          ),
+          transferItem(trigger, rename, "export-thread-json", texts.export_json, () =>
+            download(id, "json")
+          )
+        );
+      } else if (trigger.id === "user-nav-button") {
+        const items = menu.querySelectorAll('[role="menuitem"]');
+        const last = items[items.length - 1]; // sign out
+        if (!last) continue;
+        last.before(transferItem(trigger, last, "import-chat", texts.import_chat, chooseFile));
+      }
+    }
+    return pending;
+  };
+  let menuTries = 0;
+  const addTransferItemsSoon = () => {
+    if (addTransferItems() && menuTries < 60) {
+      menuTries += 1;
+      requestAnimationFrame(addTransferItemsSoon);
+    } else {
+      menuTries = 0;
+    }
+  };
+
+  const fileInput = document.createElement("input");
+  fileInput.type = "file";
+  fileInput.accept = ".json,application/json";
+  fileInput.id = "import-chat-input";
+  fileInput.hidden = true;
+  const chooseFile = () => {
+    if (!fileInput.isConnected) document.body.append(fileInput);
+    fileInput.value = "";
+    fileInput.click();
+  };
+  fileInput.addEventListener("change", async () => {
+    const file = fileInput.files && fileInput.files[0];
+    if (!file) return;
+    const megabytes = String(texts.import_max_bytes / 1024 / 1024);
+    if (file.size > texts.import_max_bytes) {
+      showDialog(texts.import_too_large.replace("{limit}", megabytes));
+      return;
+    }
+    const dialog = showDialog(texts.importing.replace("{file}", file.name), true);
+    let response;
+    try {
+      response = await originalFetch(`${root}/chat-transfer/import?lang=${language}`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: file,
+        credentials: "same-origin",
+      });
+    } catch (error) {
+      dialog.say(texts.import_no_answer.replace("{status}", String(error)));
+      return;
+    }
+    if (response.status === 201) {
+      const imported = await response.json();
+      window.location.assign(`${root}/thread/${encodeURIComponent(imported.thread_id)}`);
+      return;
+    }
+    let detail = null;
+    try {
+      detail = (await response.json()).detail;
+    } catch (error) {
+      detail = null;
+    }
+    if (response.status === 413) detail = texts.import_too_large.replace("{limit}", megabytes);
+    if (typeof detail !== "string") {
+      detail = texts.import_no_answer.replace("{status}", String(response.status));
+    }
+    dialog.say(detail);
+  });
+
+  // A dialog of the app's own over the page: what became of an import. `code` in the text (a
+  // field of the file) is shown as code.
+  const showDialog = (message, busy = false) => {
+    for (const old of document.querySelectorAll("[data-chat-transfer-dialog]")) old.remove();
+    const overlay = document.createElement("div");
+    overlay.dataset.chatTransferDialog = "";
+    overlay.style.cssText =
+      "position:fixed;inset:0;z-index:60;display:flex;align-items:flex-start;" +
+      "justify-content:center;padding-top:20vh;background:rgba(0,0,0,.5)";
+    const box = document.createElement("div");
+    box.setAttribute("role", "alertdialog");
+    box.setAttribute("aria-modal", "true");
+    box.setAttribute("aria-labelledby", "chat-transfer-title");
+    box.setAttribute("aria-describedby", "chat-transfer-text");
+    box.style.cssText =
+      "max-width:32rem;width:calc(100% - 2rem);padding:1.5rem;border-radius:.5rem;" +
+      "background:hsl(var(--background));color:hsl(var(--foreground));" +
+      "border:1px solid hsl(var(--border));box-shadow:0 10px 30px rgba(0,0,0,.3)";
+    const title = document.createElement("h2");
+    title.id = "chat-transfer-title";
+    title.style.cssText = "font-size:1.125rem;font-weight:600;margin-bottom:.75rem";
+    title.textContent = texts.import_title;
+    const text = document.createElement("p");
+    text.id = "chat-transfer-text";
+    text.style.cssText = "font-size:.875rem;line-height:1.5;overflow-wrap:anywhere";
+    const ok = document.createElement("button");
+    ok.type = "button";
+    ok.textContent = texts.ok;
+    ok.style.cssText =
+      "margin-top:1.25rem;padding:.5rem 1rem;border-radius:.375rem;font-size:.875rem;" +
+      "background:hsl(var(--primary));color:hsl(var(--primary-foreground))";
+    const close = () => overlay.remove();
+    ok.addEventListener("click", close);
+    overlay.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") close();
+    });
+    const say = (said, waiting = false) => {
+      text.replaceChildren();
+      said.split("`").forEach((part, index) => {
+        if (!part) return;
+        const piece = document.createElement(index % 2 ? "code" : "span");
+        piece.textContent = part;
+        text.append(piece);
+      });
+      text.setAttribute("aria-busy", String(waiting));
+      ok.hidden = waiting;
+      if (!waiting) ok.focus();
+    };
+    box.append(title, text, ok);
+    overlay.append(box);
+    document.body.append(overlay);
+    say(message, busy);
+    return { say };
+  };
+
   let pending = [];
   let scheduled = false;
   const schedule = (...nodes) => {
@@ -319,6 +513,7 @@
       holdWelcomeAtTop();
       ensureHeaderMenu();
       keepSwitchedInView();
+      addTransferItemsSoon();
     });
   };
   const watch = () => {
