@@ -194,7 +194,9 @@ async def test_the_korean_menus_file_names_and_refusals(page: Page) -> None:
             {"role": "user", "content": "What is the capital of France?",
              "created_at": "2026-01-31T12:00:01Z"},
             {"role": "assistant", "content": "Paris.", "created_at": "2026-01-31T12:00:02Z",
-             "model": "smollm2-135m-instruct-generic-cpu:1", "stats": "토큰 2개"},
+             "model": "smollm2-135m-instruct-generic-cpu:1", "stats": "토큰 2개",
+             "versions": [{"content": "Lyon.", "stats": "토큰 3개"},
+                          {"content": "Paris.", "stats": "토큰 2개"}], "shown_version": 1},
         ],
     }  # fmt: skip
     await import_file(page, "chat.json", json.dumps(body, ensure_ascii=False).encode())
@@ -203,6 +205,14 @@ async def test_the_korean_menus_file_names_and_refusals(page: Page) -> None:
     await expect(page.locator(USER_MESSAGE)).to_have_text(["What is the capital of France?"])
     title = page.locator(f"li#thread-{imported}")
     await expect(title).to_have_text("프랑스의 수도 # 가짜 제목")  # one line
+    # The imported answer's versions switch as an answer given again here does.
+    version = page.get_by_test_id("answer-version")
+    await expect(version).to_have_text("2/2")
+    await page.get_by_role("button", name="이전 답변").click()
+    await expect(version).to_have_text("1/2")
+    answer = page.locator(ASSISTANT_MESSAGE).filter(has=page.locator(ANSWER_STATS))
+    await expect(answer.get_by_role("article")).to_have_text("Lyon.")
+    await expect(answer.locator(ANSWER_STATS)).to_have_text("토큰 3개")
 
     await open_thread_menu(page, imported)
     await expect(page.locator("#export-thread-md")).to_have_text("마크다운으로 내보내기")
@@ -212,7 +222,7 @@ async def test_the_korean_menus_file_names_and_refusals(page: Page) -> None:
     assert name == "프랑스의 수도 # 가짜 제목.md"
     lines = markdown.decode().splitlines()
     assert lines[:3] == ["# 프랑스의 수도 \\# 가짜 제목", "", "- **날짜:** 2026-01-31 12:00:00 UTC"]
-    assert "> Paris." in lines and "*토큰 2개*" in lines
+    assert "#### 버전 1/2 (표시된 버전)" in lines and "> Lyon." in lines  # the version shown now
 
     newer = json.dumps({**body, "format": "foundry-local-chat/2"}).encode()
     await import_file(page, "newer.json", newer)
