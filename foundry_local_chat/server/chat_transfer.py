@@ -21,6 +21,7 @@ from the app's own pages, or by a program (which sends no such header). The impo
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import unicodedata
@@ -33,10 +34,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from foundry_local_chat.documents.store import Owner
+from foundry_local_chat.documents.store import ListedDocument, Owner
 from foundry_local_chat.history.data_layer import ChatDataLayer, history_layer
 from foundry_local_chat.history.export import (
     MAX_IMPORT_BYTES,
+    ChatExport,
     ImportProblem,
     ImportRefused,
     export_json,
@@ -44,7 +46,6 @@ from foundry_local_chat.history.export import (
 )
 from foundry_local_chat.history.new_thread import ThreadNotSaved, save_new_thread
 from foundry_local_chat.history.ownership import NOT_FOUND, ActingUser, acting_user
-from foundry_local_chat.server.asgi_bodies import read_body
 from foundry_local_chat.ui.chat_export import chat_export, chat_markdown
 from foundry_local_chat.ui.chat_import import imported_thread, why_not_imported
 from foundry_local_chat.ui.texts import Words, words_for
@@ -140,6 +141,20 @@ async def _thread(layer: ChatDataLayer, thread_id: str, user: ActingUser) -> Thr
     return thread
 
 
+def _written(
+    thread: ThreadDict,
+    documents: list[ListedDocument],
+    top_p: float,
+    suffix: str,
+    user: ActingUser,
+    said: Words,
+) -> tuple[ChatExport, bytes]:
+    chat = chat_export(thread, documents, top_p)
+    if suffix == "json":
+        return chat, export_json(chat)
+    return chat, chat_markdown(chat, user.identifier, said).encode()
+
+
 def export_route(top_p: float) -> Callable[[Request], Awaitable[Response]]:
     async def export_chat(request: Request) -> Response:
         checked = _refusal(request)
@@ -158,12 +173,9 @@ def export_route(top_p: float) -> Callable[[Request], Awaitable[Response]]:
         except Exception as error:
             log.error("exporting a chat: its documents cannot be read: %s", error)
             return _answer(503, HISTORY_UNREADABLE)
-        chat = chat_export(thread, documents, top_p)
         said = _words(request)
-        if suffix == "json":
-            body = export_json(chat)
-        else:
-            body = chat_markdown(chat, user.identifier, said).encode()
+        # A long chat takes a moment to write out (16 MB: about 0.1 s): not on the event loop.
+        chat, body = await asyncio.to_thread(_written, thread, documents, top_p, suffix, user, said)
         fallback = f"chat-{chat.created_at:%Y-%m-%d}"
         name = file_name(chat.title, suffix, fallback)
         headers = {**PRIVATE, "Content-Disposition": content_disposition(name, fallback)}
@@ -173,6 +185,16 @@ def export_route(top_p: float) -> Callable[[Request], Awaitable[Response]]:
 
 
 # -- import ----------------------------------------------------------------------------------------
+
+
+async def _body(request: Request, limit: int) -> bytes | None:
+    """The request's body; None once it is larger than `limit` bytes (the rest is not read)."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)
 
 
 def _is_json(content_type: str) -> bool:
@@ -188,11 +210,11 @@ async def import_chat(request: Request) -> Response:
     said = _words(request)
     if not _is_json(request.headers.get("content-type", "")):
         return _answer(415, said.import_refused.format(reason=said.import_needs_json))
-    body = await read_body(request.receive, MAX_IMPORT_BYTES)
+    body = await _body(request, MAX_IMPORT_BYTES)
     try:
         if body is None:
             raise ImportRefused(ImportProblem.TOO_LARGE, limit=MAX_IMPORT_BYTES)
-        chat = parse_chat_export(body)
+        chat = await asyncio.to_thread(parse_chat_export, body)
     except ImportRefused as refused:
         log.info("refused a chat file of %s: %s", user.identifier, refused)
         status = 413 if refused.problem == ImportProblem.TOO_LARGE else 422
