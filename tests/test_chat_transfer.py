@@ -162,6 +162,21 @@ def test_the_json_file_reads_back_as_the_same_chat() -> None:
     assert "프랑스의 수도".encode() in export_json(korean)  # as it is, not \\u-escaped
 
 
+def test_an_export_is_always_a_file_the_import_takes() -> None:
+    """The history orders a thread by its times as text, so "12:00:01.5Z" (a browser's) comes
+    before "12:00:01Z" (the server's, on a whole second); a question dated by a browser whose
+    clock runs fast comes after its answer. The file keeps the history's order."""
+    thread = stored_thread()
+    thread["steps"][4]["createdAt"] = "2026-01-31T11:59:00Z"  # stored after the question
+    chat = exported(thread)
+    assert [m.content for m in chat.messages][:2] == [
+        "What is the capital of France?",
+        "It is Paris.",
+    ]
+    assert chat.messages[1].created_at == chat.messages[0].created_at
+    assert parse_chat_export(export_json(chat)) == chat
+
+
 def test_versions_that_disagree_with_the_answer_are_left_out_not_the_export() -> None:
     thread = stored_thread()
     thread["steps"][4]["metadata"][SHOWN_KEY] = 0  # shows "It is Paris.", says version 1

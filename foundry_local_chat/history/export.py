@@ -30,7 +30,8 @@ more than MAX_IMPORT_BYTES, bytes that are not UTF-8, text that is not JSON (NaN
 nesting deeper than MAX_DEPTH), text that is not Unicode (an unpaired surrogate) or that no
 database stores (NUL), a file of another kind or of a format version this app does not read,
 more than MAX_MESSAGES messages, and any field of the wrong type, out of its range, unknown, or
-missing. Messages must be in the order of their times, and none may be dated in the future.
+missing. Messages must be in the order of their times, and none may be dated more than a day
+ahead (a question's time is its browser's clock, which may run a little fast).
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ MAX_STATS_CHARS = 2000
 MAX_LIST_ITEMS = 100  # a message's documents, an answer's sources
 MAX_SYSTEM_PROMPT_CHARS = 8000  # the settings panel's limit (ui/settings_panel.py)
 MAX_TOKENS_LIMIT = 10**6
-FUTURE_SLACK = timedelta(minutes=5)  # clocks of two machines disagree
+FUTURE_SLACK = timedelta(days=1)  # a question's time is its browser's clock
 
 
 class ImportProblem(StrEnum):
@@ -96,7 +97,7 @@ class FieldProblem(StrEnum):
     OUT_OF_RANGE = "out of range"  # detail: "low-high"
     NOT_ONE_OF = "not one of"  # detail: the values allowed, comma-separated
     TIME = "time"  # not an ISO 8601 time with its zone
-    FUTURE = "future"  # a time after now
+    FUTURE = "future"  # a time after now (and FUTURE_SLACK)
     ORDER = "order"  # a message earlier than the one before it
     VERSION_SHOWN = "version shown"  # content is not versions[shown_version]'s
 

@@ -129,6 +129,8 @@ def _message(step: Mapping[str, Any], created: datetime, messages: list[Message]
     kind = step.get("type")
     content = str(step.get("output") or "")
     at = _moment(step.get("createdAt"), messages[-1].created_at if messages else created)
+    if messages and at < messages[-1].created_at:  # the history orders by time as text, and
+        at = messages[-1].created_at  # "…:01.5Z" comes before "…:01Z": the file keeps the order
     if kind == "user_message":
         return UserMessage(
             role="user", content=content, created_at=at, refused=bool(metadata.get(REFUSED_KEY)),
