@@ -230,7 +230,7 @@ async def import_chat(request: Request) -> Response:
         reason = said.import_not_saved.format(reason=f"“{error}”")
         return _answer(503, said.import_refused.format(reason=reason))
     log.info("imported a chat of %d messages for %s as thread %s",
-             len(new.steps), user.identifier, new.id)  # fmt: skip
+             len(chat.messages), user.identifier, new.id)  # fmt: skip
     return JSONResponse(
         {"thread_id": new.id, "name": new.thread["name"]}, status_code=201, headers=PRIVATE
     )
