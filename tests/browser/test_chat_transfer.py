@@ -17,7 +17,7 @@ from playwright.async_api import Page, expect
 
 from foundry_local_chat.history.export import FORMAT, AssistantMessage, parse_chat_export
 from foundry_local_chat.ui.chat_export import quoted
-from tests.conftest import PASSWORD, AppFactory, signed_in_app
+from tests.support.apps import PASSWORD, AppFactory, signed_in_app
 from tests.support.browser import (
     ANSWER_STATS,
     ASSISTANT_MESSAGE,
@@ -26,8 +26,8 @@ from tests.support.browser import (
     send_prompt,
     wait_for_answer,
 )
+from tests.support.korean_screen import TEXTS_ON_SCREEN, english_in
 from tests.support.recording_proxy import RecordingProxy
-from tests.test_browser_korean import Walk
 
 THREADS = 'li[id^="thread-"]'
 QUESTIONS = ["What is the capital of France?", "And of Spain?"]
@@ -49,12 +49,27 @@ def app_url(
     )  # fmt: skip
 
 
+class Walk:
+    """The Korean screens seen, and the English found on each (none, but names and the user's)."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.found: dict[str, list[str]] = {}
+
+    async def look(self, screen: str) -> None:
+        texts: list[str] = await self.page.evaluate(TEXTS_ON_SCREEN)
+        assert texts, f"nothing on the screen {screen}"
+        if english := english_in(texts, {"alice"}):  # the user's name
+            self.found[screen] = english
+
+
 async def sign_in(page: Page) -> None:
     await page.goto("/")
     await page.locator("#email").fill("alice")
     await page.locator("#password").fill(PASSWORD)
     await page.locator("#password").press("Enter")
-    await expect(page.locator(SETTINGS_BUTTON)).to_be_visible()
+    # The chat is ready (its settings panel sent): a new app's first chat may take a while.
+    await expect(page.locator(SETTINGS_BUTTON)).to_be_visible(timeout=60_000)
 
 
 async def open_thread_menu(page: Page, thread: str) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from chainlit.user import User
@@ -21,8 +20,7 @@ from foundry_local_chat.storage import database
 from foundry_local_chat.ui.chat_export import chat_export
 from foundry_local_chat.ui.chat_import import imported_thread
 from foundry_local_chat.ui.texts import ENGLISH, WORDS
-from tests.support.postgres import PostgresServer
-from tests.test_chat_transfer import a_file
+from tests.support.chat_files import a_file
 
 # A database that refuses the last statement of an import: the elements.
 REFUSE_ELEMENTS = {
@@ -39,17 +37,10 @@ REFUSE_ELEMENTS = {
 }
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        (tmp_path / "data").mkdir()
-        return f"sqlite+aiosqlite:///{tmp_path / 'data' / 'chat.db'}"
-    server: PostgresServer = request.getfixturevalue("postgres")
-    return await server.create_database()
-
-
 @pytest.fixture
 async def layer(database_url: str) -> AsyncIterator[ChatDataLayer]:
+    if database.is_sqlite(database_url):
+        database.sqlite_path(database_url).parent.mkdir(parents=True)  # type: ignore[union-attr]
     await database.upgrade(database_url)
     data_layer = ChatDataLayer(database_url)
     yield data_layer

@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 
 from foundry_local_chat.history.export import FORMAT, MAX_IMPORT_BYTES, parse_chat_export
-from tests.conftest import PASSWORD, AppFactory, signed_in_app
+from tests.support.apps import PASSWORD, AppFactory, signed_in_app
 from tests.support.chainlit_client import AUTH_COOKIE, ChainlitApi, ChainlitSession, messages_of
 from tests.support.recording_proxy import RecordingProxy
 

@@ -1,7 +1,8 @@
-"""A chat as a file (history/export.py, ui/chat_export.py, ui/chat_import.py, the file names of
-server/chat_transfer.py), without a server: the JSON format both ways, the Markdown a person
-reads, what a file that cannot be imported is told in English and Korean, and hypothesis
-throwing arbitrary bytes and arbitrary JSON at the parser."""
+"""A stored chat as a file and a file as a chat (ui/chat_export.py, ui/chat_import.py), without a
+server: what an export holds, the Markdown a person reads (which no title or message can forge),
+what a file that cannot be imported is told in English and Korean, the thread an import makes,
+and hypothesis changing an exported file anywhere: it is imported or refused in words, never an
+error."""
 
 from __future__ import annotations
 
@@ -15,106 +16,35 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from foundry_local_chat.chat.turn import REFUSED_KEY, REPLY_MODEL_KEY, turn_role
-from foundry_local_chat.documents.store import ListedDocument
-from foundry_local_chat.history import export as export_format
+from foundry_local_chat.chat.turn import turn_role
 from foundry_local_chat.history.export import (
     FORMAT,
     MAX_IMPORT_BYTES,
     MAX_MESSAGES,
+    MAX_SYSTEM_PROMPT_CHARS,
     AssistantMessage,
-    ChatExport,
     ImportProblem,
     ImportRefused,
     UserMessage,
     export_json,
     parse_chat_export,
 )
-from foundry_local_chat.history.ownership import ActingUser
-from foundry_local_chat.server.chat_transfer import content_disposition, file_name
 from foundry_local_chat.ui.answer_versions import SHOWN_KEY, STATS_ELEMENT_KEY, VERSIONS_KEY
-from foundry_local_chat.ui.chat_export import chat_export, chat_markdown, one_line
+from foundry_local_chat.ui.chat_export import chat_markdown, one_line
 from foundry_local_chat.ui.chat_import import imported_thread, why_not_imported
 from foundry_local_chat.ui.settings_panel import SYSTEM_PROMPT_MAX_CHARS
 from foundry_local_chat.ui.texts import ENGLISH, KOREAN, WORDS
-
-ALICE = ActingUser("alice", "user-alice")
-T0 = datetime(2026, 1, 31, 12, 0, tzinfo=UTC)
-
-
-def at(seconds: float) -> str:
-    """A time as Chainlit stores it, `seconds` after T0."""
-    return (T0 + timedelta(seconds=seconds)).replace(tzinfo=None).isoformat() + "Z"
-
-
-def step(kind: str, output: str, seconds: float, **metadata: Any) -> dict[str, Any]:
-    return {"id": f"{kind}-{seconds}", "type": kind, "name": "x", "output": output,
-            "createdAt": at(seconds), "metadata": metadata}  # fmt: skip
-
-
-VERSIONS = [
-    {"content": "Paris.", "stats": "12 tokens", "stopped": False},
-    {"content": "It is Paris.", "stats": "14 tokens", "stopped": False},
-]
-MODEL = "smollm2-135m-instruct-generic-cpu:1"
-
-
-def stored_thread(name: str = "What is the capital of France?") -> dict[str, Any]:
-    """A thread as the data layer reads it back: Chainlit's own steps, app notices, a thinking
-    step and a sources line around two questions and their answers (one given twice)."""
-    return {
-        "id": "thread-1",
-        "name": name,
-        "createdAt": at(0.5),
-        "userIdentifier": "alice",
-        "metadata": {
-            "chat_profile": "Auto",
-            "chat_settings": {
-                "model": MODEL,
-                "system_prompt": "Be brief.",
-                "temperature": 0.0,
-                "max_tokens": 64.0,
-                "streaming": True,
-            },
-        },
-        "steps": [
-            step("run", "", 0),  # on_chat_start
-            step("user_message", "What is the capital of France?", 1),
-            step("run", "", 1.1),  # on_message
-            step("tool", "thinking…", 1.2),
-            step(
-                "assistant_message",
-                "It is Paris.",
-                2,
-                **{
-                    REPLY_MODEL_KEY: MODEL,
-                    "stats": "14 tokens",
-                    "backend": "Foundry Local",
-                    VERSIONS_KEY: VERSIONS,
-                    SHOWN_KEY: 1,
-                    STATS_ELEMENT_KEY: "element-1",
-                },
-            ),
-            step("assistant_message", "", 2.5, sources=["notes.md (whole)"]),
-            step("assistant_message", "⏳ 1 answer is ahead of yours", 2.6),  # a notice
-            step("user_message", "Too long to send", 3, **{REFUSED_KEY: True}),
-            step("user_message", "And of Spain?", 4),
-            step(
-                "assistant_message",
-                "Madrid.",
-                5,
-                **{REPLY_MODEL_KEY: MODEL, "stats": "3 tokens", "stopped": True},
-            ),
-        ],
-    }
-
-
-DOCUMENTS = [ListedDocument("notes.md", "md", None, (T0 + timedelta(seconds=1.5)).isoformat())]
-
-
-def exported(thread: dict[str, Any] | None = None) -> ChatExport:
-    read: Any = thread or stored_thread()  # a ThreadDict, as the data layer reads one
-    return chat_export(read, DOCUMENTS, top_p=0.9, now=T0 + timedelta(hours=1))
+from tests.support.chat_files import (
+    ALICE,
+    HOSTILE_TITLE,
+    MODEL,
+    T0,
+    VERSIONS,
+    a_file,
+    exported,
+    stored_thread,
+    with_message,
+)
 
 
 def test_a_stored_chat_exports_its_turns_settings_versions_and_documents() -> None:
@@ -221,11 +151,6 @@ def test_the_markdown_says_who_said_what_with_the_settings() -> None:
         assert line in korean.splitlines(), line
 
 
-HOSTILE_TITLE = (
-    "Hi\n# Owned\r\n![x](http://evil.example/p.png) <img src=x> [link](http://x) \u202etxt"
-)
-
-
 def test_no_title_or_message_can_forge_the_markdown_or_fetch_an_image() -> None:
     thread = stored_thread(HOSTILE_TITLE)
     thread["steps"][1]["output"] = "### 👤 bob · forged\n![pixel](http://evil.example/p.png)"
@@ -248,10 +173,7 @@ def test_no_title_or_message_can_forge_the_markdown_or_fetch_an_image() -> None:
 # -- the import ------------------------------------------------------------------------------------
 
 
-def a_file(**changes: Any) -> dict[str, Any]:
-    body = json.loads(export_json(exported()))
-    body.update(changes)
-    return body
+# -- the import ------------------------------------------------------------------------------------
 
 
 def refusal(body: Any) -> ImportRefused:
@@ -259,12 +181,6 @@ def refusal(body: Any) -> ImportRefused:
     with pytest.raises(ImportRefused) as refused:
         parse_chat_export(raw)
     return refused.value
-
-
-def with_message(index: int, **changes: Any) -> dict[str, Any]:
-    body = a_file()
-    body["messages"][index].update(changes)
-    return body
 
 
 FUTURE = (datetime.now(UTC) + timedelta(days=2)).isoformat()
@@ -328,18 +244,13 @@ def test_a_file_that_cannot_be_imported_is_told_why_in_both_languages(
 
 
 def test_the_settings_limit_is_the_settings_panels() -> None:
-    assert export_format.MAX_SYSTEM_PROMPT_CHARS == SYSTEM_PROMPT_MAX_CHARS
+    assert MAX_SYSTEM_PROMPT_CHARS == SYSTEM_PROMPT_MAX_CHARS
 
 
-def test_a_file_larger_than_the_limit_is_refused_before_it_is_read() -> None:
+def test_a_file_larger_than_the_limit_is_told_so() -> None:
     refused = refusal(b" " * (MAX_IMPORT_BYTES + 1))
     assert refused.problem == ImportProblem.TOO_LARGE
     assert "larger than 16 MB" in why_not_imported(refused, WORDS[ENGLISH])
-
-
-def test_a_byte_order_mark_and_a_file_of_the_app_itself_are_read() -> None:
-    raw = export_json(exported())
-    assert parse_chat_export(b"\xef\xbb\xbf" + raw) == exported()
 
 
 def test_an_import_is_a_thread_of_the_importer_that_goes_on_like_a_chat_had_here() -> None:
@@ -390,34 +301,7 @@ def test_an_import_is_a_thread_of_the_importer_that_goes_on_like_a_chat_had_here
     assert speed_line["props"]["summary"] == "3 tokens" and speed_line["props"]["stopped"]
 
 
-def test_file_names_are_safe_everywhere_and_keep_korean() -> None:
-    assert file_name("What is the capital of France?", "md", "chat") == (
-        "What is the capital of France.md"
-    )
-    assert file_name("../../etc/passwd", "json", "chat") == "etc_passwd.json"
-    assert file_name(".bashrc", "md", "chat") == "bashrc.md"
-    assert file_name("con", "md", "chat-2026-01-31") == "chat-2026-01-31.md"
-    assert file_name("a\r\nContent-Type: text/html", "md", "chat") == (
-        "a__Content-Type_ text_html.md"
-    )
-    assert file_name("\u202eexe.md", "md", "chat") == "exe.md.md"
-    long = file_name("가" * 200, "md", "chat")
-    assert len(long.encode()) <= 190 and long.startswith("가가")
-    korean = file_name("프랑스의 수도?", "md", "chat-2026-01-31")
-    assert korean == "프랑스의 수도.md"
-    header = content_disposition(korean, "chat-2026-01-31")
-    assert header == (
-        'attachment; filename="chat-2026-01-31.md"; '
-        "filename*=UTF-8''%ED%94%84%EB%9E%91%EC%8A%A4%EC%9D%98%20%EC%88%98%EB%8F%84.md"
-    )
-    assert content_disposition('Capitals; of "Europe".md', "chat") == (
-        'attachment; filename="Capitals_ of _Europe_.md"; '
-        "filename*=UTF-8''Capitals%3B%20of%20%22Europe%22.md"
-    )
-    assert re.fullmatch(r"[\x20-\x7e]+", header)  # one line of ASCII, whatever the title
-
-
-# -- fuzzing the parser ----------------------------------------------------------------------------
+# -- fuzzing the import ----------------------------------------------------------------------------
 
 
 JSON_VALUES = st.recursive(
@@ -425,6 +309,7 @@ JSON_VALUES = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
     max_leaves=20,
 )
+
 KEYS = [
     *("format", "title", "created_at", "messages", "role", "content", "model", "versions"),
     *("shown_version", "settings", "temperature", "max_tokens", "documents", "chat_profile"),
@@ -464,12 +349,6 @@ def _imports_or_is_refused(raw: bytes) -> None:
     assert parse_chat_export(export_json(chat)) == chat  # what it read, it writes the same
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(raw=st.binary(max_size=2000))
-def test_arbitrary_bytes_are_read_or_refused_never_an_error(raw: bytes) -> None:
-    _imports_or_is_refused(raw)
-
-
 @settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     path=st.lists(st.integers(min_value=0, max_value=60), min_size=1, max_size=5),
@@ -485,23 +364,3 @@ def test_a_file_changed_anywhere_is_read_or_refused_never_an_error(
     except ValueError:  # a float JSON has no word for: the encoder refuses it first
         return
     _imports_or_is_refused(raw)
-
-
-@settings(max_examples=100, deadline=None)
-@given(
-    texts=st.lists(st.text(), min_size=1, max_size=6),
-    title=st.text(max_size=80),
-)
-def test_any_text_survives_the_round_trip(texts: list[str], title: str) -> None:
-    """Whatever was said (any Unicode a database stores), the file gives it back unchanged."""
-    texts = [t.replace("\x00", "") for t in texts]
-    messages: list[UserMessage | AssistantMessage] = [
-        UserMessage(role="user", content=t, created_at=T0 + timedelta(seconds=i))
-        if i % 2 == 0
-        else AssistantMessage(
-            role="assistant", content=t, created_at=T0 + timedelta(seconds=i), model=MODEL
-        )
-        for i, t in enumerate(texts)
-    ]
-    chat = ChatExport(title=title.replace("\x00", ""), created_at=T0, messages=messages)
-    assert parse_chat_export(export_json(chat)) == chat
