@@ -23,7 +23,9 @@ read, strictly, by the import.
 
 `content` is what the message says (an answer's: the version shown, which later questions are
 sent with); `versions` lists every version of an answer given again (two or more), oldest first.
-A document's text is not in the file, only its name: an imported chat has no documents.
+A document's text is not in the file, only its name: an imported chat has no documents. An
+edited question's earlier versions (ui/question_versions.py) are not in it either: the file is
+the chat as it is shown.
 
 Reading a file (`parse_chat_export`) refuses, with an `ImportRefused` that says what and where:
 more than MAX_IMPORT_BYTES, bytes that are not UTF-8, text that is not JSON (NaN, a key twice,
