@@ -53,7 +53,10 @@ def fingerprint(token: str) -> str:
 def expiry_of(token: str) -> int:
     """The token's exp (Unix time), read without checking it: only valid tokens get here."""
     claims = jwt.decode(token, options={"verify_signature": False})
-    return int(claims.get("exp") or time.time() + 86400 * 365)
+    exp = claims.get("exp")
+    if isinstance(exp, int | float) and not isinstance(exp, bool):
+        return int(exp)
+    return int(time.time() + 86400 * 365)  # none, or none that reads as a time: a year
 
 
 class RevokedSessions:

@@ -55,6 +55,7 @@ def test_the_apps_own_words_exist_in_both_languages_with_the_same_blanks() -> No
     for name in (field.name for field in fields(Words)):
         said_in_english, said_in_korean = getattr(english, name), getattr(korean, name)
         assert HANGUL.search(said_in_korean), name
+        assert not HANGUL.search(said_in_english), name  # English words are English
         assert blanks(said_in_korean) == blanks(said_in_english), name
 
 
