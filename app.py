@@ -88,6 +88,7 @@ from foundry_local_chat.ui.answer_versions import (
     versions_of,
 )
 from foundry_local_chat.ui.browser_page import mount_browser_page
+from foundry_local_chat.ui.chat_title import expect_a_title, title_after_answer
 from foundry_local_chat.ui.chat_view import (
     answer_without_documents,
     notice,
@@ -266,6 +267,8 @@ async def connect() -> Backend | None:
 async def start_chat() -> None:
     app_state().metrics.chat_opened(cl.context.session.id)
     start_without_documents()
+    if app_state().settings.chat_titles:
+        expect_a_title()
     backend = await connect()
     if backend is None:
         return
@@ -332,7 +335,9 @@ async def answer_turn(message: cl.Message, versions: list[dict[str, Any]] | None
         await refuse_while_busy(message)
         return
     try:
-        await answer_in_thread(message, live, versions)
+        # From here to its end the answer goes first: a chat's title being made gives way.
+        async with state.idle_work.answering():
+            await answer_in_thread(message, live, versions)
     finally:
         state.live_answers.release(live)
 
@@ -410,6 +415,8 @@ async def answer_in_thread(
         state.metrics.answered(given.ttft_seconds)
         if given.read_tokens is not None and given.ttft_seconds is not None:
             state.read_speed.record(given.read_tokens, given.ttft_seconds)
+        # A new chat's first answer: its title, once the model is idle (not awaited here).
+        title_after_answer(message.content, routed, options.model, state.idle_work, state.tabs)
 
 
 @cl.action_callback(REGENERATE)

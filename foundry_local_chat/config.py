@@ -273,6 +273,8 @@ class Settings:
     abandoned_answer_grace_seconds: float = 10.0
     # Stop an answer that loops: True, False, or None for small models only (model_facts).
     loop_guard: bool | None = None
+    # A new chat's title, written by the model after its first answer while it is idle.
+    chat_titles: bool = True
     # Sign-in and chat history (see history/auth.py and history/data_layer.py).
     database_url: str = ""  # SQLAlchemy URL; from_env fills in the SQLite default
     users_file: Path | None = None  # USERS_FILE; None: <app_data_dir>/users
@@ -342,6 +344,7 @@ class Settings:
                 env, "ABANDONED_ANSWER_GRACE_SECONDS", 10.0, 0, 3600
             ),
             loop_guard=_optional_flag(env, "LOOP_GUARD"),
+            chat_titles=_flag(env, "CHAT_TITLES", True),
             generation=GenerationDefaults(
                 max_tokens=int(_number(env, "MAX_TOKENS", defaults.max_tokens, 1, 32768)),
                 temperature=_number(env, "TEMPERATURE", defaults.temperature, 0, 2),
@@ -500,6 +503,13 @@ ENV_VARIABLES = (
         "and say so in the chat. `auto`: for models of up to 2 billion parameters (known from "
         "the model's name; the bundled model is one); `1`: for every model; `0`: never. The "
         "endpoint never does (see [The endpoint](#the-endpoint)).",
+    ),
+    EnvVariable(
+        "CHAT_TITLES", "`1`",
+        "With history on, a new chat's first answer is followed by a title of a few words the "
+        "model writes (in the chat's language) for the sidebar: only while no answer is being "
+        "written or waiting, and an answer that comes meanwhile cancels it. A rename is never "
+        "overwritten. `0`: a chat keeps its first message as its name.",
     ),
     EnvVariable(
         "ABANDONED_ANSWER_GRACE_SECONDS", "`10`",
