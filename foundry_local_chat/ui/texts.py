@@ -169,11 +169,12 @@ class Words:
     document_busy_user: str  # {file} {limit}: files at once
     document_busy: str  # {file}
     sources: str  # the heading of an answer's sources (buttons follow)
-    source_given: str  # under a source's name in its side sheet
+    source_given: str  # under a passage's name in its side sheet
+    source_whole_given: str  # under a document's name in its side sheet, when it went whole
     source_page: str  # {file} {page}
     source_section: str  # {file} {section}
     source_passage: str  # {file} {number}
-    source_whole: str  # {file}
+    source_again: str  # {label} {number}: a second passage with the same label
     document_tokens: str  # {count}
     chat_deleted: str  # a message sent in a chat that was deleted meanwhile
 
@@ -336,11 +337,12 @@ WORDS = {
         document_busy="⚠️ **{file}** was not read: the server is busy reading other files. "
         "Attach it again in a minute.",
         sources="📄 Sources:",
-        source_given="What the model was given with the question.",
-        source_page="{file} p. {page}",
-        source_section="{file}의 ‘{section}’ 부분",
-        source_passage="{file} #{number}",
-        source_whole="{file} (whole)",
+        source_given="The passage the model was given with the question.",
+        source_whole_given="The whole document: the model was given all of it with the question.",
+        source_page="{file}, page {page}",
+        source_section="“{section}” in {file}",
+        source_passage="{file}, passage {number}",
+        source_again="{label}, passage {number}",
         document_tokens="documents {count} tokens",
         chat_deleted="🗑️ **This chat was deleted**, so this message was neither answered nor "
         "saved. Start a new chat to go on.",
@@ -500,11 +502,12 @@ WORDS = {
         "잠시 후 다시 첨부하세요.",
         document_not_stored="⚠️ **{file}**: 읽었지만 저장하지 못했습니다 ({detail}).",
         sources="📄 출처:",
-        source_given="질문과 함께 모델에 보낸 내용입니다.",
+        source_given="질문과 함께 모델에 보낸 부분입니다.",
+        source_whole_given="문서 전체입니다: 질문과 함께 모델에 모두 보냈습니다.",
         source_page="{file} {page}쪽",
         source_section="{file}의 ‘{section}’ 부분",
-        source_passage="{file} {number}번째 부분",
-        source_whole="{file} (전체)",
+        source_passage="{file}의 {number}번째 부분",
+        source_again="{label} ({number}번째 부분)",
         document_tokens="문서 {count}토큰",
         chat_deleted="🗑️ **삭제된 채팅입니다.** 이 메시지에는 답하지 않았고 저장하지도 "
         "않았습니다. 새 채팅을 시작해 이어 가세요.",
