@@ -107,6 +107,7 @@ from foundry_local_chat.ui.chat_view import (
     why_unavailable,
     words,
 )
+from foundry_local_chat.ui.document_list import mount_document_list
 from foundry_local_chat.ui.page_texts import mount_page_texts
 from foundry_local_chat.ui.settings_panel import InvalidChatSettings, apply_panel_values
 from foundry_local_chat.ui.texts import words_for
@@ -142,6 +143,7 @@ install_session_guard(chainlit_server, history_engine)
 install_origin_guard(chainlit_server, OriginPolicy(frozenset(settings.allowed_origins)))
 mount_browser_page(chainlit_server, settings)  # /browser: the model in the visitor's tab
 mount_page_texts(chainlit_server)  # the words public/chat_care.js puts into Chainlit's page
+mount_document_list(chainlit_server)  # the chat's documents above its composer, each removable
 
 try:
     access = Access.from_settings(settings)

@@ -63,8 +63,8 @@ async def test_schema_is_created_from_empty_and_upgrading_again_changes_nothing(
 ) -> None:
     if database.is_sqlite(database_url):
         database.sqlite_path(database_url).parent.mkdir(parents=True)  # type: ignore[union-attr]
-    assert await database.upgrade(database_url) == "0004"
-    assert await database.upgrade(database_url) == "0004"
+    assert await database.upgrade(database_url) == "0005"
+    assert await database.upgrade(database_url) == "0005"
     engine = database.create_engine(database_url)
     async with engine.connect() as connection:
 

@@ -168,6 +168,7 @@ class Words:
     document_too_much_data: str  # {file} {limit}: MB decompressed
     document_busy_user: str  # {file} {limit}: files at once
     document_busy: str  # {file}
+    document_removed: str  # {file}: removed from the chat with its list's remove button
     sources: str  # the heading of an answer's sources (buttons follow)
     source_given: str  # under a passage's name in its side sheet
     source_whole_given: str  # under a document's name in its side sheet, when it went whole
@@ -336,6 +337,8 @@ WORDS = {
         "read. Attach it again once they are done.",
         document_busy="⚠️ **{file}** was not read: the server is busy reading other files. "
         "Attach it again in a minute.",
+        document_removed="🗑️ **{file}** was removed from this chat: answers from here on are "
+        "given without it.",
         sources="📄 Sources:",
         source_given="The passage the model was given with the question.",
         source_whole_given="The whole document: the model was given all of it with the question.",
@@ -500,6 +503,8 @@ WORDS = {
         "있습니다. 끝나면 다시 첨부하세요.",
         document_busy="⚠️ **{file}**은(는) 읽지 않았습니다: 서버가 다른 파일을 읽느라 바쁩니다. "
         "잠시 후 다시 첨부하세요.",
+        document_removed="🗑️ **{file}**을(를) 이 채팅에서 뺐습니다: 이제부터는 이 문서 없이 "
+        "답합니다.",
         document_not_stored="⚠️ **{file}**: 읽었지만 저장하지 못했습니다 ({detail}).",
         sources="📄 출처:",
         source_given="질문과 함께 모델에 보낸 부분입니다.",
@@ -622,6 +627,13 @@ PAGE_TEXTS = {
         "messages of this chat.",
         "edit_drops_one": "Saving this edit answers it again and removes the later message of "
         "this chat.",
+        # the chat's documents, above the composer
+        "documents": "Documents in this chat",
+        "document_pages": "{pages} pages",
+        "document_page": "1 page",
+        "document_chars": "{chars} characters",
+        "remove_document": "Remove {name} from this chat",
+        "remove_failed": "{name} could not be removed; try again.",
         "replace": {
             "Unauthorized: credentialssignin": "Wrong user name or password.",
             "credentialssignin": "Wrong user name or password.",
@@ -633,6 +645,12 @@ PAGE_TEXTS = {
         "채팅에서 사라집니다.",
         "edit_drops_one": "수정을 저장하면 이 메시지에 다시 답하고, 그 뒤의 메시지 1개는 채팅에서 "
         "사라집니다.",
+        "documents": "이 채팅의 문서",
+        "document_pages": "{pages}쪽",
+        "document_page": "1쪽",
+        "document_chars": "{chars}자",
+        "remove_document": "이 채팅에서 {name} 빼기",
+        "remove_failed": "{name}을(를) 빼지 못했습니다. 다시 시도하세요.",
         "replace": {
             "Unauthorized: credentialssignin": "사용자 이름 또는 비밀번호가 틀렸습니다.",
             "credentialssignin": "사용자 이름 또는 비밀번호가 틀렸습니다.",
