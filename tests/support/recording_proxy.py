@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +26,13 @@ class RecordedRequest:
     client_closed_early: bool = False
     answer: str = ""  # the text of a streamed answer, as far as it was sent to the app
     finished: asyncio.Event = field(default_factory=asyncio.Event)
+    arrived_at: float = field(default_factory=time.perf_counter)
+    first_text_at: float | None = None  # when the answer's first text went to the app
+
+    @property
+    def first_text_seconds(self) -> float | None:
+        """From the request's arrival to its answer's first text (the model's own part)."""
+        return None if self.first_text_at is None else self.first_text_at - self.arrived_at
 
 
 def delta_text(line: bytes) -> str:
@@ -170,7 +178,10 @@ class RecordingProxy:
                                 await response.write(error)
                                 break
                         await response.write(line)
-                        recorded.answer += delta_text(line)
+                        text = delta_text(line)
+                        if text and recorded.first_text_at is None:
+                            recorded.first_text_at = time.perf_counter()
+                        recorded.answer += text
                         held_here = events == self.hold_after_events and not self.held.is_set()
                         if held_here and not line.strip():  # the event's end: the app has it
                             self.held.set()
