@@ -44,6 +44,8 @@ KYOTO = "Can you help me plan a three day trip to Kyoto in autumn with kids?"
          "The topic of this question: What is a Python list? The answer", "What is a Python list?"),
         ("Write a poem about the sea", "The Topic: The Sea and the World Awaits",
          "The Sea and the World Awaits"),
+        ("How do I reverse a list in Python?", "The topic of reversing a list in Python: ",
+         "Reversing a list in Python"),
         # What larger models write.
         ("What is the capital of France?", '**Title:** "Capital of France"', "Capital of France"),
         ("What is the capital of France?", "# Capital of France.\nThe capital is Paris.",

@@ -46,6 +46,12 @@ _LABEL = re.compile(
     r"(?:\s+(?:would\s+be|will\s+be|is))?|제목|주제)\s*(?:[:：\-–—]|$)\s*",
     re.I,
 )
+# "The topic of reversing a list in Python": the topic follows.
+_TOPIC_OF = re.compile(
+    r"^\s*the\s+(?:topic|subject)\s+of\s+"
+    r"(?!(?:this|the)\s+(?:question|sentence|chat|conversation|message)\b)",
+    re.I,
+)
 _LIST_MARK = re.compile(r"^\s*(?:[-*+•]|\d{1,2}[.)])\s+")
 _HEADING = re.compile(r"^\s*#{1,6}\s*")
 _LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
@@ -93,12 +99,15 @@ def clean_title(written: str, question: str) -> str | None:
     text = _THINKING.sub("", repair_unicode(written))
     line = next((line for line in text.splitlines() if line.strip()), "")
     line = unicodedata.normalize("NFC", _CONTROLS.sub(" ", line))
+    labelled = line
     for _ in range(4):  # "The topic: The topic of this question: …"
         before = line
-        line = _LIST_MARK.sub("", _HEADING.sub("", _LABEL.sub("", line)))
+        line = _LIST_MARK.sub("", _HEADING.sub("", _TOPIC_OF.sub("", _LABEL.sub("", line))))
         line = _EMPHASIS.sub("", _LINK.sub(r"\1", line)).strip().strip(_QUOTES).strip()
         if line == before:
             break
+    if line != labelled.strip():  # what followed a label begins the title
+        line = line[:1].upper() + line[1:]
     line = _SENTENCE_END.split(line, maxsplit=1)[0]
     line = " ".join(line.split()).rstrip(_TRAILING).strip(_QUOTES).rstrip(_TRAILING)
     words = [word.lower() for word in _WORD.findall(line)]
