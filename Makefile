@@ -61,6 +61,7 @@ docs: setup-dev
 bench: setup-dev model
 	$(PY) bench/bench_app.py
 	$(PY) bench/bench_documents.py
+	$(PY) bench/bench_titles.py
 
 bench-venv: $(BENCH_VENV)/.installed  ## llama.cpp's server, the peer of bench/bench_engine.py
 
