@@ -73,7 +73,8 @@ bench-conversation: setup-dev model bench-venv  ## a whole chat, turn by turn, w
 
 screenshots: setup-dev model system-deps web  ## rewrite docs/screenshots/ from the browser tests
 	UPDATE_SCREENSHOTS=1 $(VENV)/bin/pytest tests/test_browser.py tests/test_browser_chat.py \
-		tests/test_browser_documents.py tests/test_browser_page.py
+		tests/test_browser_documents.py tests/test_browser_page.py \
+		tests/test_browser_document_list.py -k "not postgresql"
 
 # The /browser page's libraries (onnxruntime-web, tokenizers, jinja), pinned by web/package-lock.json.
 # Without npm the chat still runs and /browser says what to install; `make test` installs npm first.
