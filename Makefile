@@ -60,6 +60,7 @@ docs: setup-dev
 bench: setup-dev model
 	$(PY) -m bench.bench_app
 	$(PY) -m bench.bench_documents
+	$(PY) -m bench.bench_titles
 
 bench-venv: $(BENCH_VENV)/.installed  ## llama.cpp's server, the peer of bench/bench_engine.py
 
@@ -72,7 +73,7 @@ bench-conversation: setup-dev model bench-venv  ## a whole chat, turn by turn, w
 screenshots: setup-dev model system-deps web  ## rewrite docs/screenshots/ from the browser tests
 	UPDATE_SCREENSHOTS=1 $(VENV)/bin/pytest tests/browser/test_chat_basics.py tests/browser/test_chat.py \
 		tests/browser/test_documents.py tests/browser/test_browser_page.py tests/browser/test_layout.py \
-		tests/browser/test_question_versions.py
+		tests/browser/test_question_versions.py tests/browser/test_document_list.py
 
 # The /browser page's libraries (onnxruntime-web, tokenizers, jinja), pinned by web/package-lock.json.
 # Without npm the chat still runs and /browser says what to install; `make test` installs npm first.

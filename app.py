@@ -91,6 +91,7 @@ from foundry_local_chat.ui.answer_versions import (
     versions_of,
 )
 from foundry_local_chat.ui.browser_page import mount_browser_page
+from foundry_local_chat.ui.chat_title import expect_a_title, title_after_answer
 from foundry_local_chat.ui.chat_view import (
     answer_without_documents,
     notice,
@@ -109,6 +110,7 @@ from foundry_local_chat.ui.chat_view import (
     why_unavailable,
     words,
 )
+from foundry_local_chat.ui.document_list import mount_document_list
 from foundry_local_chat.ui.page_texts import mount_page_texts
 from foundry_local_chat.ui.question_versions import (
     SHOW_QUESTION_VERSION,
@@ -153,6 +155,7 @@ mount_browser_page(chainlit_server, settings)  # /browser: the model in the visi
 mount_page_texts(chainlit_server)  # the words public/chat_care.js puts into Chainlit's page
 # A chat's export (Markdown, JSON) for its owner, and the import of an exported JSON file.
 mount_chat_transfer(chainlit_server, settings.generation.top_p)
+mount_document_list(chainlit_server)  # the chat's documents above its composer, each removable
 
 try:
     access = Access.from_settings(settings)
@@ -277,6 +280,8 @@ async def connect() -> Backend | None:
 async def start_chat() -> None:
     app_state().metrics.chat_opened(cl.context.session.id)
     start_without_documents()
+    if app_state().settings.chat_titles:
+        expect_a_title()
     backend = await connect()
     if backend is None:
         return
@@ -343,7 +348,9 @@ async def answer_turn(message: cl.Message, versions: list[dict[str, Any]] | None
         await refuse_while_busy(message)
         return
     try:
-        await answer_in_thread(message, live, versions)
+        # From here to its end the answer goes first: a chat's title being made gives way.
+        async with state.idle_work.answering():
+            await answer_in_thread(message, live, versions)
     finally:
         state.live_answers.release(live)
 
@@ -421,6 +428,8 @@ async def answer_in_thread(
         state.metrics.answered(given.ttft_seconds)
         if given.read_tokens is not None and given.ttft_seconds is not None:
             state.read_speed.record(given.read_tokens, given.ttft_seconds)
+        # A new chat's first answer: its title, once the model is idle (not awaited here).
+        title_after_answer(message.content, routed, options.model, state.idle_work, state.tabs)
 
 
 @cl.action_callback(REGENERATE)

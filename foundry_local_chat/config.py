@@ -423,6 +423,16 @@ LOOP_GUARD: Setting[bool | None] = Setting(
     "endpoint never does (see [The endpoint](#the-endpoint)).",
     shown="`auto`",
 )
+CHAT_TITLES = Setting(
+    "CHAT_TITLES",
+    "chat_titles",
+    switch,
+    True,
+    "With history on, a new chat's first answer is followed by a title of a few words the "
+    "model writes (in the chat's language) for the sidebar: only while no answer is being "
+    "written or waiting, and an answer that comes meanwhile cancels it. A rename is never "
+    "overwritten. `0`: a chat keeps its first message as its name.",
+)
 ABANDONED_ANSWER_GRACE_SECONDS = Setting(
     "ABANDONED_ANSWER_GRACE_SECONDS",
     "abandoned_answer_grace_seconds",
@@ -612,7 +622,8 @@ SETTINGS: tuple[Setting[Any], ...] = (
     ENDPOINT_ALLOW_NO_KEY, ENDPOINT_CORS_ORIGINS, ENDPOINT_CONCURRENCY, ENDPOINT_MAX_QUEUE,
     ENDPOINT_MAX_BODY_BYTES, ENDPOINT_WARM_CONVERSATIONS, ENDPOINT_WARM_MEMORY_MB,
     FOUNDRY_OFFLINE, FOUNDRY_CATALOG_URLS, FOUNDRY_CATALOG_REGION, BASE_URL, API_KEY, MAX_TOKENS,
-    TEMPERATURE, TOP_P, AUTO_REMOTE_PROMPT_CHARS, LOOP_GUARD, ABANDONED_ANSWER_GRACE_SECONDS,
+    TEMPERATURE, TOP_P, AUTO_REMOTE_PROMPT_CHARS, LOOP_GUARD, CHAT_TITLES,
+    ABANDONED_ANSWER_GRACE_SECONDS,
     MODEL_CACHE_DIR, APP_DATA_DIR, DOCUMENT_MAX_FILES, DOCUMENT_MAX_MB,
     DOCUMENTS_WHOLE_WITHIN_SECONDS, DOCUMENT_READ_SECONDS, DOCUMENT_READ_MEMORY_MB,
     DOCUMENT_MAX_DECOMPRESSED_MB, DOCUMENT_READERS, DOCUMENT_READERS_PER_USER, HOST, PORT,
@@ -730,6 +741,7 @@ class Settings:
     auto_remote_prompt_chars: int = AUTO_REMOTE_PROMPT_CHARS.default
     abandoned_answer_grace_seconds: float = ABANDONED_ANSWER_GRACE_SECONDS.default
     loop_guard: bool | None = LOOP_GUARD.default  # None: for small models only (models/facts.py)
+    chat_titles: bool = CHAT_TITLES.default  # the model names a new chat when it is idle
     database_url: str = DATABASE_URL.default  # from_env fills in the SQLite default
     users_file: Path | None = USERS_FILE.default  # None: <app_data_dir>/users
     auth_header: str = AUTH_HEADER.default  # lower-case

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from foundry_local_chat.config import Settings
+from foundry_local_chat.history.data_layer import ChatDataLayer
 from foundry_local_chat.models.bundled import is_built
+from foundry_local_chat.storage import database
 from tests.support.apps import (
     BROWSER_ORIGIN,
     ENDPOINT_API_KEY,
@@ -178,3 +180,14 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite+aiosqlite:///{tmp_path / 'data' / 'chat.db'}"
     server: PostgresServer = request.getfixturevalue("postgres")
     return await server.create_database()
+
+
+@pytest.fixture
+async def layer(database_url: str) -> AsyncIterator[ChatDataLayer]:
+    """The history's data layer on `database_url`, its schema migrated."""
+    if database.is_sqlite(database_url):
+        database.sqlite_path(database_url).parent.mkdir(parents=True)  # type: ignore[union-attr]
+    await database.upgrade(database_url)
+    data_layer = ChatDataLayer(database_url)
+    yield data_layer
+    await data_layer.close()

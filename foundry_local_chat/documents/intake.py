@@ -48,8 +48,15 @@ async def take_in(
             outcomes.append(refused)
             continue
         try:
-            outcomes.append(await store.add(owner, document, chunks))
+            outcomes.append(await store.add(owner, document, chunks, _size(upload)))
         except Exception as error:  # the database's own error, whatever its driver
             log.error("storing the document %s failed: %s", upload.name, error)
             outcomes.append(DocumentRefused(upload.name, Problem.NOT_STORED, one_line(error)))
     return outcomes
+
+
+def _size(upload: Upload) -> int | None:
+    try:
+        return upload.path.stat().st_size if upload.path is not None else None
+    except OSError:  # gone already: the list shows its text's size instead
+        return None

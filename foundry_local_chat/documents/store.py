@@ -66,6 +66,7 @@ class StoredDocument:
     pages: int | None
     chars: int
     passages: int
+    size: int | None = None  # the file's bytes as attached (None: stored before this was kept)
 
 
 @dataclass(frozen=True)
@@ -152,13 +153,17 @@ class DocumentStore:
             return await asyncio.to_thread(in_a_transaction)
 
     async def add(
-        self, owner: Owner, document: ExtractedDocument, chunks: Sequence[Chunk]
+        self,
+        owner: Owner,
+        document: ExtractedDocument,
+        chunks: Sequence[Chunk],
+        size: int | None = None,
     ) -> StoredDocument:
-        """Store the document with its passages; one of the same name in the chat is replaced
-        (a new version of a file replaces the old one)."""
+        """Store the document with its passages (`size`: the file's bytes); one of the same
+        name in the chat is replaced (a new version of a file replaces the old one)."""
         stored = StoredDocument(
             str(uuid.uuid4()), document.name, document.kind.value, document.pages,
-            document.chars, len(chunks),
+            document.chars, len(chunks), size,
         )  # fmt: skip
 
         def add(connection: Connection) -> int:
@@ -169,12 +174,13 @@ class DocumentStore:
             connection.execute(
                 text(
                     "INSERT INTO documents (id, thread_id, user_id, name, kind, pages, chars, "
-                    "created_at) VALUES (:id, :thread, :user, :name, :kind, :pages, :chars, "
-                    ":created)"
+                    "bytes, created_at) VALUES (:id, :thread, :user, :name, :kind, :pages, "
+                    ":chars, :bytes, :created)"
                 ),
                 {"id": stored.id, "thread": owner.thread_id, "user": owner.user_id,
                  "name": stored.name, "kind": stored.kind, "pages": stored.pages,
-                 "chars": stored.chars, "created": datetime.now(UTC).isoformat()},
+                 "chars": stored.chars, "bytes": stored.size,
+                 "created": datetime.now(UTC).isoformat()},
             )  # fmt: skip
             if chunks:
                 connection.execute(
@@ -231,6 +237,28 @@ class DocumentStore:
 
         return await self._run(look_up)
 
+    async def remove(self, owner: Owner, document_id: str) -> StoredDocument | None:
+        """Remove one of the owner's documents, with its passages: the chat's later questions
+        go without it. None when the owner has no such document (another chat's or user's id
+        removes nothing)."""
+
+        def remove(connection: Connection) -> StoredDocument | None:
+            found = [d for d in _documents(connection, owner) if d.id == document_id]
+            if not found:
+                return None
+            where = "id = :id AND thread_id = :thread AND user_id = :user"
+            _delete(
+                connection,
+                where,
+                {"id": document_id, "thread": owner.thread_id, "user": owner.user_id},
+            )
+            return found[0]
+
+        removed = await self._run(remove)
+        if removed is not None:
+            await self._forget_deleted()
+        return removed
+
     async def delete_thread(self, thread_id: str) -> int:
         """Delete the thread's documents and their passages; how many documents there were."""
 
@@ -250,7 +278,7 @@ def _documents(connection: Connection, owner: Owner) -> list[StoredDocument]:
     rows = connection.execute(
         text(
             "SELECT d.id, d.name, d.kind, d.pages, d.chars, "
-            "(SELECT count(*) FROM document_chunks c WHERE c.document_id = d.id) "
+            "(SELECT count(*) FROM document_chunks c WHERE c.document_id = d.id), d.bytes "
             "FROM documents d WHERE d.thread_id = :thread AND d.user_id = :user "
             "ORDER BY d.created_at, d.id"
         ),

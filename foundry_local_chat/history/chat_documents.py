@@ -41,6 +41,13 @@ def start_without_documents() -> None:
     cl.user_session.set(HAS_DOCUMENTS_KEY, False)
 
 
+def documents_changed() -> None:
+    """A document left the chat: whether it has any, and how they go with a question, are
+    found again at its next question."""
+    cl.user_session.set(HAS_DOCUMENTS_KEY, None)
+    cl.user_session.set(DECISION_KEY, None)
+
+
 def uploads(message: cl.Message) -> list[Upload]:
     """The files attached to a message, where Chainlit saved them."""
     return [

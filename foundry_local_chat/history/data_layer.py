@@ -81,6 +81,8 @@ SAVE_TIMEOUT_SECONDS = 15.0
 WRITES = ("INSERT", "UPDATE", "DELETE")
 MESSAGE_TYPES = ("user_message", "assistant_message")
 MAX_INLINE_TEXT_CHARS = 200_000  # a source passage, or a document sent whole
+# threads."namedBy" (migration 0004): NULL while the thread has Chainlit's name, its first message
+NAMED_BY_APP, NAMED_BY_USER = "app", "user"
 
 
 class PersistenceError(FoundryLocalChatError, RuntimeError):
@@ -302,7 +304,26 @@ class ChatDataLayer(SQLAlchemyDataLayer):
                 user_id = actor.id or await self._user_id(actor.identifier)
             elif user_id is not None and actor.id is not None and user_id != actor.id:
                 raise NotYours("a thread can be given to its own user only")
+        if name is not None and in_http_request() and exists:
+            # The sidebar's rename (the only route that names a thread): marked first, so that
+            # a title being made meanwhile finds it renamed and leaves it (title_thread).
+            await self.execute_sql(
+                f"UPDATE threads SET \"namedBy\" = '{NAMED_BY_USER}' WHERE id = :id",
+                {"id": thread_id},
+            )
         await super().update_thread(thread_id, name, user_id, metadata, tags)
+
+    async def title_thread(self, thread_id: str, user_id: str, title: str) -> bool:
+        """Name the thread with the title the app made, unless its user renamed it (or it is
+        gone, or not theirs). Whether it was named."""
+        query = (
+            f"UPDATE threads SET name = :title, \"namedBy\" = '{NAMED_BY_APP}' "
+            'WHERE id = :id AND "userId" = :user AND "namedBy" IS NULL'
+        )
+        parameters = {"title": repair_unicode(title), "id": thread_id, "user": user_id}
+        async with self.engine.begin() as connection:
+            result = await connection.execute(text(query), parameters)
+        return bool(result.rowcount == 1)
 
     @_queued_until_first_message  # as Chainlit's: a chat is saved from its first message on
     async def create_step(self, step_dict: StepDict) -> None:

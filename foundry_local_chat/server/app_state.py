@@ -17,6 +17,7 @@ import httpx2
 from foundry_local_chat.answers.live import LiveAnswers
 from foundry_local_chat.chat.answer_queue import AnswerQueue
 from foundry_local_chat.chat.backend import BackendKind, BackendUnavailable, ProfileResolver
+from foundry_local_chat.chat.idle_work import IdleWork
 from foundry_local_chat.chat.readiness import ChatReadiness, HistoryEngine
 from foundry_local_chat.config import Settings
 from foundry_local_chat.documents.reader import DocumentReader
@@ -46,6 +47,8 @@ class AppState:
     tabs: ThreadTabs = field(default_factory=ThreadTabs)  # which tabs are open on a thread
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     read_speed: ReadSpeed = field(default_factory=ReadSpeed)  # the model's, measured on answers
+    # What waits for the model to be idle and gives way to answers (a new chat's title).
+    idle_work: IdleWork = field(default_factory=IdleWork)
 
     @classmethod
     def create(

@@ -712,8 +712,8 @@ def source_label(source: Passage, whole: bool, said: Words) -> str:
     """The source's name in the sources line and on its side element: a document's name and
     heading are the client's, so they show no image and no bidirectional control."""
     file = _shown_in_label(shortened(source.document, QUOTE_CHARS))
-    if whole:
-        return said.source_whole.format(file=file)
+    if whole:  # the document's name says it: its side sheet says it went whole
+        return file
     if source.page is not None:
         return said.source_page.format(file=file, page=source.page)
     if source.section:
@@ -739,19 +739,16 @@ async def show_sources(documents: DocumentContext | None) -> None:
     for source in documents.sources:
         label = source_label(source, documents.whole, said)
         if any(earlier["label"] == label for earlier in shown):
-            label = f"{label} #{source.position + 1}"
+            label = said.source_again.format(label=label, number=source.position + 1)
         # A document's text is the client's: its images become links, never fetched.
         shown.append({"label": label, "text": inert_images(source.text)})
     names = [source["label"] for source in shown]
+    about = said.source_whole_given if documents.whole else said.source_given
     # Chainlit's annotation of Message.elements leaves out CustomElement, which it sends.
     elements: list[Any] = [
         cl.CustomElement(
             name="Sources",
-            props={
-                "heading": said.sources,
-                "description": said.source_given,
-                "sources": shown,
-            },
+            props={"heading": said.sources, "description": about, "sources": shown},
             display="inline",
         )
     ]

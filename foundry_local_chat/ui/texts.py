@@ -173,12 +173,14 @@ class Words:
     document_too_much_data: str  # {file} {limit}: MB decompressed
     document_busy_user: str  # {file} {limit}: files at once
     document_busy: str  # {file}
+    document_removed: str  # {file}: removed from the chat with its list's remove button
     sources: str  # the heading of an answer's sources (buttons follow)
-    source_given: str  # under a source's name in its side sheet
+    source_given: str  # under a passage's name in its side sheet
+    source_whole_given: str  # under a document's name in its side sheet, when it went whole
     source_page: str  # {file} {page}
     source_section: str  # {file} {section}
     source_passage: str  # {file} {number}
-    source_whole: str  # {file}
+    source_again: str  # {label} {number}: a second passage with the same label
     document_tokens: str  # {count}
     chat_deleted: str  # a message sent in a chat that was deleted meanwhile
     # a chat exported as Markdown (ui/chat_export.py); the settings' names are the panel's above
@@ -395,12 +397,15 @@ WORDS = {
         "read. Attach it again once they are done.",
         document_busy="⚠️ **{file}** was not read: the server is busy reading other files. "
         "Attach it again in a minute.",
+        document_removed="🗑️ **{file}** was removed from this chat: answers from here on are "
+        "given without it.",
         sources="📄 Sources:",
-        source_given="What the model was given with the question.",
-        source_page="{file} p. {page}",
-        source_section="{file} § {section}",
-        source_passage="{file} #{number}",
-        source_whole="{file} (whole)",
+        source_given="The passage the model was given with the question.",
+        source_whole_given="The whole document: the model was given all of it with the question.",
+        source_page="{file}, page {page}",
+        source_section="“{section}” in {file}",
+        source_passage="{file}, passage {number}",
+        source_again="{label}, passage {number}",
         document_tokens="documents {count} tokens",
         chat_deleted="🗑️ **This chat was deleted**, so this message was neither answered nor "
         "saved. Start a new chat to go on.",
@@ -614,13 +619,16 @@ WORDS = {
         "있습니다. 끝나면 다시 첨부하세요.",
         document_busy="⚠️ **{file}**은(는) 읽지 않았습니다: 서버가 다른 파일을 읽느라 바쁩니다. "
         "잠시 후 다시 첨부하세요.",
+        document_removed="🗑️ **{file}**을(를) 이 채팅에서 뺐습니다: 이제부터는 이 문서 없이 "
+        "답합니다.",
         document_not_stored="⚠️ **{file}**: 읽었지만 저장하지 못했습니다 ({detail}).",
         sources="📄 출처:",
-        source_given="질문과 함께 모델에 보낸 내용입니다.",
+        source_given="질문과 함께 모델에 보낸 부분입니다.",
+        source_whole_given="문서 전체입니다: 질문과 함께 모델에 모두 보냈습니다.",
         source_page="{file} {page}쪽",
         source_section="{file}의 ‘{section}’ 부분",
-        source_passage="{file} {number}번째 부분",
-        source_whole="{file} (전체)",
+        source_passage="{file}의 {number}번째 부분",
+        source_again="{label} ({number}번째 부분)",
         document_tokens="문서 {count}토큰",
         chat_deleted="🗑️ **삭제된 채팅입니다.** 이 메시지에는 답하지 않았고 저장하지도 "
         "않았습니다. 새 채팅을 시작해 이어 가세요.",
@@ -811,6 +819,13 @@ PAGE_TEXTS = {
         "import_no_answer": "The chat was not imported: the server did not answer ({status}).",
         "ok": "OK",
         "import_max_bytes": MAX_IMPORT_BYTES,
+        # the chat's documents, above the composer
+        "documents": "Documents in this chat",
+        "document_pages": "{pages} pages",
+        "document_page": "1 page",
+        "document_chars": "{chars} characters",
+        "remove_document": "Remove {name} from this chat",
+        "remove_failed": "{name} could not be removed; try again.",
         "replace": {
             "Unauthorized: credentialssignin": "Wrong user name or password.",
             "credentialssignin": "Wrong user name or password.",
@@ -832,6 +847,12 @@ PAGE_TEXTS = {
         "import_no_answer": "채팅을 가져오지 못했습니다: 서버가 응답하지 않았습니다({status}).",
         "ok": "확인",
         "import_max_bytes": MAX_IMPORT_BYTES,
+        "documents": "이 채팅의 문서",
+        "document_pages": "{pages}쪽",
+        "document_page": "1쪽",
+        "document_chars": "{chars}자",
+        "remove_document": "이 채팅에서 {name} 빼기",
+        "remove_failed": "{name}: 빼지 못했습니다. 다시 시도하세요.",
         "replace": {
             "Unauthorized: credentialssignin": "사용자 이름 또는 비밀번호가 틀렸습니다.",
             "credentialssignin": "사용자 이름 또는 비밀번호가 틀렸습니다.",

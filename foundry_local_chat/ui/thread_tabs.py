@@ -79,6 +79,12 @@ class ThreadTabs:
             and self.open(session)
         ]
 
+    def of_user(self, owner: str | None) -> list[WebsocketSession]:
+        """The owner's open tabs, whatever thread they show (none without an owner)."""
+        if owner is None:
+            return []
+        return [s for s in self._sessions() if user_of(s) == owner and self.open(s)]
+
     def watched(self, answer: LiveAnswer) -> bool:
         """Is any tab still open that shows the answer: the one that asked, or any other tab of
         its owner on its thread?"""

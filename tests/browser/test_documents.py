@@ -54,7 +54,7 @@ async def test_an_attached_file_is_read_and_the_answer_opens_its_source(page: Pa
 
     sources = page.get_by_test_id("sources")
     await expect(sources).to_contain_text("📄 Sources:")
-    await sources.get_by_role("button", name="recipes.md (whole)").click()
+    await sources.get_by_role("button", name="recipes.md").click()
     await expect(page.get_by_test_id("source-text")).to_contain_text("seventeen plums")
 
 
@@ -74,7 +74,7 @@ async def test_the_source_panel_opens_on_a_click_with_that_source_alone(page: Pa
     await send_prompt(page, "How many plums does the cake need?")
     first = page.get_by_test_id("sources")
     await expect(first.get_by_role("button")).to_have_text(
-        ["recipes.md (whole)", "garden.md (whole)"], timeout=60_000
+        ["recipes.md", "garden.md"], timeout=60_000
     )
     await expect(page.locator(STOP_BUTTON)).to_be_hidden()
     ready = page.locator(ASSISTANT_MESSAGE).filter(has_text="garden.md is ready: 1 passage.")
@@ -84,8 +84,8 @@ async def test_the_source_panel_opens_on_a_click_with_that_source_alone(page: Pa
     await expect(panel).to_have_count(0)  # nothing opened by itself
     await expect(side_view).to_have_count(0)
 
-    await first.get_by_role("button", name="garden.md (whole)").click()
-    await expect(page.get_by_test_id("source-title")).to_have_text("garden.md (whole)")
+    await first.get_by_role("button", name="garden.md").click()
+    await expect(page.get_by_test_id("source-title")).to_have_text("garden.md")
     await expect(shown).to_have_count(1)
     await expect(shown).to_have_text(GARDEN)  # that source, alone
     await page.keyboard.press("Escape")
@@ -97,7 +97,7 @@ async def test_the_source_panel_opens_on_a_click_with_that_source_alone(page: Pa
     await expect(panel).to_have_count(0)  # the new answer left it alone
     await expect(side_view).to_have_count(0)
     second = page.get_by_test_id("sources").last
-    await second.get_by_role("button", name="recipes.md (whole)").click()
+    await second.get_by_role("button", name="recipes.md").click()
     await expect(shown).to_have_count(1)
     await expect(shown).to_have_text(RECIPE)
 

@@ -67,7 +67,7 @@ async def test_answers_documents_and_sources_fetch_nothing_from_other_origins(
     await expect(page.locator(f'a[href^="{ELSEWHERE}/answer.png"]')).to_have_text("chart")
 
     sources = page.get_by_test_id("sources")
-    await sources.get_by_role("button", name="harbour.md (whole)").click()
+    await sources.get_by_role("button", name="harbour.md").click()
     shown = page.get_by_test_id("source-text")
     await expect(shown).to_contain_text("Marmalade")
     # The side sheet shows a document as text: its image is the words of a link, never loaded.

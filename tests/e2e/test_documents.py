@@ -155,8 +155,8 @@ async def test_documents_are_answered_from_shown_kept_with_the_thread_and_privat
         assert "Marmalade" in request and "[report.pdf, page 3]" in request
         assert "High tide" not in request and "page 12" not in request
         sources = sources_of(answer)
-        assert next(iter(sources)) == "report.pdf p. 3"
-        assert "Marmalade" in sources["report.pdf p. 3"]
+        assert next(iter(sources)) == "report.pdf, page 3"
+        assert "Marmalade" in sources["report.pdf, page 3"]
         assert " · documents " in answer.stats()["summary"]
 
         # Bob, in his own chat, asks the same: nothing of Alice's reaches his request.
@@ -172,7 +172,7 @@ async def test_documents_are_answered_from_shown_kept_with_the_thread_and_privat
         answer = await chat.ask("How many plums does the cake need?", files=(small,))
         request = sent_to_model(proxy)
         assert "[notes.md (whole)]" in request and "roses bloom in June" in request
-        assert list(sources_of(answer)) == ["notes.md (whole)"]
+        assert list(sources_of(answer)) == ["notes.md"]
 
     [report_thread] = [
         thread for thread in await alice.threads()
@@ -192,7 +192,7 @@ async def test_documents_are_answered_from_shown_kept_with_the_thread_and_privat
         resumed = await chat.wait_for("resume_thread")
         # The sources come back with the chat: each passage in the element's props.
         [shown] = [e for e in resumed["elements"] if e["name"] == "Sources"]
-        [source] = [s for s in shown["props"]["sources"] if s["label"] == "report.pdf p. 3"]
+        [source] = [s for s in shown["props"]["sources"] if s["label"] == "report.pdf, page 3"]
         assert "Marmalade" in source["text"]
         answer = await chat.ask("When is high tide at the north pier?")
         request = question_to_model(proxy)
@@ -201,7 +201,7 @@ async def test_documents_are_answered_from_shown_kept_with_the_thread_and_privat
         # only its own passages.
         question = proxy.chat_requests()[-1].body["messages"][-1]["content"]  # type: ignore[index]
         assert "Marmalade" not in question
-        assert next(iter(sources_of(answer))) == "report.pdf p. 12"
+        assert next(iter(sources_of(answer))) == "report.pdf, page 12"
 
     # Deleting the thread (the sidebar's delete) deletes its documents and their passages.
     await alice.request("DELETE", "/project/thread", json={"threadId": report_thread["id"]})

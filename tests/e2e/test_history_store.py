@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -27,23 +26,13 @@ from tests.support.postgres import PostgresServer
 TABLES = {"users", "threads", "steps", "elements", "feedbacks", database.VERSION_TABLE}
 
 
-@pytest.fixture
-async def layer(database_url: str) -> AsyncIterator[ChatDataLayer]:
-    if database.is_sqlite(database_url):
-        database.sqlite_path(database_url).parent.mkdir(parents=True)  # type: ignore[union-attr]
-    await database.upgrade(database_url)
-    data_layer = ChatDataLayer(database_url)
-    yield data_layer
-    await data_layer.close()
-
-
 async def test_schema_is_created_from_empty_and_upgrading_again_changes_nothing(
     database_url: str,
 ) -> None:
     if database.is_sqlite(database_url):
         database.sqlite_path(database_url).parent.mkdir(parents=True)  # type: ignore[union-attr]
-    assert await database.upgrade(database_url) == "0003"
-    assert await database.upgrade(database_url) == "0003"
+    assert await database.upgrade(database_url) == "0005"
+    assert await database.upgrade(database_url) == "0005"
     engine = database.create_engine(database_url)
     async with engine.connect() as connection:
 

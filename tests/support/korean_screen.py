@@ -47,7 +47,7 @@ NAMES = re.compile(
     r"|smollm2[\w.-]*|phi-4-mini|SmolLM2-135M"  # models
     r"|[\w.-]+\.(md|txt|pdf|html|docx|png)"  # file names
     r"|[A-Z][A-Z0-9_]{2,}(=\S*)?"  # settings (BASE_URL, MODEL=…), CPU, OCR, WASM
-    r"|(Microsoft )?Foundry Local( Chat)?|OpenAI|Open WebUI|WebGPU|MB|Node\.js|npm|Alt\+\w"
+    r"|(Microsoft )?Foundry Local( Chat)?|OpenAI|Open WebUI|WebGPU|[KM]B|Node\.js|npm|Alt\+\w"
     r")(?![A-Za-z])"
 )
 ENGLISH_WORD = re.compile(r"[A-Za-z]{2,}")

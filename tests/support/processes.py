@@ -38,12 +38,17 @@ def clean_env(overrides: Mapping[str, str]) -> dict[str, str]:
         "DOCUMENT_READ_SECONDS", "DOCUMENT_READ_MEMORY_MB", "DOCUMENT_MAX_DECOMPRESSED_MB",
         "DOCUMENT_READERS", "DOCUMENT_READERS_PER_USER",
         "LOG_FORMAT", "READINESS_TIMEOUT_SECONDS", "READINESS_CACHE_SECONDS", "METRICS_TOKEN",
+        "CHAT_TITLES",
     }  # fmt: skip
     # CI=true puts `chainlit run` in its CI mode (a fake OPENAI_API_KEY, a log line in its own
     # format before the app loads): the apps under test run as a user runs them.
     env = {k: v for k, v in os.environ.items() if k not in app_variables | {"CI"}}
     env["PYTHONUNBUFFERED"] = "1"
     env["CHAINLIT_ENV_FILE"] = ".env.tests-read-no-env-file"  # a developer's .env must not leak in
+    # A new chat's title is one more request to the model after its first answer: tests that
+    # count what the model is sent, or find a chat in the sidebar by its first message, get none
+    # unless they ask for it (tests/test_chat_titles*.py do).
+    env["CHAT_TITLES"] = "0"
     env.update(overrides)
     return env
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +26,13 @@ class RecordedRequest:
     client_closed_early: bool = False
     answer: str = ""  # the text of a streamed answer, as far as it was sent to the app
     finished: asyncio.Event = field(default_factory=asyncio.Event)
+    arrived_at: float = field(default_factory=time.perf_counter)
+    first_text_at: float | None = None  # when the answer's first text went to the app
+
+    @property
+    def first_text_seconds(self) -> float | None:
+        """From the request's arrival to its answer's first text (the model's own part)."""
+        return None if self.first_text_at is None else self.first_text_at - self.arrived_at
 
 
 def delta_text(line: bytes) -> str:
@@ -39,11 +48,18 @@ def delta_text(line: bytes) -> str:
 
 
 class RecordingProxy:
-    def __init__(self, upstream: str, api_key: str = "") -> None:
+    def __init__(
+        self, upstream: str, api_key: str = "", *, see_clients_leave: bool = False
+    ) -> None:
+        """`see_clients_leave`: a client that closes its request ends the proxy's handler at
+        once (aiohttp's handler cancellation), also while a held request waits; otherwise the
+        proxy notices when it next writes to it."""
         self.upstream = upstream.rstrip("/")  # …/v1
         self.api_key = api_key  # the upstream's key, sent whatever the app sends
+        self.see_clients_leave = see_clients_leave
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
+        self._arrived = asyncio.Condition()
         self.url = ""
         self.reset()
 
@@ -68,7 +84,26 @@ class RecordingProxy:
         self.hold_after_events: int | None = None
         self.held = asyncio.Event()
         self.release = asyncio.Event()
+        # Requests whose body this is true of wait, before they are forwarded, until the test
+        # sets `release_requests` (`request_held` is set when one waits).
+        self.hold_requests: Callable[[dict[str, Any] | None], bool] | None = None
+        self.request_held = asyncio.Event()
+        self.release_requests = asyncio.Event()
         return self
+
+    async def wait_for_request(
+        self, matches: Callable[[RecordedRequest], bool], timeout: float = 60
+    ) -> RecordedRequest:
+        """The first request (recorded already, or still to come) that matches."""
+
+        def found() -> RecordedRequest | None:
+            return next((r for r in self.requests if matches(r)), None)
+
+        async with asyncio.timeout(timeout), self._arrived:
+            await self._arrived.wait_for(lambda: found() is not None)
+        request = found()
+        assert request is not None
+        return request
 
     def chat_requests(self) -> list[RecordedRequest]:
         return [r for r in self.requests if r.path.endswith("/chat/completions")]
@@ -76,7 +111,7 @@ class RecordingProxy:
     async def start(self) -> RecordingProxy:
         app = web.Application()
         app.router.add_route("*", "/v1/{tail:.*}", self._forward)
-        self._runner = web.AppRunner(app)
+        self._runner = web.AppRunner(app, handler_cancellation=self.see_clients_leave)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
@@ -99,6 +134,16 @@ class RecordingProxy:
             path=request.path, body=body, authorization=request.headers.get("Authorization", "")
         )
         self.requests.append(recorded)
+        async with self._arrived:
+            self._arrived.notify_all()
+        if self.hold_requests is not None and self.hold_requests(body):
+            self.request_held.set()
+            try:
+                await self.release_requests.wait()
+            except asyncio.CancelledError:
+                recorded.client_closed_early = True
+                recorded.finished.set()
+                raise
         if self.reject_streaming and body and body.get("stream"):
             recorded.finished.set()
             return web.json_response(
@@ -133,7 +178,10 @@ class RecordingProxy:
                                 await response.write(error)
                                 break
                         await response.write(line)
-                        recorded.answer += delta_text(line)
+                        text = delta_text(line)
+                        if text and recorded.first_text_at is None:
+                            recorded.first_text_at = time.perf_counter()
+                        recorded.answer += text
                         held_here = events == self.hold_after_events and not self.held.is_set()
                         if held_here and not line.strip():  # the event's end: the app has it
                             self.held.set()

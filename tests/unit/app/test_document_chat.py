@@ -104,8 +104,8 @@ async def test_a_question_about_page_three_sends_that_passage_and_shows_it_as_th
     assert "[report.pdf, page 3]" in asked and "Marmalade" in asked and "High tide" not in asked
     assert turn.answer == "Marmalade."
     sources = turn.sources
-    assert sources is not None and sources["metadata"]["sources"][0] == "report.pdf p. 3"
-    assert "Marmalade" in turn.source_texts["report.pdf p. 3"]
+    assert sources is not None and sources["metadata"]["sources"][0] == "report.pdf, page 3"
+    assert "Marmalade" in turn.source_texts["report.pdf, page 3"]
     sent = counted([system_message, question]) - counted(
         [
             system_message,
@@ -130,7 +130,7 @@ async def test_a_small_document_is_sent_whole(chat: FakeChat, model: ScriptedMod
     turn = await chat.say("What is the cat called?", files=[("notes.md", notes)])
     system = system_of(model.requests[-1])
     assert "[notes.md (whole)]" in system and CAT_FACT in system and TIDE_FACT in system
-    assert turn.sources is not None and turn.sources["metadata"]["sources"] == ["notes.md (whole)"]
+    assert turn.sources is not None and turn.sources["metadata"]["sources"] == ["notes.md"]
     model.enqueue("Ok.")
     await chat.say("Thanks.")
     assert CAT_FACT in system_of(model.requests[-1]), "kept for the rest of the chat"
