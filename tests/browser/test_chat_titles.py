@@ -18,6 +18,7 @@ from tests.support.apps import PASSWORD, launch_chainlit
 from tests.support.browser import (
     SETTINGS_BUTTON,
     USER_MESSAGE,
+    save_screenshot,
     send_prompt,
     wait_for_answer,
 )
@@ -100,6 +101,7 @@ async def test_a_new_chat_is_titled_in_the_sidebar_at_once_and_keeps_it(
     assert title != KYOTO
     chats = page.locator(THREADS)
     await expect(chats).to_have_text([title])  # no reload: the sidebar was told
+    await save_screenshot(page, "chat-title")
     assert [is_title_request(r) for r in proxy.chat_requests()] == [False, True]
 
     await page.reload()  # stored with the thread

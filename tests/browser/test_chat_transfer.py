@@ -23,6 +23,7 @@ from tests.support.browser import (
     ASSISTANT_MESSAGE,
     SETTINGS_BUTTON,
     USER_MESSAGE,
+    save_screenshot,
     send_prompt,
     wait_for_answer,
 )
@@ -122,6 +123,7 @@ async def test_a_chat_exported_both_ways_and_imported_goes_on_where_it_was(
     original = open_thread_id(page)
 
     await open_thread_menu(page, original)
+    await save_screenshot(page, "export-menu")
     name, markdown_bytes = await download(page, "#export-thread-md")
     assert name == "What is the capital of France.md"
     await open_thread_menu(page, original)

@@ -28,7 +28,7 @@ from tests.support.nginx import start_nginx
 from tests.support.processes import free_port
 from tests.support.recording_proxy import RecordingProxy
 
-FOREIGN_PAGE = Path(__file__).parent / "support" / "foreign_page.html"
+FOREIGN_PAGE = Path(__file__).parents[1] / "support" / "foreign_page.html"
 
 
 @pytest.fixture

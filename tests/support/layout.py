@@ -88,8 +88,11 @@ async def header_trouble(page: Page) -> list[str]:
 
 
 async def box_of(locator: Locator) -> Box:
-    """The element's box, once it is shown."""
-    await locator.wait_for(state="visible")
-    box = await locator.bounding_box()
-    assert box is not None, f"{locator} is not shown"
-    return Box("", box["x"], box["x"] + box["width"], box["y"], box["y"] + box["height"])
+    """The element's box, once it is shown. React may replace the element between the wait and
+    the measure (the page moving from / to /thread/…): then it is waited for again."""
+    for _ in range(10):
+        await locator.wait_for(state="visible")
+        box = await locator.bounding_box()
+        if box is not None:
+            return Box("", box["x"], box["x"] + box["width"], box["y"], box["y"] + box["height"])
+    raise AssertionError(f"{locator} is not shown")
