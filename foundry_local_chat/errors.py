@@ -1,6 +1,6 @@
 """The package's own errors, and how any error reads in one line.
 
-Standard library only: `config` and `bundled_model` import it in the model build's environment.
+Standard library only: `config` and `models.bundled` import it in the model build's environment.
 """
 
 from __future__ import annotations

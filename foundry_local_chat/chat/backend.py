@@ -3,7 +3,7 @@ second, chosen by the chat's profile.
 
 A Backend is all the chat code needs: an endpoint URL, an API key and a model id. The chat never
 knows which kind of server it talks to. The resolver returns data (backends, and what each
-profile would use for the welcome screen); how that reads is chat_ui's business.
+profile would use for the welcome screen); how that reads is the chat view's business.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ class Problem(StrEnum):
 
 @dataclass(frozen=True)
 class Unavailable:
-    """Why one server cannot answer, as data (chat_ui says it in the chat's language)."""
+    """Why one server cannot answer, as data (the chat view says it in the chat's language)."""
 
     problem: Problem
     reason: str = ""

@@ -3,7 +3,8 @@ beyond it: the same span of words, or the same line, coming back again and again
 limit.
 
 Pure: fed the answer's text as it streams, it says whether the answer loops and which part of
-it is worth keeping; chat_ui stops the request when it does (closing the token generator).
+it is worth keeping; chat/answer_stream.py stops the request when it does (closing the token
+generator).
 
 The text is read as units: a word (lower-cased), one Hangul, kana or CJK character (those scripts
 do not separate words the way English does), or one punctuation mark. Three rules, any of which

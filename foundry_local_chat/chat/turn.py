@@ -54,7 +54,7 @@ class Failure(StrEnum):
 
 
 class ChatError(FoundryLocalChatError, RuntimeError):
-    """The request failed: what kind of failure, with the server's own words (chat_ui says it
+    """The request failed: what kind of failure, with the server's own words (the chat view says it
     in the chat's language)."""
 
     def __init__(self, failure: Failure, detail: str = "", status: int | None = None) -> None:

@@ -1,8 +1,8 @@
 """The text of an uploaded file: plain text, Markdown, HTML, or a PDF's text layer (with pypdf),
 as sections that keep where each part came from (a PDF's page, a heading).
 
-`extract` returns the text or raises DocumentRefused saying what is wrong with the file (chat_ui
-says it in the chat's language). Nothing here knows about chats or databases.
+`extract` returns the text or raises DocumentRefused saying what is wrong with the file (the
+chat view says it in the chat's language). Nothing here knows about chats or databases.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ class Problem(StrEnum):
     TOO_LARGE = "too_large"  # over the size limit (detail: the limit in MB)
     TOO_MANY = "too_many"  # over the per-message count limit (detail: the limit)
     NOT_STORED = "not_stored"  # read, but the database refused it (detail: its words)
-    # Refused by the limits of reading (document_reader); detail: the limit.
+    # Refused by the limits of reading (documents/reader.py); detail: the limit.
     TOO_SLOW = "too_slow"  # over the time limit (seconds), wall clock or CPU
     TOO_MUCH_MEMORY = "too_much_memory"  # over the reading process's memory (MB)
     TOO_MUCH_DATA = "too_much_data"  # decompresses (or its text runs) to over the cap (MB)
@@ -83,7 +83,7 @@ class ExtractedDocument:
     kind: Kind
     sections: tuple[Section, ...]
     pages: int | None = None  # a PDF's page count
-    # Its length when its sections are not kept (document_reader returns the passages only).
+    # Its length when its sections are not kept (documents/reader.py returns the passages only).
     text_chars: int | None = None
 
     @property

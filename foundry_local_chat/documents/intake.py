@@ -1,6 +1,6 @@
 """Files attached to a message, taken into the chat's document store: each one checked against
 the limits, read (documents.extract) and split (chunking.chunk) in a worker process of its own
-(document_reader: a hostile PDF costs that process, within its limits, not the server), and
+(documents/reader.py: a hostile PDF costs that process, within its limits, not the server), and
 stored, or refused with the reason."""
 
 from __future__ import annotations

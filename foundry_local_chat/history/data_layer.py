@@ -103,7 +103,8 @@ class SaveTrouble:
 
 
 TellSaveTrouble = Callable[[SaveTrouble], Awaitable[None]]
-"""Shows a SaveTrouble in the chat it happened in (chat_ui does; the data layer only reports)."""
+"""Shows a SaveTrouble in the chat it happened in (the chat view does; the data layer only
+reports)."""
 
 
 async def _log_only(trouble: SaveTrouble) -> None:

@@ -1,7 +1,7 @@
 """`python -m foundry_local_chat.models.build` (`make model`): build the offline default model, then
 the /browser page's files from it.
 
-The one entry point of both builds: `bundled_model` builds the model and `browser_model` its
+The one entry point of both builds: `models.bundled` builds the model and `models.browser` its
 browser copy from it, so the copy's module imports the model's and never the other way round.
 Runs in the build virtual environment; both builds are idempotent and safe to interrupt.
 """

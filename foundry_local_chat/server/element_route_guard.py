@@ -4,7 +4,7 @@ that is no element.
 Chainlit's PUT saves the element in a background task (Element.send) and answers success
 before the data layer has looked at it: the data layer refuses the write (and says so in the
 sender's chat), but the route would still say it worked. This middleware runs the same check
-(history_owners.check_element) first, for the request's user, so the refusal is the route's
+(history/row_owners.py check_element) first, for the request's user, so the refusal is the route's
 answer too, as it is on every other route. Both routes also index the element and look up the
 session unchecked (a 500 with a traceback for an element without a type, or an unknown session):
 those are answered here.

@@ -1,5 +1,5 @@
 """What public/chat_care.js needs from the server: the words it puts into Chainlit's page (in
-English and Korean, from ui_text.PAGE_TEXTS), at a route in front of Chainlit's catch-all page
+English and Korean, from texts.PAGE_TEXTS), at a route in front of Chainlit's catch-all page
 route. Public: the sign-in page uses them too."""
 
 from __future__ import annotations
