@@ -1,7 +1,7 @@
 """What the app knows of a model from its name: how big it is and which languages it writes.
 
-Data only: the chat view says it on the welcome screen (and picks starters the model can
-answer), and the loop guard is on by default for small models. What is not known stays None; nothing is
+Data only: the chat view says it on the welcome screen (and picks starters the model can answer),
+and the loop guard is on by default for small models. What is not known stays None; nothing is
 guessed beyond a size written in the model's name (`qwen2.5-0.5b`, `deepseek-r1-7b`).
 """
 
