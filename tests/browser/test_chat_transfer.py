@@ -40,10 +40,7 @@ def app_url(
     proxy: RecordingProxy,
     tmp_path: Path,
     history_database: dict[str, str],
-    locale: str,
 ) -> str:
-    if locale.startswith("ko") and history_database:
-        pytest.skip("the Korean screens are the same on either database")
     return signed_in_app(
         chainlit_app, proxy, tmp_path, "alice", TEMPERATURE="0", MAX_TOKENS="48",
         **history_database,
@@ -195,6 +192,7 @@ async def test_a_chat_exported_both_ways_and_imported_goes_on_where_it_was(
 
 
 @pytest.mark.parametrize("locale", ["ko-KR"])
+@pytest.mark.parametrize("history_database", ["sqlite"], indirect=True)  # the screens are the same
 async def test_the_korean_menus_file_names_and_refusals(page: Page) -> None:
     walk = Walk(page)
     await sign_in(page)
