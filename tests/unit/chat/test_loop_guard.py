@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from foundry_local_chat.chat.loop_guard import Loop, LoopGuard, LoopRules, units_of
+from tests.support.loop_guard_cases import IMPOSSIBLE_RULES, guarded, splits
 from tests.support.repetitive_answers import (
     A_WEEK_LISTED_AGAIN,
     LEGITIMATE,
@@ -15,15 +16,6 @@ from tests.support.repetitive_answers import (
     as_model_tokens,
     looping,
 )
-
-
-def guarded(deltas: list[str]) -> tuple[Loop | None, int]:
-    """The guard's verdict, and how many deltas it read before it."""
-    guard = LoopGuard()
-    for read, delta in enumerate(deltas, start=1):
-        if guard.feed(delta) is not None:
-            return guard.loop, read
-    return None, len(deltas)
 
 
 @pytest.mark.parametrize("name", LEGITIMATE)
@@ -155,29 +147,10 @@ def test_hangul_and_cjk_are_read_a_character_at_a_time() -> None:
     assert units == ["백", "우", "로", "손", "어", ",", "hello", "2023", "年"]
 
 
-@pytest.mark.parametrize(
-    "rules",
-    [
-        {"n": 0},
-        {"n": 48, "window": 48},
-        {"repeat_share": 0},
-        {"max_distinct_share": 1.5},
-        {"min_repeat_units": 1},
-        {"min_repeats": 0},
-        {"line_copies": 1},
-        {"line_copies": 6, "line_window": 5},
-        {"max_new_lines": -1},
-    ],
-)
+@pytest.mark.parametrize("rules", IMPOSSIBLE_RULES)
 def test_rules_that_cannot_work_are_refused(rules: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         LoopRules(**rules)  # type: ignore[arg-type]
-
-
-def splits(text: str) -> st.SearchStrategy[list[str]]:
-    """The text cut into deltas at arbitrary places (as a server may send it)."""
-    cuts = st.lists(st.integers(0, len(text)), max_size=60).map(sorted)
-    return cuts.map(lambda at: [text[i:j] for i, j in zip([0, *at], [*at, len(text)], strict=True)])
 
 
 ANSWERS = [*LEGITIMATE.values(), *(looping(name, 30) for name in LOOPS)]

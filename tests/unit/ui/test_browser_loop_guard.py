@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from foundry_local_chat.chat.loop_guard import Loop, LoopGuard, units_of
 from tests.support.js_loop_guard import JsLoopGuard
+from tests.support.loop_guard_cases import IMPOSSIBLE_RULES, guarded, splits
 from tests.support.repetitive_answers import (
     EDGE_CASES,
     LEGITIMATE,
@@ -28,21 +29,6 @@ ANSWERS = [
     *(looping(name, 30) for name in LOOPS),
     *EDGE_CASES.values(),
 ]
-
-
-def guarded(deltas: list[str]) -> tuple[Loop | None, int]:
-    """The chat's guard's verdict, and how many deltas it read before it."""
-    guard = LoopGuard()
-    for read, delta in enumerate(deltas, start=1):
-        if guard.feed(delta) is not None:
-            return guard.loop, read
-    return None, len(deltas)
-
-
-def splits(text: str) -> st.SearchStrategy[list[str]]:
-    """The text cut into deltas at arbitrary places (as a server may send it)."""
-    cuts = st.lists(st.integers(0, len(text)), max_size=60).map(sorted)
-    return cuts.map(lambda at: [text[i:j] for i, j in zip([0, *at], [*at, len(text)], strict=True)])
 
 
 @pytest.fixture(scope="module")
@@ -120,20 +106,7 @@ def test_every_character_is_read_as_python_reads_it(js: JsLoopGuard) -> None:
     assert differently[:20] == []
 
 
-@pytest.mark.parametrize(
-    "rules",
-    [
-        {"n": 0},
-        {"n": 48, "window": 48},
-        {"repeat_share": 0},
-        {"max_distinct_share": 1.5},
-        {"min_repeat_units": 1},
-        {"min_repeats": 0},
-        {"line_copies": 1},
-        {"line_copies": 6, "line_window": 5},
-        {"max_new_lines": -1},
-    ],
-)
+@pytest.mark.parametrize("rules", IMPOSSIBLE_RULES)
 def test_rules_that_cannot_work_are_refused(js: JsLoopGuard, rules: dict[str, float]) -> None:
     assert js.refusal() is None
     refusal = js.refusal(**rules)
