@@ -35,10 +35,6 @@ class AnswerStream:
     def loop(self) -> Loop | None:
         return self._guard.loop if self._guard is not None else None
 
-    def kept(self, answer: str) -> str:
-        """What of the answer shown so far stays: all of it, or what came before its loop."""
-        return self.loop.keep if self.loop is not None else answer
-
     async def pieces(self) -> AsyncGenerator[Piece, None]:
         splitter = ThinkSplitter()
         async with contextlib.aclosing(self._tokens):  # leaving it closes the request
