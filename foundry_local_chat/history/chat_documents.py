@@ -23,14 +23,15 @@ from foundry_local_chat.documents.intake import Upload
 from foundry_local_chat.documents.store import DocumentStore, Owner
 from foundry_local_chat.errors import FoundryLocalChatError, one_line
 from foundry_local_chat.history.data_layer import ChatDataLayer, is_outage
+from foundry_local_chat.history.session_keys import SessionKey
 
-SESSION_KEY = "documents"
+STORE = SessionKey[DocumentStore]("documents")
 # Whether this chat has documents: False for a new chat until a file is added, so a question
 # costs no database query; unknown (unset) for a resumed chat until its first look-up.
-HAS_DOCUMENTS_KEY = "has_documents"
+HAS_DOCUMENTS = SessionKey[bool]("has_documents")
 # How the chat's documents went with its last question (whole or as passages), kept while they
 # are the same documents: what the endpoint has read of the conversation stays the same.
-DECISION_KEY = "documents_decision"
+DECISION = SessionKey[Decision]("documents_decision")
 
 
 class DocumentsUnreachable(FoundryLocalChatError):
@@ -38,14 +39,14 @@ class DocumentsUnreachable(FoundryLocalChatError):
 
 
 def start_without_documents() -> None:
-    cl.user_session.set(HAS_DOCUMENTS_KEY, False)
+    HAS_DOCUMENTS.set(False)
 
 
 def documents_changed() -> None:
     """A document left the chat: whether it has any, and how they go with a question, are
     found again at its next question."""
-    cl.user_session.set(HAS_DOCUMENTS_KEY, None)
-    cl.user_session.set(DECISION_KEY, None)
+    HAS_DOCUMENTS.set(None)
+    DECISION.set(None)
 
 
 def uploads(message: cl.Message) -> list[Upload]:
@@ -62,7 +63,7 @@ def chat_documents() -> tuple[DocumentStore | None, Owner]:
     layer = get_data_layer()
     if isinstance(layer, ChatDataLayer) and isinstance(session.user, PersistedUser):
         return layer.documents, Owner(session.thread_id, session.user.id)
-    store: DocumentStore | None = cl.user_session.get(SESSION_KEY)
+    store: DocumentStore | None = STORE.get()
     return store, Owner(session.thread_id)
 
 
@@ -71,12 +72,12 @@ async def documents_to_add() -> tuple[DocumentStore, Owner]:
     memory for a chat without history."""
     store, owner = chat_documents()
     layer = get_data_layer()
-    cl.user_session.set(HAS_DOCUMENTS_KEY, None)  # known again at the next look-up
+    HAS_DOCUMENTS.set(None)  # known again at the next look-up
     if isinstance(layer, ChatDataLayer) and store is layer.documents:
         return await layer.documents_of(owner), owner
     if store is None:
         store = await asyncio.to_thread(DocumentStore.in_memory)
-        cl.user_session.set(SESSION_KEY, store)
+        STORE.set(store)
     return store, owner
 
 
@@ -90,9 +91,9 @@ async def documents_for(
     """What of this chat's documents goes with the question (None: it has none). Raises
     DocumentsUnreachable when the history database is down: the chat can go on without them."""
     store, owner = chat_documents()
-    if store is None or cl.user_session.get(HAS_DOCUMENTS_KEY) is False:
+    if store is None or HAS_DOCUMENTS.get() is False:
         return None
-    before: Decision | None = cl.user_session.get(DECISION_KEY)
+    before: Decision | None = DECISION.get()
     try:
         context = await document_context(
             store, owner, system_prompt, question, max_tokens, window, budget, before
@@ -101,7 +102,7 @@ async def documents_for(
         if not is_outage(error):
             raise
         raise DocumentsUnreachable(one_line(error)) from error
-    cl.user_session.set(HAS_DOCUMENTS_KEY, context is not None)
+    HAS_DOCUMENTS.set(context is not None)
     if context is not None:
-        cl.user_session.set(DECISION_KEY, (context.names, context.whole))
+        DECISION.set((context.names, context.whole))
     return context

@@ -12,12 +12,13 @@ import chainlit as cl
 from chainlit.types import ThreadDict
 
 from foundry_local_chat.chat.turn import REPLY_MODEL_KEY
+from foundry_local_chat.history.session_keys import SessionKey
 from foundry_local_chat.ui.texts import Words
 
 VERSIONS_KEY = "versions"  # [{"content", "stats", "stopped"}, …], oldest first (2 or more)
 SHOWN_KEY = "version_shown"  # which of them the message shows
 STATS_ELEMENT_KEY = "stats_element"  # the id of its speed line element
-LATEST_ANSWER_KEY = "latest_answer"  # the session's answer that offers "answer again"
+LATEST_ANSWER = SessionKey[cl.Action]("latest_answer")  # the answer offering "answer again"
 STATS_ELEMENT_NAME = "AnswerStats"  # public/elements/AnswerStats.jsx
 REGENERATE = "regenerate"
 SHOW_VERSION = "show_version"
@@ -95,12 +96,12 @@ def regenerate_action(said: Words) -> cl.Action:
 
 async def offer_regenerate(reply: cl.Message, said: Words) -> None:
     """Only the latest answer offers to be given again: the one before stops offering it."""
-    before: cl.Action | None = cl.user_session.get(LATEST_ANSWER_KEY)
+    before: cl.Action | None = LATEST_ANSWER.get()
     if before is not None:
         await before.remove()
     action = regenerate_action(said)
     reply.actions = [action]
-    cl.user_session.set(LATEST_ANSWER_KEY, action)
+    LATEST_ANSWER.set(action)
 
 
 async def offer_regenerate_on_resume(thread: ThreadDict, said: Words) -> None:
@@ -113,10 +114,10 @@ async def offer_regenerate_on_resume(thread: ThreadDict, said: Words) -> None:
 async def offer_regenerate_on_latest(said: Words) -> None:
     """The chat's latest answer offers to be given again, once the turns shown have changed
     (another version of a question)."""
-    before: cl.Action | None = cl.user_session.get(LATEST_ANSWER_KEY)
+    before: cl.Action | None = LATEST_ANSWER.get()
     if before is not None:
         await before.remove()
-        cl.user_session.set(LATEST_ANSWER_KEY, None)
+        LATEST_ANSWER.set(None)
     messages = cl.chat_context.get()
     await _offer_on_latest([(m.id, m.type, m.metadata) for m in messages], said)
 
@@ -130,7 +131,7 @@ async def _offer_on_latest(steps: list[StepFacts], said: Words) -> None:
         return
     action = regenerate_action(said)
     await action.send(for_id=turns[-1][0])
-    cl.user_session.set(LATEST_ANSWER_KEY, action)
+    LATEST_ANSWER.set(action)
 
 
 def answer_to_regenerate(

@@ -24,7 +24,7 @@ from typing import Any
 
 from foundry_local_chat.chat.turn import REFUSED_KEY, REPLY_MODEL_KEY
 from foundry_local_chat.errors import shortened
-from foundry_local_chat.history.chat_documents import HAS_DOCUMENTS_KEY
+from foundry_local_chat.history.chat_documents import HAS_DOCUMENTS
 from foundry_local_chat.history.export import (
     FORMAT,
     MAX_TITLE_CHARS,
@@ -89,7 +89,7 @@ def imported_thread(chat: ChatExport, user: ActingUser, said: Words) -> NewThrea
     panel = {
         key: value for key in PANEL_SETTINGS if (value := getattr(chat.settings, key)) is not None
     }
-    metadata: dict[str, Any] = {"chat_settings": panel, HAS_DOCUMENTS_KEY: False}
+    metadata: dict[str, Any] = {"chat_settings": panel, HAS_DOCUMENTS.name: False}
     if chat.chat_profile:
         metadata["chat_profile"] = chat.chat_profile
     thread: Row = {
