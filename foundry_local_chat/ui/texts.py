@@ -619,7 +619,7 @@ WORDS = {
         "있습니다. 끝나면 다시 첨부하세요.",
         document_busy="⚠️ **{file}**은(는) 읽지 않았습니다: 서버가 다른 파일을 읽느라 바쁩니다. "
         "잠시 후 다시 첨부하세요.",
-        document_removed="🗑️ **{file}**을(를) 이 채팅에서 뺐습니다: 이제부터는 이 문서 없이 "
+        document_removed="🗑️ 이 채팅에서 **{file}** 문서를 뺐습니다: 이제부터는 이 문서 없이 "
         "답합니다.",
         document_not_stored="⚠️ **{file}**: 읽었지만 저장하지 못했습니다 ({detail}).",
         sources="📄 출처:",
