@@ -21,6 +21,7 @@ from tests.support.postgres import PostgresServer
 from tests.support.processes import (
     Endpoint,
     RunningProcess,
+    live_processes,
     start_bundled_endpoint,
 )
 from tests.support.recording_proxy import RecordingProxy
@@ -65,6 +66,30 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                 f"{item.nodeid} starts a real part: it belongs in tests/e2e/ or tests/browser/"
             )
     items[:] = longest_files_first(items)
+
+
+_LINES_BEFORE = pytest.StashKey[dict[int, int]]()
+SHOWN_LINES = 60  # of each process's output, in a failing test's report
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    item.stash[_LINES_BEFORE] = {id(p): len(p.lines) for p in live_processes()}
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport:
+    """A failing test's report ends with what the running apps and endpoints printed during it:
+    CI shows the report and nothing else, and an app's log says why a page waited in vain."""
+    report: pytest.TestReport = yield
+    if report.failed:
+        before = item.stash.get(_LINES_BEFORE, {})
+        for process in live_processes():
+            printed = process.lines[before.get(id(process), 0) :]
+            if printed:
+                shown = "".join(printed[-SHOWN_LINES:])
+                report.sections.append((f"output of {process.name}", shown))
+    return report
 
 
 def longest_files_first(items: list[pytest.Item]) -> list[pytest.Item]:

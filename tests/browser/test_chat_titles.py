@@ -16,10 +16,10 @@ from playwright.async_api import Page, expect
 from foundry_local_chat.chat.titles import fallback_title, title_from
 from tests.support.apps import PASSWORD, launch_chainlit
 from tests.support.browser import (
-    SETTINGS_BUTTON,
     USER_MESSAGE,
     save_screenshot,
     send_prompt,
+    sign_in,
     wait_for_answer,
 )
 from tests.support.postgres import PostgresServer
@@ -77,14 +77,6 @@ def app(
 @pytest.fixture
 def app_url(app: App) -> str:
     return app.url
-
-
-async def sign_in(page: Page) -> None:
-    await page.goto("/")
-    await page.locator("#email").fill("alice")
-    await page.locator("#password").fill(PASSWORD)
-    await page.locator("#password").press("Enter")
-    await expect(page.locator(SETTINGS_BUTTON)).to_be_visible()
 
 
 async def test_a_new_chat_is_titled_in_the_sidebar_at_once_and_keeps_it(

@@ -11,10 +11,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Page
 
 from tests.support.apps import PASSWORD, launch_chainlit
-from tests.support.browser import COMPOSER, SETTINGS_BUTTON, new_page, send_prompt, wait_for_answer
+from tests.support.browser import (
+    COMPOSER,
+    new_chat,
+    new_page,
+    send_prompt,
+    sign_in,
+    wait_for_answer,
+)
 from tests.support.processes import Endpoint, RunningProcess, add_user
 from tests.support.recording_proxy import RecordedRequest, RecordingProxy
 
@@ -85,11 +92,7 @@ def apps(bundled_model_dir: Path, proxy: RecordingProxy, tmp_path: Path) -> Iter
 
 async def signed_in(browser: Browser, url: str) -> Page:
     _, page, _ = await new_page(browser, url)
-    await page.goto("/")
-    await page.locator("#email").fill("alice")
-    await page.locator("#password").fill(PASSWORD)
-    await page.locator("#password").press("Enter")
-    await expect(page.locator(SETTINGS_BUTTON)).to_be_visible()
+    await sign_in(page)
     return page
 
 
@@ -117,8 +120,7 @@ async def test_the_follow_up_is_answered_as_fast_with_titles_as_without(
     cancelled = 0
     for _ in range(TRIALS):
         for page, times in ((titled, with_titles), (untitled, without_titles)):
-            await page.goto("/")  # a new chat
-            await expect(page.locator(SETTINGS_BUTTON)).to_be_visible()
+            await new_chat(page)
             titles_before = len([r for r in proxy.chat_requests() if is_title_request(r)])
             await send_prompt(page, QUESTION)
             await wait_for_answer(page)

@@ -17,14 +17,14 @@ from playwright.async_api import Page, expect
 
 from foundry_local_chat.history.export import FORMAT, AssistantMessage, parse_chat_export
 from foundry_local_chat.ui.chat_export import quoted
-from tests.support.apps import PASSWORD, AppFactory, signed_in_app
+from tests.support.apps import AppFactory, signed_in_app
 from tests.support.browser import (
     ANSWER_STATS,
     ASSISTANT_MESSAGE,
-    SETTINGS_BUTTON,
     USER_MESSAGE,
     save_screenshot,
     send_prompt,
+    sign_in,
     wait_for_answer,
 )
 from tests.support.korean_screen import TEXTS_ON_SCREEN, english_in
@@ -59,15 +59,6 @@ class Walk:
         assert texts, f"nothing on the screen {screen}"
         if english := english_in(texts, {"alice"}):  # the user's name
             self.found[screen] = english
-
-
-async def sign_in(page: Page) -> None:
-    await page.goto("/")
-    await page.locator("#email").fill("alice")
-    await page.locator("#password").fill(PASSWORD)
-    await page.locator("#password").press("Enter")
-    # The chat is ready (its settings panel sent): a new app's first chat may take a while.
-    await expect(page.locator(SETTINGS_BUTTON)).to_be_visible(timeout=60_000)
 
 
 async def open_thread_menu(page: Page, thread: str) -> None:

@@ -13,15 +13,16 @@ import pytest
 from playwright.async_api import Browser, FilePayload, Page, expect
 
 from foundry_local_chat.ui.texts import ENGLISH, KOREAN, PAGE_TEXTS, WORDS
-from tests.support.apps import PASSWORD, AppFactory, signed_in_app
+from tests.support.apps import AppFactory, signed_in_app
 from tests.support.browser import (
     ASSISTANT_MESSAGE,
-    SEND_BUTTON,
-    SETTINGS_BUTTON,
     USER_MESSAGE,
+    attach,
+    new_chat,
     new_page,
     save_screenshot,
     send_prompt,
+    sign_in,
     wait_for_answer,
 )
 from tests.support.pdf_maker import text_pdf
@@ -29,7 +30,6 @@ from tests.support.postgres import PostgresServer
 from tests.support.processes import Endpoint
 from tests.support.recording_proxy import RecordingProxy
 
-UPLOAD_INPUT = "#upload-button-input"
 CHIPS = "#chat-documents [data-document]"
 RECIPES = b"# Recipes\n\nGrandmother's plum cake needs exactly seventeen plums.\n"
 GARDEN = b"# Garden\n\nThe roses bloom in June and the tulips in April.\n"
@@ -56,19 +56,6 @@ def app_url(
     return signed_in_app(
         chainlit_app, proxy, tmp_path, "alice", "bob", TEMPERATURE="0", MAX_TOKENS="24", **database
     )
-
-
-async def sign_in(page: Page, name: str) -> None:
-    await page.goto("/")
-    await page.locator("#email").fill(name)
-    await page.locator("#password").fill(PASSWORD)
-    await page.locator("#password").press("Enter")
-    await expect(page.locator(SETTINGS_BUTTON)).to_be_visible()
-
-
-async def attach(page: Page, files: list[FilePayload]) -> None:
-    await page.locator(UPLOAD_INPUT).set_input_files(files=files)
-    await expect(page.locator(SEND_BUTTON)).to_be_enabled(timeout=30_000)
 
 
 def sessions_of(page: Page) -> list[str]:
@@ -136,8 +123,7 @@ async def test_the_chats_documents_are_listed_removable_and_come_back(
     await page.reload()  # the list is the chat's, kept with it
     await expect(page.locator(USER_MESSAGE)).to_have_count(2)
     await expect(chips).to_have_text([f"garden.md{len(GARDEN)} B×", "report.pdf3 pages×"])
-    await page.goto("/")  # a new chat lists none …
-    await expect(page.locator(SETTINGS_BUTTON)).to_be_visible()
+    await new_chat(page)  # a new chat lists none …
     await expect(chips).to_have_count(0)
     await page.locator('li[id^="thread-"]').first.click()  # … and the old one its own again
     await expect(page.locator(USER_MESSAGE)).to_have_count(2)
@@ -157,8 +143,7 @@ async def test_without_sign_in_and_in_korean_the_list_works_the_same(
 ) -> None:
     context, page, _ = await new_page(browser, korean_app_url, "ko-KR")
     said = PAGE_TEXTS[KOREAN]
-    await page.goto("/")
-    await expect(page.locator(SETTINGS_BUTTON)).to_be_visible()
+    await new_chat(page)
     await attach(page, FILES[1:])
     await page.locator("#chat-input").press("Enter")  # only files: read, and nothing to answer
     chips = page.locator(CHIPS)

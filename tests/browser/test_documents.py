@@ -5,15 +5,15 @@ side panel. The app talks to the session's real endpoint (the bundled model)."""
 from __future__ import annotations
 
 import pytest
-from playwright.async_api import FilePayload, Page, expect
+from playwright.async_api import Page, expect
 
 from foundry_local_chat.ui.texts import ENGLISH, KOREAN, WORDS
 from tests.support.browser import (
     ANSWER_STATS,
     ASSISTANT_MESSAGE,
     COMPOSER,
-    SEND_BUTTON,
     STOP_BUTTON,
+    attach,
     open_chat,
     save_screenshot,
     send_prompt,
@@ -21,7 +21,6 @@ from tests.support.browser import (
 )
 from tests.support.processes import Endpoint
 
-UPLOAD_INPUT = "#upload-button-input"  # behind the composer's paperclip button
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 RECIPE = "Grandmother's plum cake needs exactly seventeen plums."
 
@@ -30,13 +29,6 @@ RECIPE = "Grandmother's plum cake needs exactly seventeen plums."
 def app_settings(endpoint: Endpoint) -> dict[str, str]:
     return {"FOUNDRY_LOCAL": "0", "BASE_URL": endpoint.url, "API_KEY": endpoint.api_key,
             "MAX_TOKENS": "32", "LOOP_GUARD": "0"}  # fmt: skip
-
-
-async def attach(page: Page, files: list[FilePayload]) -> None:
-    """Attach files with the composer's upload input; returns once all are uploaded (the send
-    button waits for them)."""
-    await page.locator(UPLOAD_INPUT).set_input_files(files=files)
-    await expect(page.locator(SEND_BUTTON)).to_be_enabled(timeout=30_000)
 
 
 async def test_an_attached_file_is_read_and_the_answer_opens_its_source(page: Page) -> None:

@@ -13,10 +13,9 @@ import pytest
 from playwright.async_api import ConsoleMessage, Page, Request, expect
 
 from tests.support.apps import shared_proxy
-from tests.support.browser import open_chat, send_prompt, wait_for_answer
+from tests.support.browser import attach, open_chat, send_prompt, wait_for_answer
 from tests.support.recording_proxy import RecordingProxy
 
-UPLOAD_INPUT = "#upload-button-input"
 ELSEWHERE = "http://images.example"
 ANSWER_IMAGE = f"![chart]({ELSEWHERE}/answer.png?said=my+secret)"
 DOCUMENT_IMAGE = f"![logo]({ELSEWHERE}/document.png)"
@@ -57,8 +56,8 @@ async def test_answers_documents_and_sources_fetch_nothing_from_other_origins(
 
     await open_chat(page)
     notes = f"# Harbour\n\n{DOCUMENT_IMAGE}\n\nThe lighthouse cat is called Marmalade.\n"
-    await page.locator(UPLOAD_INPUT).set_input_files(
-        files=[{"name": "harbour.md", "mimeType": "text/markdown", "buffer": notes.encode()}]
+    await attach(
+        page, [{"name": "harbour.md", "mimeType": "text/markdown", "buffer": notes.encode()}]
     )
     await expect(page.get_by_text("harbour.md").first).to_be_visible()
     proxy.thinking_deltas = [ANSWER_IMAGE, "\n\n"]  # the model writes a remote image first

@@ -9,17 +9,19 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Page, expect
 
-from tests.support.apps import PASSWORD, AppFactory, signed_in_app
+from tests.support.apps import AppFactory, signed_in_app
 from tests.support.browser import (
     ANSWER_STATS,
     ASSISTANT_MESSAGE,
     NEW_CHAT_BUTTON,
-    SETTINGS_BUTTON,
     STOP_BUTTON,
     USER_MESSAGE,
+    chat_ready,
     last_answer,
     last_answer_stats,
+    new_chat,
     send_prompt,
+    sign_in,
     wait_for_answer,
 )
 from tests.support.postgres import PostgresServer
@@ -52,11 +54,7 @@ def app_url(
 
 
 async def test_a_chat_comes_back_whole_from_the_sidebar(page: Page) -> None:
-    await page.goto("/")
-    await page.locator("#email").fill("alice")
-    await page.locator("#password").fill(PASSWORD)
-    await page.locator("#password").press("Enter")
-    await expect(page.locator(SETTINGS_BUTTON)).to_be_visible()  # signed in, chat ready
+    await sign_in(page)
 
     await send_prompt(page, "What is the capital of France?")
     await wait_for_answer(page)
@@ -64,8 +62,7 @@ async def test_a_chat_comes_back_whole_from_the_sidebar(page: Page) -> None:
     speed_line = (await last_answer_stats(page).inner_text()).strip()
     assert "tokens" in speed_line
 
-    await page.goto("/")  # a new chat; the sidebar lists the old one
-    await expect(page.locator(SETTINGS_BUTTON)).to_be_visible()
+    await new_chat(page)  # a new chat; the sidebar lists the old one
     await expect(page.locator(USER_MESSAGE)).to_have_count(0)
     await page.get_by_text("What is the capital of France?").click()
 
@@ -74,14 +71,6 @@ async def test_a_chat_comes_back_whole_from_the_sidebar(page: Page) -> None:
     await expect(resumed).to_have_count(1)
     await expect(resumed.get_by_role("article")).to_have_text(answer)
     await expect(resumed.locator(ANSWER_STATS)).to_have_text(speed_line)
-
-
-async def sign_in(page: Page, name: str = "alice") -> None:
-    await page.goto("/")
-    await page.locator("#email").fill(name)
-    await page.locator("#password").fill(PASSWORD)
-    await page.locator("#password").press("Enter")
-    await expect(page.locator(SETTINGS_BUTTON)).to_be_visible()  # signed in, chat ready
 
 
 async def delete_from_sidebar(page: Page, title: str) -> None:
@@ -99,8 +88,7 @@ async def test_deleting_the_open_chat_moves_to_a_new_one_and_saves_nothing_into_
     await sign_in(page)
     await send_prompt(page, "What is the capital of France?")
     await wait_for_answer(page)
-    await page.goto("/")  # open it again from the sidebar, as people do
-    await expect(page.locator(SETTINGS_BUTTON)).to_be_visible()
+    await new_chat(page)  # open it again from the sidebar, as people do
     await page.get_by_text("What is the capital of France?").click()
     await expect(page.locator(USER_MESSAGE)).to_have_count(1)
     await expect(page).to_have_url(re.compile(r"/thread/[0-9a-f-]+$"))
@@ -109,7 +97,7 @@ async def test_deleting_the_open_chat_moves_to_a_new_one_and_saves_nothing_into_
     await delete_from_sidebar(page, "What is the capital of France?")
     await expect(page.locator(USER_MESSAGE)).to_have_count(0)  # a new chat
     await expect(page).not_to_have_url(re.compile(deleted))
-    await expect(page.locator(SETTINGS_BUTTON)).to_be_visible()
+    await chat_ready(page)
     asked = len(proxy.chat_requests())
     await send_prompt(page, "And of Spain?")
     await wait_for_answer(page)
@@ -119,7 +107,7 @@ async def test_deleting_the_open_chat_moves_to_a_new_one_and_saves_nothing_into_
     assert [m["content"] for m in body["messages"] if m["role"] == "user"] == ["And of Spain?"]
 
     await page.reload()
-    await expect(page.locator(SETTINGS_BUTTON)).to_be_visible()
+    await chat_ready(page)
     await expect(page.get_by_text(re.compile("Could not reach the server"))).to_have_count(0)
     sidebar = page.locator('li[id^="thread-"]')
     await expect(sidebar.filter(has_text="And of Spain?")).to_have_count(1)
@@ -189,8 +177,7 @@ async def test_an_answer_given_again_keeps_both_versions_with_the_thread(
     await expect(paragraphs).to_have_text(first)
 
     # Stored with the thread: after a reload, the chat comes back with both, showing the first.
-    await page.goto("/")
-    await expect(page.locator(SETTINGS_BUTTON)).to_be_visible()
+    await new_chat(page)
     await page.get_by_text("Write one sentence about the sea.").click()
     await expect(version).to_have_text("1/2")
     await expect(paragraphs).to_have_text(first)

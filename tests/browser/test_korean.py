@@ -17,16 +17,15 @@ from tests.support.browser import (
     ANSWER_STATS,
     NEW_CHAT_BUTTON,
     README_BUTTON,
-    SEND_BUTTON,
     SETTINGS_BUTTON,
     STOP_BUTTON,
     USER_MESSAGE,
+    attach,
+    chat_ready,
     send_prompt,
 )
 from tests.support.korean_screen import TEXTS_ON_SCREEN, english_in
 from tests.support.recording_proxy import RecordingProxy
-
-UPLOAD_INPUT = "#upload-button-input"
 
 
 class Walk:
@@ -63,7 +62,7 @@ async def test_no_screen_of_the_korean_ui_shows_english(page: Page) -> None:
     await walk.look("wrong password")
     await page.locator("#password").fill(PASSWORD)
     await page.locator("#password").press("Enter")
-    await expect(page.locator(SETTINGS_BUTTON)).to_be_visible()
+    await chat_ready(page)
     await walk.look("welcome")
 
     await page.locator(SETTINGS_BUTTON).click()
@@ -87,14 +86,14 @@ async def test_no_screen_of_the_korean_ui_shows_english(page: Page) -> None:
     await expect(page.locator(STOP_BUTTON)).to_be_hidden(timeout=60_000)
     await walk.look("an answer given again")
 
-    await page.locator(UPLOAD_INPUT).set_input_files(
-        files=[
+    await attach(
+        page,
+        [
             {"name": "notes.md", "mimeType": "text/markdown", "buffer": b"# Cake\n\nPlums."},
             {"name": "broken.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4 junk"},
-        ]
+        ],
     )
     await expect(page.get_by_text("broken.pdf").first).to_be_visible()
-    await expect(page.locator(SEND_BUTTON)).to_be_enabled()  # both uploaded
     await send_prompt(page, "What does the cake need?")
     await expect(page.get_by_test_id("sources")).to_have_count(1, timeout=120_000)
     await expect(page.locator(STOP_BUTTON)).to_be_hidden(timeout=60_000)

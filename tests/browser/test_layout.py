@@ -26,6 +26,7 @@ from tests.support.browser import (
     STARTERS,
     STOP_BUTTON,
     WELCOME_SCREEN,
+    attach,
     last_answer_stats,
     save_screenshot,
     send_prompt,
@@ -39,7 +40,6 @@ from tests.support.recording_proxy import RecordingProxy
 SIZES = {"narrow": {"width": 390, "height": 844}, "wide": {"width": 1280, "height": 800}}
 HEADER = "#header"
 MENU_BUTTON = "#header-menu-button"
-UPLOAD_INPUT = "#upload-button-input"
 
 
 @pytest.fixture(scope="module")
@@ -195,8 +195,7 @@ NOTES = "# Lighthouses\n\nThe Fastnet lighthouse stands on a rock off the coast 
 @pytest.mark.parametrize("size", SIZES)
 async def test_a_source_opens_in_a_panel_that_fits_the_screen(page: Page, size: str) -> None:
     notes = {"name": "lighthouses.md", "mimeType": "text/markdown", "buffer": NOTES.encode()}
-    await page.locator(UPLOAD_INPUT).set_input_files(files=[notes])
-    await expect(page.locator(SEND_BUTTON)).to_be_enabled(timeout=30_000)
+    await attach(page, [notes])
     await send_prompt(page, "Where does the Fastnet lighthouse stand?")
     await wait_for_answer(page)
     await fits(page)

@@ -16,11 +16,12 @@ from playwright.async_api import Browser, Page, Response, expect
 
 from tests.support.apps import PASSWORD, AppFactory, signed_in_app
 from tests.support.browser import (
-    SETTINGS_BUTTON,
     USER_MESSAGE,
     last_answer,
+    new_chat,
     new_page,
     send_prompt,
+    sign_in,
     wait_for_answer,
 )
 from tests.support.chainlit_client import AUTH_COOKIE
@@ -54,14 +55,6 @@ async def other_origin() -> AsyncIterator[str]:
     await web.TCPSite(runner, "127.0.0.1", port).start()
     yield f"http://127.0.0.1:{port}"
     await runner.cleanup()
-
-
-async def sign_in(page: Page, name: str = "alice") -> None:
-    await page.goto("/")
-    await page.locator("#email").fill(name)
-    await page.locator("#password").fill(PASSWORD)
-    await page.locator("#password").press("Enter")
-    await expect(page.locator(SETTINGS_BUTTON)).to_be_visible()  # signed in, chat ready
 
 
 async def session_cookie(page: Page, app_url: str) -> str:
@@ -99,8 +92,7 @@ async def test_another_origin_can_neither_read_nor_act_nor_open_the_socket(
     await attacker.close()
 
     # The app's own page: still alice, her chat in the sidebar, and it chats normally.
-    await page.goto("/")
-    await expect(page.locator(SETTINGS_BUTTON)).to_be_visible()
+    await new_chat(page)
     await expect(page.get_by_text("What is the capital of France?")).to_be_visible()
     await send_prompt(page, "What is the capital of Italy?")
     assert await wait_for_answer(page)

@@ -27,13 +27,14 @@ from tests.support.browser import (
     ANSWER_STATS,
     ANSWER_XPATH,
     SEND_BUTTON,
-    SETTINGS_BUTTON,
     STOP_BUTTON,
     STREAMING_CURSOR,
     USER_MESSAGE,
+    chat_ready,
     last_answer,
     new_page,
     send_prompt,
+    sign_in,
     wait_for_answer,
 )
 from tests.support.processes import (
@@ -87,14 +88,6 @@ async def shows(page: Page, text: str, streaming: bool | None = None) -> None:
 async def answer_text(page: Page) -> str:
     """The answer's own text (without the line under it)."""
     return " ".join(await last_answer(page).get_by_role("article").all_inner_texts())
-
-
-async def sign_in(page: Page) -> None:
-    await page.goto("/")
-    await page.locator("#email").fill("alice")
-    await page.locator("#password").fill(PASSWORD)
-    await page.locator("#password").press("Enter")
-    await expect(page.locator(SETTINGS_BUTTON)).to_be_visible()
 
 
 async def ask_and_hold(page: Page, proxy: RecordingProxy) -> str:
@@ -211,7 +204,7 @@ async def test_a_thread_reopened_from_the_sidebar_shows_the_answer_being_written
 
     again = await context.new_page()
     await again.goto("/")
-    await expect(again.locator(SETTINGS_BUTTON)).to_be_visible()
+    await chat_ready(again)
     started = time.perf_counter()
     await again.get_by_text(PROMPT).first.click()
     await expect(again.locator(USER_MESSAGE)).to_have_text([PROMPT])

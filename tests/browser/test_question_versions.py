@@ -18,10 +18,10 @@ from tests.support.browser import (
     ASSISTANT_MESSAGE,
     MESSAGE_TEXT,
     SEND_BUTTON,
-    SETTINGS_BUTTON,
     STOP_BUTTON,
     USER_MESSAGE,
     edit_message,
+    new_chat,
     save_screenshot,
     send_prompt,
     sign_in,
@@ -83,8 +83,7 @@ async def switch(page: Page, button: str, shown: str) -> None:
 
 async def reopen(page: Page, title: str) -> None:
     """Reload the app and open the chat from the sidebar; returns once it is shown."""
-    await page.goto("/")
-    await expect(page.locator(SETTINGS_BUTTON)).to_be_visible()
+    await new_chat(page)
     await page.locator('li[id^="thread-"]').filter(has_text=title).click()
     await expect(page).to_have_url(re.compile(r"/thread/"))
     # Resuming asks the model server for its models first: on a busy machine that takes a while.

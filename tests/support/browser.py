@@ -27,12 +27,14 @@ from playwright.async_api import (
     BrowserContext,
     ConsoleMessage,
     Error,
+    FilePayload,
     Locator,
     Page,
     async_playwright,
     expect,
 )
 
+from tests.support.apps import PASSWORD
 from tests.support.processes import REPO, clean_env, free_port, start_chainlit
 
 # An expectation waits this long unless it says otherwise: on two shared cores a page that is
@@ -54,6 +56,7 @@ SCREENSHOTS = REPO / "docs" / "screenshots" if UPDATING_SCREENSHOTS else ARTIFAC
 # Chainlit 2.12's DOM.
 COMPOSER = "#chat-input"  # the message textarea
 SEND_BUTTON = "#chat-submit"  # shown while no answer is running
+UPLOAD_INPUT = "#upload-button-input"  # behind the composer's paperclip button
 STOP_BUTTON = "#stop-button"  # replaces the send button while an answer is running
 SETTINGS_BUTTON = "#chat-settings-open-modal"  # in the composer, once the app sends ChatSettings
 SETTINGS_HEADER_BUTTON = "#chat-settings-header-button"  # with chat_settings_location="sidebar"
@@ -110,13 +113,27 @@ async def open_chat(page: Page, timeout: float = 60_000) -> str:
     return (await page.locator(ASSISTANT_MESSAGE).last.inner_text()).strip()
 
 
-async def sign_in(page: Page, name: str, password: str) -> None:
+CHAT_READY_TIMEOUT = 60_000  # ms: a new chat on a loaded machine (two test workers, a model)
+
+
+async def chat_ready(page: Page, timeout: float = CHAT_READY_TIMEOUT) -> None:
+    """Wait until the chat's start has run: the app sends its settings panel last."""
+    await expect(page.locator(SETTINGS_BUTTON)).to_be_visible(timeout=timeout)
+
+
+async def new_chat(page: Page) -> None:
+    """Open a new chat (the app's root), as a reload or the logo does; returns once it is ready."""
+    await page.goto("/")
+    await chat_ready(page)
+
+
+async def sign_in(page: Page, name: str = "alice", password: str = PASSWORD) -> None:
     """Sign in on the login page; returns once the chat is ready."""
     await page.goto("/")
     await page.locator("#email").fill(name)
     await page.locator("#password").fill(password)
     await page.locator("#password").press("Enter")
-    await expect(page.locator(SETTINGS_BUTTON)).to_be_visible()
+    await chat_ready(page)
 
 
 async def send_prompt(page: Page, text: str) -> None:
@@ -125,6 +142,13 @@ async def send_prompt(page: Page, text: str) -> None:
     await composer.fill(text)
     await composer.press("Enter")
     await expect(page.locator(USER_MESSAGE).last).to_contain_text(text)
+
+
+async def attach(page: Page, files: list[FilePayload]) -> None:
+    """Attach files with the composer's upload input; returns once all are uploaded (Chainlit
+    keeps the send button disabled until then, and Enter sends nothing)."""
+    await page.locator(UPLOAD_INPUT).set_input_files(files=files)
+    await expect(page.locator(SEND_BUTTON)).to_be_enabled(timeout=30_000)
 
 
 def last_answer(page: Page) -> Locator:

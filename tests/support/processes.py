@@ -56,8 +56,8 @@ def clean_env(overrides: Mapping[str, str]) -> dict[str, str]:
 @dataclass
 class RunningProcess:
     process: subprocess.Popen[str]
-    lines: list[str] = field(default_factory=list)
-    _queue: queue.Queue[str | None] = field(default_factory=queue.Queue)
+    lines: list[str] = field(default_factory=list, repr=False)
+    _queue: queue.Queue[str | None] = field(default_factory=queue.Queue, repr=False)
 
     def _pump(self) -> None:
         assert self.process.stdout is not None
@@ -115,6 +115,12 @@ class RunningProcess:
     def output(self) -> str:
         return "".join(self.lines)
 
+    @property
+    def name(self) -> str:
+        """The command, shortened to what tells processes apart (e.g. `chainlit run … --port N`)."""
+        args = [str(a) for a in self.process.args]  # type: ignore[union-attr]
+        return " ".join(Path(args[0]).name if i == 0 else a for i, a in enumerate(args))
+
     def stop(self, timeout: float = 15) -> int:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
@@ -158,7 +164,19 @@ def start(
     )
     running = RunningProcess(process)
     threading.Thread(target=running._pump, daemon=True).start()
+    _STARTED.append(running)
     return running
+
+
+# Every process the tests started, so that a failing test's report can show what the apps and
+# endpoints running at the time printed (CI shows only the report).
+_STARTED: list[RunningProcess] = []
+
+
+def live_processes() -> list[RunningProcess]:
+    """The started processes that are still running."""
+    _STARTED[:] = [p for p in _STARTED if p.process.poll() is None]
+    return list(_STARTED)
 
 
 @dataclass
