@@ -58,34 +58,43 @@ class Checkpoints:
         self._pending: asyncio.Task[None] | None = None
         self._step: Callable[[], StepDict] | None = None
         self._writing = False
+        self._growths = 0  # how many times the answer grew; a save knows which it has
+        self._settling = False
         self.saved = 0  # checkpoints written
 
     def grew(self, step: Callable[[], StepDict]) -> None:
         """The answer grew: it is saved now, or when its time comes."""
         self._step = step
+        self._growths += 1
         if self._save is None or (self._pending is not None and not self._pending.done()):
-            return  # the save under way or waiting takes the answer as it is by then
+            # A save waiting takes the answer as it is by then; one under way saves again
+            # after it (a stalled stream sends no next token to wake a save).
+            return
         self._pending = asyncio.create_task(self._checkpoint())
 
     async def _checkpoint(self) -> None:
         assert self._save is not None and self._step is not None
-        if self._last is not None:
-            wait = self._last + self.interval - self._clock()
-            if wait > 0:
-                await self._sleep(wait)  # the write rate's bound, not a wait for something
-        self._last = self._clock()
-        self._writing = True
-        try:
-            await self._save(in_progress(self._step()))
-            self.saved += 1
-        except Exception as error:  # the data layer tells the chat; the answer goes on
-            log.warning("saving the answer as it grows failed: %s", error)
-        finally:
-            self._writing = False
+        saved_growths = -1
+        while saved_growths != self._growths and not self._settling:
+            if self._last is not None:
+                wait = self._last + self.interval - self._clock()
+                if wait > 0:
+                    await self._sleep(wait)  # the write rate's bound, not a wait for something
+            self._last = self._clock()
+            self._writing = True
+            saved_growths = self._growths
+            try:
+                await self._save(in_progress(self._step()))
+                self.saved += 1
+            except Exception as error:  # the data layer tells the chat; the answer goes on
+                log.warning("saving the answer as it grows failed: %s", error)
+            finally:
+                self._writing = False
 
     async def settled(self) -> None:
         """Before the answer's last save: a save waiting for its time is dropped (the last save
         has all of it), one under way is waited for."""
+        self._settling = True
         pending = self._pending
         if pending is None or pending.done():
             return

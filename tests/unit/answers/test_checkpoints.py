@@ -42,12 +42,18 @@ def step(text: str) -> StepDict:
     return cast(StepDict, {"id": "a1", "output": text, "metadata": {"reply_model": "m"}})
 
 
-async def run(gaps: list[float]) -> tuple[list[tuple[float, dict[str, Any]]], str]:
+async def run(
+    gaps: list[float], write_seconds: float = 0.0
+) -> tuple[list[tuple[float, dict[str, Any]]], str]:
+    """Tokens arrive after `gaps`; a save takes `write_seconds` (the answer may grow meanwhile).
+    The saves (when each began, what it saved) and the whole text."""
     time = VirtualTime()
     saves: list[tuple[float, dict[str, Any]]] = []
 
     async def save(saved: dict[str, Any]) -> None:
         saves.append((time.now, saved))
+        if write_seconds:
+            await time.sleep(write_seconds)
 
     checkpoints = Checkpoints(save, INTERVAL, time.clock, time.sleep)
     text = ""
@@ -58,9 +64,10 @@ async def run(gaps: list[float]) -> tuple[list[tuple[float, dict[str, Any]]], st
         checkpoints.grew(lambda text=text: step(text))  # type: ignore[misc]
         for _ in range(3):
             await asyncio.sleep(0)  # let a save that is due run
-    time.advance(INTERVAL)  # the stream stopped: the save waiting for its time comes
-    for _ in range(5):
-        await asyncio.sleep(0)
+    for _ in range(3):  # the stream stopped: a save under way ends, the one due comes
+        time.advance(INTERVAL + write_seconds)
+        for _ in range(5):
+            await asyncio.sleep(0)
     return saves, text
 
 
@@ -76,6 +83,43 @@ def test_saves_are_bounded_and_the_last_has_everything(gaps: list[float]) -> Non
     assert all(saved["streaming"] is False for _, saved in saves)
     assert saves[-1][1]["output"] == text, "once the stream pauses, all of it is saved"
     assert len(saves) <= 1 + sum(gaps) / INTERVAL + 1
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.floats(min_value=0, max_value=2.5), min_size=1, max_size=40),
+    st.floats(min_value=0.01, max_value=3.0),
+)
+def test_words_that_come_during_a_slow_save_are_saved_after_it(
+    gaps: list[float], write_seconds: float
+) -> None:
+    saves, text = asyncio.run(run(gaps, write_seconds))
+    times = [at for at, _ in saves]
+    assert all(b - a >= max(INTERVAL, write_seconds) - 1e-9 for a, b in itertools.pairwise(times))
+    assert saves[-1][1]["output"] == text, "a stream that stalls mid-write still has it all saved"
+
+
+async def test_a_stream_that_stalls_during_a_save_is_saved_whole() -> None:
+    """What a stalled stream (a held answer, a slow model) showed last is saved, though no
+    token comes after the save that was under way when it arrived."""
+    time = VirtualTime()
+    saved: list[str] = []
+    writing = asyncio.Event()
+
+    async def save(step: dict[str, Any]) -> None:
+        saved.append(step["output"])
+        writing.set()
+        await time.sleep(0.3)
+
+    checkpoints = Checkpoints(save, INTERVAL, time.clock, time.sleep)
+    checkpoints.grew(lambda: step("The sun"))
+    await writing.wait()
+    checkpoints.grew(lambda: step("The sun dipped"))  # while "The sun" is being written
+    for _ in range(3):
+        time.advance(INTERVAL)
+        for _ in range(5):
+            await asyncio.sleep(0)
+    assert saved == ["The sun", "The sun dipped"]
 
 
 def test_in_progress_marks_a_copy() -> None:
