@@ -83,6 +83,7 @@ from foundry_local_chat.storage.database import DatabaseError
 from foundry_local_chat.text_repair import has_lone_surrogates, repair_unicode
 from foundry_local_chat.ui import chat_session as session
 from foundry_local_chat.ui.answer_versions import (
+    MOST_VERSIONS,
     REGENERATE,
     SHOW_VERSION,
     answer_to_regenerate,
@@ -114,6 +115,7 @@ from foundry_local_chat.ui.document_list import mount_document_list
 from foundry_local_chat.ui.page_texts import mount_page_texts
 from foundry_local_chat.ui.question_versions import (
     SHOW_QUESTION_VERSION,
+    QuestionVersionsFull,
     keep_before_edit,
     show_question_version,
     switch_request,
@@ -443,6 +445,9 @@ async def regenerate(action: cl.Action) -> None:
             return
         answer, question, notices = found
         versions = versions_of(answer)
+        if len(versions) >= MOST_VERSIONS:
+            await notice(words().answer_versions_full.format(most=MOST_VERSIONS))
+            return
         await cl.context.emitter.task_start()
         try:
             for shown in [answer, *notices]:
@@ -466,7 +471,11 @@ async def edit_question(question_id: str, text: str) -> None:
         if app_state().live_answers.of(cl.context.session.thread_id) is not None:
             await notice(words().versions_wait)
             return
-        question = await keep_before_edit(question_id, text, words())
+        try:
+            question = await keep_before_edit(question_id, text, words())
+        except QuestionVersionsFull:
+            await notice(words().question_versions_full.format(most=MOST_VERSIONS))
+            return
     if question is None:
         await notice(words().question_not_here)
         return

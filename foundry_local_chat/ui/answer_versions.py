@@ -16,6 +16,10 @@ from foundry_local_chat.history.session_keys import SessionKey
 from foundry_local_chat.ui.texts import Words
 
 VERSIONS_KEY = "versions"  # [{"content", "stats", "stopped"}, …], oldest first (2 or more)
+# The most versions an answer, or an edited question, keeps. Each is stored in its message's
+# step and sent to every tab that shows it (a question's versions hold the turns that followed
+# each), so a careless user's hundredth "answer again" must not make every save larger.
+MOST_VERSIONS = 20
 SHOWN_KEY = "version_shown"  # which of them the message shows
 STATS_ELEMENT_KEY = "stats_element"  # the id of its speed line element
 LATEST_ANSWER = SessionKey[cl.Action]("latest_answer")  # the answer offering "answer again"

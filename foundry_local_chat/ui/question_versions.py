@@ -25,7 +25,7 @@ import chainlit as cl
 
 from foundry_local_chat.chat.turn import REFUSED_KEY, SENT_KEY
 from foundry_local_chat.history.data_layer import history_layer
-from foundry_local_chat.ui.answer_versions import offer_regenerate_on_latest
+from foundry_local_chat.ui.answer_versions import MOST_VERSIONS, offer_regenerate_on_latest
 from foundry_local_chat.ui.texts import Words
 
 VERSIONS_KEY = "question_versions"  # [{"question", "own", "turns"}, …], oldest first
@@ -37,6 +37,11 @@ LOCK_KEY = "question_versions_lock"  # the chat's lock (in its user session)
 # What of a question's metadata belongs to one of its versions: how it was sent (with passages
 # of the chat's documents), and whether it was refused.
 OWN_KEYS = (SENT_KEY, REFUSED_KEY)
+
+
+class QuestionVersionsFull(Exception):
+    """An edit of a question that has MOST_VERSIONS versions: it keeps the text it had."""
+
 
 Version = dict[str, Any]  # {"question": text, "own": {…OWN_KEYS}, "turns": [Turn, …]}
 Turn = dict[str, Any]  # {"step": StepDict, "elements": [{"id", "name", "props", "display"}]}
@@ -176,12 +181,16 @@ def _question_at(question_id: str) -> tuple[cl.Message, list[cl.Message]] | None
 async def keep_before_edit(question_id: str, text: str, said: Words) -> cl.Message | None:
     """Before an edited question is answered again: the version it had, with the turns that
     followed it, is kept, and they leave the chat; the question shows its new text, as a new
-    version. Returns the question (None when it is not one of the chat's questions)."""
+    version. Returns the question (None when it is not one of the chat's questions); raises
+    QuestionVersionsFull when it has MOST_VERSIONS already."""
     found = _question_at(question_id)
     if found is None:
         return None
     question, later = found
     versions, shown = versions_of(question)
+    if len(versions) >= MOST_VERSIONS:
+        await question.update()  # the browser shows the edited text already: it goes back
+        raise QuestionVersionsFull(question_id)
     versions[shown] = {"question": question.content, "own": _own(question),
                        "turns": await put_away(later)}  # fmt: skip
     versions.append({"question": text, "own": {}, "turns": []})

@@ -126,6 +126,8 @@ class Words:
     next_question_version: str
     question_not_here: str  # those buttons on a question that is no longer in the chat
     versions_wait: str  # an edit or a switch while the chat's answer is being written
+    answer_versions_full: str  # {most}: "answer again" on an answer with that many versions
+    question_versions_full: str  # {most}: an edit of a question with that many versions
     context_gauge: str  # {percent} {used} {limit}
     waited_in_line: str  # {seconds}
     prompt_reuse: str  # {read} {reused}: prompt tokens read for this answer, kept from before
@@ -318,6 +320,10 @@ WORDS = {
         question_not_here="That question is no longer shown in this chat.",
         versions_wait="⏳ This chat's answer is still being written: edit a question or switch "
         "its versions once it is done, or stop it first.",
+        answer_versions_full="This answer already has {most} versions, the most an answer "
+        "keeps. To ask differently, edit your question or send a new message.",
+        question_versions_full="This question already has {most} versions, the most a "
+        "question keeps, so it stays as it was. Send your new question as a new message.",
         context_gauge="context {percent}%",
         waited_in_line="waited {seconds} s in line",
         prompt_reuse="read {read} · reused {reused} tokens",
@@ -545,6 +551,10 @@ WORDS = {
         question_not_here="그 질문은 이제 이 채팅에 보이지 않습니다.",
         versions_wait="⏳ 이 대화의 답변을 아직 쓰고 있습니다. 답변이 끝난 뒤 질문을 수정하거나 "
         "버전을 바꾸세요. 먼저 답변을 중지해도 됩니다.",
+        answer_versions_full="이 답변은 이미 버전이 {most}개로, 한 답변이 보관하는 최대입니다. "
+        "다르게 물으려면 질문을 수정하거나 새 메시지를 보내세요.",
+        question_versions_full="이 질문은 이미 버전이 {most}개로, 한 질문이 보관하는 최대라서 "
+        "그대로 둡니다. 새 질문은 새 메시지로 보내세요.",
         context_gauge="컨텍스트 {percent}%",
         waited_in_line="대기 {seconds}초",
         prompt_reuse="{read}토큰 읽음 · {reused}토큰 재사용",

@@ -14,7 +14,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from foundry_local_chat.ui.answer_versions import MOST_VERSIONS, REGENERATE
+from foundry_local_chat.ui.answer_versions import VERSIONS_KEY as ANSWER_VERSIONS
 from foundry_local_chat.ui.question_versions import SHOW_QUESTION_VERSION, switch_request
+from foundry_local_chat.ui.question_versions import VERSIONS_KEY as QUESTION_VERSIONS
 from foundry_local_chat.ui.texts import words_for
 from tests.support.apps import PASSWORD, AppFactory, shared_proxy
 from tests.support.chainlit_client import ChainlitApi, ChainlitSession, Reply, messages_of
@@ -130,6 +133,42 @@ async def test_nothing_is_edited_or_switched_while_the_answer_is_written(
         "Name a fruit.",
         "Name a vegetable.",
     ]
+
+
+async def test_an_answer_and_a_question_keep_at_most_twenty_versions(
+    signed_in: tuple[str, str], proxy: RecordingProxy
+) -> None:
+    """A careless user's 21st "answer again" or 21st edit gets a notice; nothing is asked of
+    the model, nothing kept is dropped, and the question keeps its text."""
+    url, token = signed_in
+    async with ChainlitSession(url, token) as chat:
+        await chat.ready()
+        question = await chat.send("Name a colour.")
+        answer = (await chat.collect_reply()).answer()["id"]
+        for _ in range(MOST_VERSIONS - 1):
+            await chat.action(REGENERATE, {}, for_id=answer)
+            answer = (await chat.collect_reply()).answer()["id"]
+        asked = len(proxy.chat_requests())
+        await chat.action(REGENERATE, {}, for_id=answer)
+        full = SAID.answer_versions_full.format(most=MOST_VERSIONS)
+        await chat.wait_for("new_message", lambda m: m["output"] == full)
+
+        for number in range(MOST_VERSIONS - 1):
+            await chat.edit(question, f"Name colour number {number + 2}.")
+            await chat.collect_reply()
+        await chat.edit(question, "Name a fruit.")
+        put_back = await chat.wait_for("update_message", lambda m: m["id"] == question)
+        assert put_back["output"] == f"Name colour number {MOST_VERSIONS}."
+        full = SAID.question_versions_full.format(most=MOST_VERSIONS)
+        await chat.wait_for("new_message", lambda m: m["output"] == full)
+        assert len(proxy.chat_requests()) == asked + MOST_VERSIONS - 1  # the edits' answers
+        steps = (await ChainlitApi(url, token).thread(await thread_of(chat)))["steps"]
+    [saved_question] = [s for s in steps if s["id"] == question]
+    assert saved_question["output"] == f"Name colour number {MOST_VERSIONS}."
+    assert len(saved_question["metadata"][QUESTION_VERSIONS]) == MOST_VERSIONS
+    first_answers = saved_question["metadata"][QUESTION_VERSIONS][0]["turns"]
+    [regenerated] = [t["step"] for t in first_answers if ANSWER_VERSIONS in t["step"]["metadata"]]
+    assert len(regenerated["metadata"][ANSWER_VERSIONS]) == MOST_VERSIONS
 
 
 @settings(max_examples=15, deadline=None, database=None,
