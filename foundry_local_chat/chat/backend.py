@@ -20,7 +20,7 @@ from openai import AsyncOpenAI, OpenAIError, Timeout
 from foundry_local_chat.chat.auto_routing import route_message
 from foundry_local_chat.chat.context_window import ContextWindow, read_window
 from foundry_local_chat.config import BUNDLED_MODEL_ALIAS, BUNDLED_MODEL_ID, Settings
-from foundry_local_chat.errors import FoundryLocalChatError
+from foundry_local_chat.errors import FoundryLocalChatError, one_line
 from foundry_local_chat.models.bundled import is_built
 from foundry_local_chat.models.foundry_runtime import RunningEndpoint
 from foundry_local_chat.models.local_models import LocalModels
@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 # Foundry Local's web service accepts any key; the client needs one (and CI=true replaces
 # OPENAI_API_KEY in Chainlit's process, so the key is always passed explicitly).
 FOUNDRY_API_KEY = "foundry-local"
+# A new chat's settings panel waits for the model list: a server that does not list its models
+# this soon (hung, or gone since the chat's backend was chosen) must not keep the chat waiting.
+MODELS_TIMEOUT_SECONDS = 5.0
 
 
 class BackendKind(StrEnum):
@@ -95,8 +98,17 @@ class Backend:
             http_client=self.http_client,
         )
 
-    async def served_models(self) -> list[str]:
-        return [model.id async for model in self.client.models.list()]
+    async def served_models(self, within_seconds: float = MODELS_TIMEOUT_SECONDS) -> list[str]:
+        """The models the server lists; only this backend's own when it does not list them
+        within `within_seconds` (the chat still opens; its first answer says what is wrong)."""
+        try:
+            return [model.id async for model in self.client.models.list(timeout=within_seconds)]
+        except OpenAIError as error:
+            log.warning(
+                "%s did not list its models (%s); the settings panel offers %s only",
+                self.base_url, one_line(error), self.model,
+            )  # fmt: skip
+            return [self.model]
 
 
 def foundry_backend(endpoint: RunningEndpoint) -> Backend:

@@ -195,3 +195,24 @@ async def test_a_reasoning_models_thinking_goes_into_its_own_step(
     assert thinking and thinking[0]["type"] == "tool"
     answer = reply.answer()["output"]
     assert "think>" not in answer and "The user wants" not in answer and "Paris" in answer
+
+
+async def test_a_new_chat_opens_when_its_server_does_not_list_its_models(
+    module_app: AppFactory, proxy: RecordingProxy
+) -> None:
+    url = module_app(FOUNDRY_LOCAL="0", BASE_URL=proxy.url, MAX_TOKENS="8")
+    async with ChainlitSession(url) as chat:  # the app has chosen BASE_URL: it listed its models
+        await chat.ready()
+    proxy.hold_requests = lambda body: body is None  # a GET (the model list) is never answered
+    try:
+        async with ChainlitSession(url) as chat:
+            # Its settings panel, not a failure notice, and not after the client's read
+            # timeout (120 s): the list is given up on after a few seconds.
+            assert await chat.ready(timeout=60) is None
+            panel = next(data for name, data in chat.history if name == "chat_settings")
+            reply = await chat.ask("Name a colour.")
+    finally:
+        proxy.release_requests.set()
+    models = {widget["id"]: widget for widget in panel}["model"]["items"]
+    assert models == [{"label": BUNDLED_MODEL_ID, "value": BUNDLED_MODEL_ID}]
+    assert reply.answer()["output"], "the chat answers all the same"
