@@ -4,8 +4,13 @@ Chainlit's upload route (/project/file) reads the whole upload into memory and o
 compares it with the size limit; its other routes read a JSON body whole. This ASGI middleware,
 in front of all of them, refuses a body larger than its route's limit with a 413: at once by its
 `Content-Length`, and by a running count of the bytes as they arrive (a chunked body, or one
-that lies about its length), without reading further. The socket.io server (/ws/socket.io) has
-its own limit (chat_server.accept_long_messages).
+that lies about its length). The socket.io server (/ws/socket.io) has its own limit
+(chat_server.accept_long_messages).
+
+A refused body that is at most DRAIN_BYTES over its limit is read to its end and dropped before
+the 413 is sent: a client still sending it when the server closed the connection saw a reset
+("Can not write request body"), not the 413 that says why. A larger one is refused without
+reading further.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ UPLOAD_ROUTE = "/project/file"
 SOCKET_ROUTE = "/ws/socket.io"
 MULTIPART_SLACK = 64 * 1024  # a form's boundaries and headers around the file
 TOO_LARGE = 413
+DRAIN_BYTES = 16 * 1024 * 1024  # read and dropped, never held: a chunk at a time
 
 
 class BodyTooLarge(HTTPException):
@@ -82,6 +88,8 @@ class BodyLimit:
                 scope["method"], scope["path"], declared if declared >= 0 else "no one length",
                 limit,
             )  # fmt: skip
+            if 0 <= declared <= limit + DRAIN_BYTES:
+                await _drop_body(receive, declared)
             await _refuse(send, limit)
             return
         received = 0
@@ -109,7 +117,20 @@ class BodyLimit:
             await self.app(scope, counted, watched)
         except BodyTooLarge:
             if not started:
+                await _drop_body(receive, DRAIN_BYTES)
                 await _refuse(send, limit)
+
+
+async def _drop_body(receive: Receive, most: int) -> None:
+    """Read the rest of the body, up to `most` bytes, and keep none of it."""
+    dropped = 0
+    while dropped <= most:
+        message = await receive()
+        if message["type"] != "http.request":  # the client left
+            return
+        dropped += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return
 
 
 async def _refuse(send: Send, limit: int) -> None:
