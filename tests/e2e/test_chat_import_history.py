@@ -5,7 +5,6 @@ chat), belongs to the importer alone, and a failure part-way leaves nothing behi
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 
 import pytest
 from chainlit.user import User
@@ -35,16 +34,6 @@ REFUSE_ELEMENTS = {
         "FOR EACH ROW EXECUTE FUNCTION refuse_elements()",
     ],
 }
-
-
-@pytest.fixture
-async def layer(database_url: str) -> AsyncIterator[ChatDataLayer]:
-    if database.is_sqlite(database_url):
-        database.sqlite_path(database_url).parent.mkdir(parents=True)  # type: ignore[union-attr]
-    await database.upgrade(database_url)
-    data_layer = ChatDataLayer(database_url)
-    yield data_layer
-    await data_layer.close()
 
 
 async def user(layer: ChatDataLayer, name: str) -> ActingUser:

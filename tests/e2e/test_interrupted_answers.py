@@ -17,21 +17,16 @@ from foundry_local_chat.answers.checkpoints import in_progress
 from foundry_local_chat.answers.interrupted import mark_interrupted
 from foundry_local_chat.answers.live import CUT_KEY, IN_PROGRESS_KEY, CutReason
 from foundry_local_chat.history.data_layer import ChatDataLayer
-from foundry_local_chat.storage import database
 from foundry_local_chat.ui.reattach import shown_on_resume
 from foundry_local_chat.ui.texts import words_for
 from tests.support.chainlit_context import outside_a_chat
 
 
 @pytest.fixture
-async def layer(database_url: str) -> AsyncIterator[ChatDataLayer]:
-    if database.is_sqlite(database_url):
-        database.sqlite_path(database_url).parent.mkdir(parents=True)  # type: ignore[union-attr]
-    await database.upgrade(database_url)
-    data_layer = ChatDataLayer(database_url)
+async def layer(layer: ChatDataLayer) -> AsyncIterator[ChatDataLayer]:
+    """The shared data layer (tests/conftest.py), used outside any chat's context."""
     with outside_a_chat():
-        yield data_layer
-    await data_layer.close()
+        yield layer
 
 
 def answer(thread: str, text: str, **metadata: Any) -> dict[str, Any]:
