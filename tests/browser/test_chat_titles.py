@@ -22,7 +22,6 @@ from tests.support.browser import (
     sign_in,
     wait_for_answer,
 )
-from tests.support.postgres import PostgresServer
 from tests.support.processes import Endpoint, RunningProcess, add_user
 from tests.support.recording_proxy import RecordedRequest, RecordingProxy
 
@@ -44,14 +43,6 @@ async def proxy(endpoint: Endpoint) -> AsyncIterator[RecordingProxy]:
     await recording.close()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def database(request: pytest.FixtureRequest) -> dict[str, str]:
-    if request.param == "sqlite":
-        return {}
-    server: PostgresServer = request.getfixturevalue("postgres")
-    return {"DATABASE_URL": await server.create_database()}
-
-
 @dataclass
 class App:
     url: str
@@ -60,7 +51,10 @@ class App:
 
 @pytest.fixture
 def app(
-    bundled_model_dir: Path, proxy: RecordingProxy, tmp_path: Path, database: dict[str, str]
+    bundled_model_dir: Path,
+    proxy: RecordingProxy,
+    tmp_path: Path,
+    history_database: dict[str, str],
 ) -> Iterator[App]:
     """Signed-in history with titles on, answering greedily through the proxy."""
     users = tmp_path / "users"
@@ -68,7 +62,7 @@ def app(
     started: list[RunningProcess] = []
     url = launch_chainlit(
         tmp_path, started, FOUNDRY_LOCAL="0", BASE_URL=proxy.url, USERS_FILE=str(users),
-        CHAT_TITLES="1", TEMPERATURE="0", MAX_TOKENS="48", LOOP_GUARD="0", **database,
+        CHAT_TITLES="1", TEMPERATURE="0", MAX_TOKENS="48", LOOP_GUARD="0", **history_database,
     )  # fmt: skip
     yield App(url, started[0])
     started[0].stop()

@@ -26,7 +26,6 @@ from tests.support.browser import (
     wait_for_answer,
 )
 from tests.support.pdf_maker import text_pdf
-from tests.support.postgres import PostgresServer
 from tests.support.processes import Endpoint
 from tests.support.recording_proxy import RecordingProxy
 
@@ -41,21 +40,17 @@ FILES: list[FilePayload] = [
 ]
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def database(request: pytest.FixtureRequest) -> dict[str, str]:
-    if request.param == "sqlite":
-        return {}
-    server: PostgresServer = request.getfixturevalue("postgres")
-    return {"DATABASE_URL": await server.create_database()}
-
-
 @pytest.fixture
 def app_url(
-    chainlit_app: AppFactory, proxy: RecordingProxy, tmp_path: Path, database: dict[str, str]
+    chainlit_app: AppFactory,
+    proxy: RecordingProxy,
+    tmp_path: Path,
+    history_database: dict[str, str],
 ) -> str:
     return signed_in_app(
-        chainlit_app, proxy, tmp_path, "alice", "bob", TEMPERATURE="0", MAX_TOKENS="24", **database
-    )
+        chainlit_app, proxy, tmp_path, "alice", "bob", TEMPERATURE="0", MAX_TOKENS="24",
+        **history_database,
+    )  # fmt: skip
 
 
 def sessions_of(page: Page) -> list[str]:
