@@ -551,10 +551,10 @@ WORDS = {
         question_not_here="그 질문은 이제 이 채팅에 보이지 않습니다.",
         versions_wait="⏳ 이 대화의 답변을 아직 쓰고 있습니다. 답변이 끝난 뒤 질문을 수정하거나 "
         "버전을 바꾸세요. 먼저 답변을 중지해도 됩니다.",
-        answer_versions_full="이 답변은 이미 버전이 {most}개로, 한 답변이 보관하는 최대입니다. "
-        "다르게 물으려면 질문을 수정하거나 새 메시지를 보내세요.",
-        question_versions_full="이 질문은 이미 버전이 {most}개로, 한 질문이 보관하는 최대라서 "
-        "그대로 둡니다. 새 질문은 새 메시지로 보내세요.",
+        answer_versions_full="이 답변은 이미 버전이 {most}개로, 한 답변에 둘 수 있는 최대 "
+        "개수입니다. 다르게 물으려면 질문을 수정하거나 새 메시지를 보내세요.",
+        question_versions_full="이 질문은 이미 버전이 {most}개로, 한 질문에 둘 수 있는 최대 "
+        "개수라서 질문을 바꾸지 않았습니다. 새 질문은 새 메시지로 보내세요.",
         context_gauge="컨텍스트 {percent}%",
         waited_in_line="대기 {seconds}초",
         prompt_reuse="{read}토큰 읽음 · {reused}토큰 재사용",
